@@ -1,0 +1,105 @@
+// A forked worker: runs C++ only, never returns to JavaScript, leaves with _exit.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "accept_handler.h"
+#include "config.h"
+#include "http_connection.h"
+#include "ioloop.h"
+
+namespace forklab {
+
+// Exit codes a worker uses on purpose (lab/native/engine.ts mirrors them as WorkerExit).
+constexpr int kExitClean = 0;
+constexpr int kExitCycled = 3;
+constexpr int kExitEexist = 4;
+constexpr int kExitStartupFailed = 5;
+
+struct WorkerSetup {
+  int index = 0;
+  const EngineConfig* config = nullptr;
+  std::uint64_t* slot = nullptr;
+  int listen_fd = -1;
+  pid_t parent = 0;
+  // pre-fork and pre-fork-late: the parent's loop, inherited by fork (same epoll instance).
+  IOLoop* inherited_loop = nullptr;
+  // pre-fork: the accept handler the parent registered before fork.
+  AcceptHandler* inherited_accept = nullptr;
+};
+
+// Called in the child right after fork. Never returns.
+[[noreturn]] void RunWorker(const WorkerSetup& setup);
+
+class Worker : public PassObserver {
+ public:
+  // How often the worker adds its getrusage figures to the shared counters while it is busy.
+  // 100 ms matches the lab's fastest sampling interval; one getrusage per 100 ms costs nothing
+  // measurable, and an idle worker publishes once more and then sleeps (no extra wake-ups).
+  static constexpr double kRusagePublishSec = 0.1;
+
+  explicit Worker(const WorkerSetup& setup);
+  ~Worker() override;
+  int Run();
+
+  // For the accept handler and the connections.
+  IOLoop* loop() const { return loop_; }
+  std::uint64_t* slot() const { return slot_; }
+  const EngineConfig& config() const { return *config_; }
+  int index() const { return index_; }
+  bool edge() const { return config_->trigger == Trigger::kEdge; }
+  std::uint32_t ConnectionEvents() const;
+  bool accepting() const { return !draining_; }
+  bool draining() const { return draining_; }
+  int reserve_fd() const { return reserve_fd_; }
+  void ReopenReserve();
+  void CloseReserve();
+  char* read_buffer() { return read_buffer_.get(); }
+  const std::string& DateHeader();
+
+  void OnConnection(int fd);
+  void OnConnectionClosed(HttpConnection* c);
+  // A complete request was parsed; may start draining (max requests).
+  void OnRequest();
+  void Log(const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+
+  void OnPass(double now, int nevents) override;
+
+ private:
+  int Setup();
+  void PublishRusage();
+  void ArmStuckScan();
+  void ScanStuck();
+  void StartDraining();
+
+  int index_;
+  const EngineConfig* config_;
+  std::uint64_t* slot_;
+  int listen_fd_;
+  pid_t parent_;
+  IOLoop* inherited_loop_;
+  AcceptHandler* inherited_accept_;
+  std::unique_ptr<IOLoop> own_loop_;
+  std::unique_ptr<AcceptHandler> own_accept_;
+  IOLoop* loop_ = nullptr;
+  std::unordered_map<int, std::unique_ptr<HttpConnection>> connections_;
+  std::vector<std::unique_ptr<HttpConnection>> graveyard_;
+  std::unique_ptr<char[]> read_buffer_;
+  int reserve_fd_ = -1;
+  bool draining_ = false;
+  std::uint64_t served_ = 0;
+  bool publish_armed_ = false;
+  bool scan_armed_ = false;
+  std::uint64_t stuck_now_ = 0;
+  long date_second_ = -1;
+  std::string date_header_;
+  int exit_code_ = kExitClean;
+};
+
+}  // namespace forklab
