@@ -66,7 +66,7 @@ function keepAliveConnection(
   const r = emptyResult();
   return new Promise((resolve) => {
     const sock = net.connect(port, '127.0.0.1');
-    let buf = Buffer.alloc(0);
+    let buf: Buffer = Buffer.alloc(0);
     let sent = 0;
     let timer: NodeJS.Timeout | undefined;
     let done = false;
@@ -135,7 +135,7 @@ export function oneShot(
 ): Promise<{ response: Parsed | null; raw: string; closedByServer: boolean; timedOut: boolean }> {
   return new Promise((resolve) => {
     const sock = net.connect(port, '127.0.0.1');
-    let buf = Buffer.alloc(0);
+    let buf: Buffer = Buffer.alloc(0);
     let settled = false;
     const head = request.toString().startsWith('HEAD ');
     const settle = (closedByServer: boolean, timedOut: boolean) => {

@@ -1,0 +1,162 @@
+// The run record: everything a run writes to runs/<time>-<scenario>/results.json. Reports,
+// comparisons and dashboards read only this; change it by adding fields, and bump `schema` when
+// a field changes meaning.
+import type { ServeConfig } from '../server/config';
+import type { Expectation, Scenario } from '../scenario/scenario';
+
+export const RUN_RECORD_SCHEMA = 'forklab.run/1';
+
+export interface RunEnvironment {
+  gitCommit: string | null;
+  gitDirty: boolean;
+  host: string;
+  kernel: string;
+  node: string;
+  cpus: number;
+  runtime: 'docker' | 'local';
+  /** Docker engine version when the runtime is docker. */
+  docker: string | null;
+  /** Why the local runtime was used, when docker was not. */
+  runtimeNote: string | null;
+  engineVersion: string;
+}
+
+/** What the load generator saw for one target during the measured phase. */
+export interface ClientResult {
+  durationSec: number;
+  /** Requests sent (completed or not). */
+  sent: number;
+  /** Responses received, all statuses. */
+  responses: number;
+  status2xx: number;
+  statusOther: number;
+  /** Connection errors (refused, reset, closed mid-response), excluding timeouts. */
+  errors: number;
+  timeouts: number;
+  requestsPerSec: number;
+  bytesRead: number;
+  /** Latency in ms over completed requests; null when none completed. */
+  latencyMs: { p50: number; p90: number; p99: number; max: number; mean: number } | null;
+}
+
+/** Sum over a target's containers and workers of each engine counter field, over a window. */
+export type CounterTotals = Record<string, number>;
+
+export interface WorkerRecord {
+  /** `<container index>/<worker index>`. */
+  key: string;
+  container: number;
+  worker: number;
+  /** Counter deltas over the measured phase. */
+  counters: CounterTotals;
+  restarts: number;
+  failed: boolean;
+}
+
+export interface Share {
+  max: number;
+  min: number;
+  /** max / min (Infinity when a worker got none). */
+  maxMin: number;
+  /** Jain's fairness index: (Σx)² / (n·Σx²); 1 = perfectly even. */
+  jain: number;
+}
+
+export interface DerivedFigures {
+  requestsPerSec: number;
+  keyErrorsPer1000: number;
+  unknownFdPer1000: number;
+  spuriousReadsPerRequest: number;
+  acceptEagainPerAccept: number;
+  voluntaryCsPerAccept: number;
+  voluntaryCsPerRequest: number;
+  involuntaryCsPerRequest: number;
+  listenEventsPerAccept: number;
+  acceptShare: Share;
+  requestShare: Share;
+  cpuUsPerRequest: number;
+  stuckConnectionsMax: number;
+  stuckDetected: number;
+  workerRestarts: number;
+  eexistErrors: number;
+  clientAborts: number;
+  clientRequests: number;
+  serverRequests: number;
+  clientTimeouts: number;
+  clientErrors: number;
+  latencyP50Ms: number | null;
+  latencyP99Ms: number | null;
+  /** (client responses − server requests) / server requests, in %. */
+  clientServerDiffPct: number;
+}
+
+export type Phase = 'warmup' | 'load' | 'drain';
+
+/** Samples of one target: cumulative counter sums at each sample time. */
+export interface TargetSeries {
+  /** ms since the run's start. */
+  t: number[];
+  phase: Phase[];
+  /** field → cumulative value summed over containers and workers, one per sample. */
+  totals: Record<string, number[]>;
+  /** worker key → field → cumulative value, for the per-worker charts (a chosen subset of fields). */
+  workers: Record<string, Record<string, number[]>>;
+}
+
+export interface ContainerRecord {
+  name: string;
+  id: string;
+  port: number;
+  metricsPort: number;
+  logFile: string;
+}
+
+export interface TargetRecord {
+  name: string;
+  /** The resolved server configuration (one per container, identical but for ports). */
+  server: Omit<ServeConfig, 'port' | 'metricsPort'>;
+  containers: ContainerRecord[];
+  client: ClientResult;
+  /** Counter deltas over the measured phase, summed over containers and workers. */
+  counters: CounterTotals;
+  workers: WorkerRecord[];
+  derived: DerivedFigures;
+  series: TargetSeries;
+}
+
+export interface CellRecord {
+  /** `cell-0`, … ; a scenario without a matrix has one cell. */
+  id: string;
+  /** The matrix values of this cell ({} without a matrix). */
+  matrix: Record<string, unknown>;
+  startedAt: string;
+  endedAt: string;
+  targets: TargetRecord[];
+}
+
+export interface ExpectationResult extends Expectation {
+  cell: string;
+  /** The target it was checked on (a selector can match several: one result each). */
+  checkedTarget: string;
+  actual: number | null;
+  passed: boolean;
+}
+
+export interface RunRecord {
+  schema: typeof RUN_RECORD_SCHEMA;
+  runId: string;
+  scenario: string;
+  description: string;
+  status: 'completed' | 'interrupted' | 'failed';
+  error: string | null;
+  startedAt: string;
+  endedAt: string;
+  environment: RunEnvironment;
+  /** The scenario after overrides and defaults. */
+  resolved: Scenario;
+  /** Overrides given on the command line, as typed. */
+  overrides: Record<string, string>;
+  cells: CellRecord[];
+  expectations: ExpectationResult[];
+  warnings: string[];
+}

@@ -1,0 +1,99 @@
+// A scenario is typed data: what to start, what load to drive into it, how to sample it, and
+// what the results must show. Scenario files (scenarios/<name>.ts) default-export
+// `defineScenario({...})`; validate-scenario.ts checks them (every error at once) before anything
+// starts.
+import type { ServeConfig } from '../server/config';
+
+/** Server settings a scenario may set per target; host, ports and name are the lab's to choose. */
+export type ServerSettings = Partial<
+  Omit<ServeConfig, 'host' | 'port' | 'metricsPort' | 'metricsHost' | 'name'>
+>;
+
+export interface TargetSpec {
+  /** [a-z0-9-], unique in the scenario: used in container names, labels and reports. */
+  name: string;
+  /** Servers (containers or processes) of this target; load is spread over them. Default 1. */
+  containers?: number;
+  server: ServerSettings;
+}
+
+interface LoadCommon {
+  /** Concurrent connections per target (spread over its containers). */
+  connections: number;
+  /** Measured load, seconds. */
+  durationSec: number;
+  /** Load before the measurement starts (not counted in the figures), seconds. Default 1. */
+  warmupSec?: number;
+  /** Requests per second per target, all connections together; unset = as fast as possible. */
+  rate?: number;
+  /** Client deadline per request: a request with no response by then is a timeout. Default 2000. */
+  timeoutMs?: number;
+  /** Request path. Default `/`. */
+  path?: string;
+}
+
+/** Discriminated by `mode`: keep-alive reuses connections; churn opens one per request. */
+export type LoadSpec =
+  | (LoadCommon & { mode: 'keep-alive'; /** Requests in flight per connection. Default 1. */ pipelining?: number })
+  | (LoadCommon & { mode: 'churn' });
+
+/** Derived figures an expectation can name (see lab/run/run-record.ts DerivedFigures). */
+export type ExpectationMetric =
+  | 'requestsPerSec'
+  | 'keyErrorsPer1000'
+  | 'unknownFdPer1000'
+  | 'spuriousReadsPerRequest'
+  | 'acceptEagainPerAccept'
+  | 'voluntaryCsPerAccept'
+  | 'voluntaryCsPerRequest'
+  | 'listenEventsPerAccept'
+  | 'acceptShareMaxMin'
+  | 'acceptJain'
+  | 'requestJain'
+  | 'cpuUsPerRequest'
+  | 'stuckConnectionsMax'
+  | 'workerRestarts'
+  | 'eexistErrors'
+  | 'clientAborts'
+  | 'clientTimeouts'
+  | 'clientErrors'
+  | 'clientRequests'
+  | 'serverRequests';
+
+export type Comparison = '>' | '>=' | '<' | '<=' | '==' | '!=';
+
+export interface Expectation {
+  /** A target name, or a server-setting selector such as `loopCreation=pre-fork`, or `*`. */
+  target: string;
+  metric: ExpectationMetric;
+  op: Comparison;
+  value: number;
+  /** Why this must hold, in words: shown when it fails. */
+  why?: string;
+}
+
+export interface Scenario {
+  /** Discriminator for scenario files; lets the loader reject anything else clearly. */
+  kind: 'scenario';
+  /** [a-z0-9-]; the file name without .ts. */
+  name: string;
+  /** One paragraph: what it shows and why. */
+  description: string;
+  targets: TargetSpec[];
+  load: LoadSpec;
+  /**
+   * Optional sweep: the cartesian product of these server settings; each cell is one round with
+   * every target (the cell's values override the targets' own). Rounds run one after another.
+   */
+  matrix?: { [K in keyof ServerSettings]?: Array<NonNullable<ServerSettings[K]>> };
+  /** Sampling interval of every target's counters, ms (100..10000). Default 1000. */
+  sampleIntervalMs?: number;
+  /** Time after the load before the final sample (in-flight requests finish), seconds. Default 1. */
+  drainSec?: number;
+  expectations?: Expectation[];
+}
+
+/** Identity function that gives scenario files their types. */
+export function defineScenario(s: Omit<Scenario, 'kind'> & { kind?: 'scenario' }): Scenario {
+  return { ...s, kind: 'scenario' };
+}

@@ -1,0 +1,528 @@
+// The configuration of `forklab serve`: defaults, flags, environment variables and validation, in
+// one place. Flags and env vars are parsed into a partial config that goes through the same
+// `validateServeConfig` as a programmatic caller's (e.g. a scenario file), so the rules and the
+// error messages are written once. Every error is reported at once, each naming the field (the flag
+// or env var it came from) and the fix.
+import { isIP } from 'node:net';
+import type { EngineConfig, Flavour, LoopCreation, OnEexist, Trigger } from '../native/engine';
+
+export interface ServeConfig extends EngineConfig {
+  /** Address of the metrics HTTP server; defaults to `host`. */
+  metricsHost: string;
+  /** Port of the metrics HTTP server (/metrics, /healthz, /snapshot.json); 0 picks a free port. */
+  metricsPort: number;
+  /** Crash restarts allowed per worker before it is marked failed (cycled exits do not count). */
+  maxRestarts: number;
+  /** Label of this server in metrics and logs; defaults to `<loopCreation>-<flavour>`. */
+  name: string;
+}
+
+export const LOOP_CREATIONS = [
+  'post-fork',
+  'pre-fork',
+  'pre-fork-late',
+] as const satisfies readonly LoopCreation[];
+export const FLAVOURS = ['tornado4', 'asyncio'] as const satisfies readonly Flavour[];
+export const TRIGGERS = ['level', 'edge'] as const satisfies readonly Trigger[];
+export const ON_EEXIST = ['fail', 'ignore'] as const satisfies readonly OnEexist[];
+
+/** Every default, except the two derived ones (`metricsHost` = host, `name` = loop-flavour). */
+export const SERVE_DEFAULTS: Readonly<Omit<ServeConfig, 'metricsHost' | 'name'>> = Object.freeze({
+  host: '127.0.0.1',
+  port: 8080,
+  metricsPort: 9080,
+  backlog: 128,
+  workers: 2,
+  loopCreation: 'post-fork',
+  onEexist: 'fail',
+  trigger: 'level',
+  exclusive: false,
+  reusePort: false,
+  acceptBatch: 128,
+  maxRequests: 0,
+  flavour: 'tornado4',
+  keyErrorLogPerSec: 5,
+  stuckAfterMs: 1000,
+  maxFds: 0,
+  maxRestarts: 10,
+});
+
+export function defaultName(loopCreation: LoopCreation, flavour: Flavour): string {
+  return `${loopCreation}-${flavour}`;
+}
+
+type Key = keyof ServeConfig;
+
+type Kind =
+  | {
+      type: 'int';
+      min: number;
+      max: number;
+      /** Allowed outside [min, max], with its meaning. */ alt?: [number, string];
+      note?: string;
+    }
+  | { type: 'enum'; values: readonly string[] }
+  | { type: 'bool' }
+  | { type: 'host' }
+  | { type: 'name' };
+
+interface OptionSpec {
+  key: Key;
+  flag: string;
+  env: string;
+  kind: Kind;
+  /** Placeholder in --help (not used for booleans). */
+  value?: string;
+  help: string;
+}
+
+/** The single table of options: flags, env vars, kinds and ranges. Order = order in --help and argv. */
+export const SERVE_OPTIONS: readonly OptionSpec[] = [
+  {
+    key: 'name',
+    flag: '--name',
+    env: 'FORKLAB_NAME',
+    kind: { type: 'name' },
+    value: 'NAME',
+    help: 'label in metrics and logs (default: <loop-creation>-<flavour>)',
+  },
+  {
+    key: 'host',
+    flag: '--host',
+    env: 'FORKLAB_HOST',
+    kind: { type: 'host' },
+    value: 'ADDR',
+    help: 'address to listen on',
+  },
+  {
+    key: 'port',
+    flag: '--port',
+    env: 'FORKLAB_PORT',
+    kind: { type: 'int', min: 0, max: 65535, note: '0 picks a free port' },
+    value: 'N',
+    help: 'HTTP port of the workers (0 picks a free port)',
+  },
+  {
+    key: 'metricsHost',
+    flag: '--metrics-host',
+    env: 'FORKLAB_METRICS_HOST',
+    kind: { type: 'host' },
+    value: 'ADDR',
+    help: 'address of the metrics server (default: same as --host)',
+  },
+  {
+    key: 'metricsPort',
+    flag: '--metrics-port',
+    env: 'FORKLAB_METRICS_PORT',
+    kind: { type: 'int', min: 0, max: 65535, note: '0 picks a free port' },
+    value: 'N',
+    help: 'port of /metrics, /healthz, /snapshot.json (0 picks a free port)',
+  },
+  {
+    key: 'workers',
+    flag: '--workers',
+    env: 'FORKLAB_WORKERS',
+    kind: { type: 'int', min: 1, max: 64 },
+    value: 'N',
+    help: 'number of forked worker processes',
+  },
+  {
+    key: 'loopCreation',
+    flag: '--loop-creation',
+    env: 'FORKLAB_LOOP_CREATION',
+    kind: { type: 'enum', values: LOOP_CREATIONS },
+    value: LOOP_CREATIONS.join('|'),
+    help: 'when the IOLoop (epoll) is created: after fork (one per worker) or before (shared); pre-fork-late registers the listening socket in each child',
+  },
+  {
+    key: 'onEexist',
+    flag: '--on-eexist',
+    env: 'FORKLAB_ON_EEXIST',
+    kind: { type: 'enum', values: ON_EEXIST },
+    value: ON_EEXIST.join('|'),
+    help: 'pre-fork-late only: a worker whose registration gives EEXIST exits (fail, like Tornado 4) or carries on (ignore)',
+  },
+  {
+    key: 'trigger',
+    flag: '--trigger',
+    env: 'FORKLAB_TRIGGER',
+    kind: { type: 'enum', values: TRIGGERS },
+    value: TRIGGERS.join('|'),
+    help: 'how connection fds are registered (the listening socket is always level-triggered)',
+  },
+  {
+    key: 'exclusive',
+    flag: '--exclusive',
+    env: 'FORKLAB_EXCLUSIVE',
+    kind: { type: 'bool' },
+    help: 'EPOLLEXCLUSIVE on the listening socket (post-fork only); --no-exclusive to turn off',
+  },
+  {
+    key: 'reusePort',
+    flag: '--reuseport',
+    env: 'FORKLAB_REUSEPORT',
+    kind: { type: 'bool' },
+    help: 'one SO_REUSEPORT listening socket per worker (post-fork only); --no-reuseport to turn off',
+  },
+  {
+    key: 'acceptBatch',
+    flag: '--accept-batch',
+    env: 'FORKLAB_ACCEPT_BATCH',
+    kind: { type: 'int', min: 1, max: 4096 },
+    value: 'N',
+    help: 'accepts per listening-socket event (Tornado 4: 128)',
+  },
+  {
+    key: 'maxRequests',
+    flag: '--max-requests',
+    env: 'FORKLAB_MAX_REQUESTS',
+    kind: { type: 'int', min: 0, max: 1_000_000_000, note: '0 = never' },
+    value: 'N',
+    help: 'a worker exits and is replaced after this many requests (0 = never)',
+  },
+  {
+    key: 'flavour',
+    flag: '--flavour',
+    env: 'FORKLAB_FLAVOUR',
+    kind: { type: 'enum', values: FLAVOURS },
+    value: FLAVOURS.join('|'),
+    help: 'events for unknown fds: raise and log a KeyError (tornado4) or skip them silently (asyncio)',
+  },
+  {
+    key: 'keyErrorLogPerSec',
+    flag: '--keyerror-log-per-sec',
+    env: 'FORKLAB_KEYERROR_LOG_PER_SEC',
+    kind: { type: 'int', min: 0, max: 10000 },
+    value: 'N',
+    help: 'KeyError tracebacks logged per second per worker; the rest are counted',
+  },
+  {
+    key: 'stuckAfterMs',
+    flag: '--stuck-after-ms',
+    env: 'FORKLAB_STUCK_AFTER_MS',
+    kind: { type: 'int', min: 100, max: 600000 },
+    value: 'MS',
+    help: 'a connection with unread data and no progress this long counts as stuck',
+  },
+  {
+    key: 'maxFds',
+    flag: '--max-fds',
+    env: 'FORKLAB_MAX_FDS',
+    kind: { type: 'int', min: 8, max: 1048576, alt: [0, 'keep the inherited limit'] },
+    value: 'N',
+    help: 'RLIMIT_NOFILE of each worker (0 keeps the inherited limit)',
+  },
+  {
+    key: 'backlog',
+    flag: '--backlog',
+    env: 'FORKLAB_BACKLOG',
+    kind: { type: 'int', min: 1, max: 65535 },
+    value: 'N',
+    help: 'listen() backlog',
+  },
+  {
+    key: 'maxRestarts',
+    flag: '--max-restarts',
+    env: 'FORKLAB_MAX_RESTARTS',
+    kind: { type: 'int', min: 0, max: 10000 },
+    value: 'N',
+    help: 'crash restarts per worker before it is marked failed',
+  },
+];
+
+const BY_KEY = new Map(SERVE_OPTIONS.map((o) => [o.key, o]));
+const BY_FLAG = new Map(SERVE_OPTIONS.map((o) => [o.flag, o]));
+
+/** Where a value came from, for error messages: the flag or env var and its text. */
+export interface ValueSource {
+  label: string;
+  raw: string;
+}
+
+export interface ValidateOptions {
+  /** Set by the flag/env parser: names each error after the flag or env var and quotes its text. */
+  sources?: Partial<Record<Key, ValueSource>>;
+}
+
+export type ValidateResult =
+  | { config: ServeConfig; errors?: undefined; help?: undefined }
+  | { errors: string[]; config?: undefined; help?: undefined };
+export type ParseResult = ValidateResult | { help: true; config?: undefined; errors?: undefined };
+
+/**
+ * Validates a partial config (missing fields get their defaults) and returns the full config, or
+ * every error. Used by the flag/env parser and by programmatic callers alike.
+ */
+export function validateServeConfig(
+  partial: Partial<ServeConfig> | Record<string, unknown>,
+  options: ValidateOptions = {},
+): ValidateResult {
+  const input = partial as Record<string, unknown>;
+  const sources = options.sources;
+  const cli = sources !== undefined;
+  const errors: string[] = [];
+  const bad = new Set<Key>();
+  const label = (key: Key): string => sources?.[key]?.label ?? (cli ? BY_KEY.get(key)!.flag : key);
+  const got = (key: Key, value: unknown): string =>
+    JSON.stringify(sources?.[key]?.raw ?? value) ?? String(value);
+  /** How to tell the user to set a field: `--loop-creation post-fork` or `loopCreation: "post-fork"`. */
+  const set = (key: Key, value: string | boolean): string => {
+    const o = BY_KEY.get(key)!;
+    if (!cli) return `${key}: ${JSON.stringify(value)}`;
+    if (o.kind.type === 'bool') return value ? o.flag : `--no-${o.flag.slice(2)}`;
+    return `${o.flag} ${value}`;
+  };
+  const drop = (key: Key): string => (cli ? `drop ${label(key)}` : `remove ${key}`);
+
+  for (const k of Object.keys(input)) {
+    if (!BY_KEY.has(k as Key))
+      errors.push(`${k}: unknown field; known fields: ${[...BY_KEY.keys()].join(', ')}`);
+  }
+
+  const out: Record<string, unknown> = {};
+  for (const o of SERVE_OPTIONS) {
+    const value = input[o.key];
+    if (value === undefined) continue;
+    const fail = (msg: string): void => {
+      errors.push(`${label(o.key)}: ${msg}, got ${got(o.key, value)}`);
+      bad.add(o.key);
+    };
+    const k = o.kind;
+    switch (k.type) {
+      case 'int': {
+        const ok =
+          typeof value === 'number' &&
+          Number.isInteger(value) &&
+          ((value >= k.min && value <= k.max) || value === k.alt?.[0]);
+        if (ok) out[o.key] = value;
+        else if (k.alt)
+          fail(`must be ${k.alt[0]} (${k.alt[1]}) or an integer from ${k.min} to ${k.max}`);
+        else fail(`must be an integer from ${k.min} to ${k.max}${k.note ? ` (${k.note})` : ''}`);
+        break;
+      }
+      case 'enum':
+        if (typeof value === 'string' && k.values.includes(value)) out[o.key] = value;
+        else fail(`must be one of ${k.values.join(', ')}`);
+        break;
+      case 'bool':
+        if (typeof value === 'boolean') out[o.key] = value;
+        else fail(cli ? 'must be 1, 0, true or false' : 'must be true or false');
+        break;
+      case 'host':
+        if (typeof value === 'string' && isIP(value) !== 0) out[o.key] = value;
+        else fail('must be an IP address such as 127.0.0.1, 0.0.0.0 or ::1');
+        break;
+      case 'name':
+        if (typeof value === 'string' && /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(value))
+          out[o.key] = value;
+        else
+          fail('must be 1 to 63 letters, digits, ".", "_" or "-", starting with a letter or digit');
+        break;
+    }
+  }
+
+  const config = {
+    ...SERVE_DEFAULTS,
+    ...out,
+  } as Omit<ServeConfig, 'metricsHost' | 'name'> &
+    Partial<Pick<ServeConfig, 'metricsHost' | 'name'>>;
+  const full: ServeConfig = {
+    ...config,
+    metricsHost: config.metricsHost ?? config.host,
+    name: config.name ?? defaultName(config.loopCreation, config.flavour),
+  };
+
+  // Combination rules; skipped when a field involved is itself invalid (already reported).
+  const ok = (...keys: Key[]): boolean => keys.every((k) => !bad.has(k));
+  const loop = `(loop creation is ${full.loopCreation})`;
+  if (ok('exclusive', 'loopCreation') && full.exclusive && full.loopCreation !== 'post-fork') {
+    errors.push(
+      `${label('exclusive')}: EPOLLEXCLUSIVE needs one epoll per worker: use ${set('loopCreation', 'post-fork')} or ${drop('exclusive')} ${loop}`,
+    );
+  }
+  if (ok('reusePort', 'loopCreation') && full.reusePort && full.loopCreation !== 'post-fork') {
+    errors.push(
+      `${label('reusePort')}: SO_REUSEPORT gives each worker its own listening socket, which needs one epoll per worker: use ${set('loopCreation', 'post-fork')} or ${drop('reusePort')} ${loop}`,
+    );
+  }
+  // On the command line any explicit --on-eexist counts; a programmatic caller may pass the default
+  // (so that a validated config validates again).
+  const explicitOnEexist = cli
+    ? sources.onEexist !== undefined
+    : input.onEexist !== undefined && input.onEexist !== SERVE_DEFAULTS.onEexist;
+  if (ok('onEexist', 'loopCreation') && explicitOnEexist && full.loopCreation !== 'pre-fork-late') {
+    errors.push(
+      `${label('onEexist')}: only pre-fork-late registers the listening socket in each worker (where EEXIST happens): use ${set('loopCreation', 'pre-fork-late')} or ${drop('onEexist')} ${loop}`,
+    );
+  }
+  if (ok('port', 'metricsPort') && full.port !== 0 && full.port === full.metricsPort) {
+    errors.push(
+      `${label('metricsPort')}: the metrics server cannot share port ${full.port} with the workers: choose another ${cli ? '--metrics-port' : 'metricsPort'} (0 picks a free port)`,
+    );
+  }
+
+  return errors.length > 0 ? { errors } : { config: full };
+}
+
+/** Parses `forklab serve` flags and FORKLAB_* env vars; a flag wins over its env var. */
+export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv): ParseResult {
+  const errors: string[] = [];
+  const sources: Partial<Record<Key, ValueSource>> = {};
+  let help = false;
+
+  for (const o of SERVE_OPTIONS) {
+    const raw = env[o.env];
+    if (raw !== undefined && raw !== '') sources[o.key] = { label: o.env, raw };
+  }
+
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--help' || arg === '-h') {
+      help = true;
+      continue;
+    }
+    if (!arg.startsWith('--') || arg === '--') {
+      errors.push(
+        `${JSON.stringify(arg)}: unexpected argument; serve takes only --flags (see forklab serve --help)`,
+      );
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    const flag = eq < 0 ? arg : arg.slice(0, eq);
+    const inline = eq < 0 ? undefined : arg.slice(eq + 1);
+    const negated = flag.startsWith('--no-') ? BY_FLAG.get(`--${flag.slice(5)}`) : undefined;
+    const o = BY_FLAG.get(flag) ?? (negated?.kind.type === 'bool' ? negated : undefined);
+    if (!o) {
+      const hint = suggest(flag);
+      errors.push(
+        `${flag}: unknown flag${hint ? `; did you mean ${hint}?` : ''} (see forklab serve --help)`,
+      );
+      // Its value, if it has one, is not a stray argument of its own.
+      if (inline === undefined && argv[i + 1] !== undefined && !argv[i + 1]!.startsWith('-')) i++;
+      continue;
+    }
+    if (o.kind.type === 'bool') {
+      if (inline !== undefined) {
+        errors.push(`${flag}: takes no value; use ${o.flag} or --no-${o.flag.slice(2)}`);
+        continue;
+      }
+      sources[o.key] = { label: flag, raw: o === negated ? 'false' : 'true' };
+      continue;
+    }
+    let value = inline;
+    if (value === undefined) {
+      const next = argv[i + 1];
+      if (next !== undefined && !next.startsWith('--')) {
+        value = next;
+        i++;
+      }
+    }
+    if (value === undefined) {
+      errors.push(`${flag}: needs a value, e.g. ${flag} ${example(o)}`);
+      continue;
+    }
+    sources[o.key] = { label: flag, raw: value };
+  }
+
+  if (help) return { help: true };
+
+  const partial: Record<string, unknown> = {};
+  for (const [key, src] of Object.entries(sources) as [Key, ValueSource][]) {
+    partial[key] = convert(BY_KEY.get(key)!.kind, src.raw);
+  }
+  const result = validateServeConfig(partial, { sources });
+  if (errors.length > 0) return { errors: [...errors, ...(result.errors ?? [])] };
+  return result;
+}
+
+/** Strings to typed values; text that does not convert is passed on for validation to report. */
+function convert(kind: Kind, raw: string): unknown {
+  switch (kind.type) {
+    case 'int':
+      return /^[+-]?\d+$/.test(raw.trim()) ? Number(raw.trim()) : raw;
+    case 'bool': {
+      const v = raw.trim().toLowerCase();
+      return v === '1' || v === 'true' ? true : v === '0' || v === 'false' ? false : raw;
+    }
+    default:
+      return raw;
+  }
+}
+
+function example(o: OptionSpec): string {
+  if (o.kind.type === 'enum') return o.kind.values[0]!;
+  if (o.key === 'name') return 'my-server';
+  const d = (SERVE_DEFAULTS as Record<string, unknown>)[o.key];
+  return d === undefined ? '127.0.0.1' : String(d);
+}
+
+/** The closest known flag within two edits, for "did you mean". */
+function suggest(flag: string): string | undefined {
+  let best: string | undefined;
+  let bestD = 3;
+  for (const f of BY_FLAG.keys()) {
+    const d = distance(flag, f);
+    if (d < bestD) {
+      best = f;
+      bestD = d;
+    }
+  }
+  return best;
+}
+
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return row[b.length]!;
+}
+
+/** The argv that reproduces `config` with `forklab serve` (every field explicit, no env needed). */
+export function serveConfigToArgs(config: ServeConfig): string[] {
+  const args: string[] = [];
+  for (const o of SERVE_OPTIONS) {
+    const value = config[o.key];
+    if (o.key === 'onEexist' && config.loopCreation !== 'pre-fork-late') continue;
+    if (o.kind.type === 'bool') args.push(value ? o.flag : `--no-${o.flag.slice(2)}`);
+    else args.push(o.flag, String(value));
+  }
+  return args;
+}
+
+/** `forklab serve --help`, generated from the option table. */
+export function serveHelp(): string {
+  const lines = [
+    'Usage: forklab serve [flags]',
+    '',
+    'Starts a pre-forking epoll server (the C++ engine) and its metrics server. Prints one line',
+    '`FORKLAB_READY {"port":P,"metricsPort":M,"pids":[...]}` to stdout when listening.',
+    '',
+    'Flags (each also read from its env var; a flag wins):',
+  ];
+  for (const o of SERVE_OPTIONS) {
+    const flag =
+      o.kind.type === 'bool'
+        ? `${o.flag}, --no-${o.flag.slice(2)}`
+        : `${o.flag} ${o.value ?? 'VALUE'}`;
+    const d = (SERVE_DEFAULTS as Record<string, unknown>)[o.key];
+    const range =
+      o.kind.type === 'int'
+        ? o.kind.alt
+          ? ` (${o.kind.alt[0]} or ${o.kind.min}..${o.kind.max})`
+          : ` (${o.kind.min}..${o.kind.max})`
+        : '';
+    lines.push(
+      `  ${flag}`,
+      `      ${o.help}${range}${d === undefined ? '' : `; default ${String(d)}`}  [${o.env}]`,
+    );
+  }
+  lines.push('  --help', '      this text');
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,102 @@
+// `forklab serve` as a process: starts the supervisor, announces readiness (one FORKLAB_READY line on
+// stdout, a human line on stderr), and turns SIGTERM/SIGINT into a clean stop. A second signal kills
+// the workers with SIGKILL and exits at once. Never leaves a worker behind when the process exits.
+import type { ServeConfig } from './config';
+import { startSupervisor, type Supervisor } from './supervisor';
+
+export interface ServeIO {
+  stdout: { write(s: string): unknown };
+  stderr: { write(s: string): unknown };
+}
+
+/** The line the lab (and the engine tests) wait for: actual ports, also when 0 was asked. */
+export const READY_PREFIX = 'FORKLAB_READY ';
+
+export interface ReadyLine {
+  port: number;
+  metricsPort: number;
+  pids: number[];
+}
+
+export function formatReadyLine(r: ReadyLine): string {
+  return `${READY_PREFIX}${JSON.stringify({ port: r.port, metricsPort: r.metricsPort, pids: r.pids })}`;
+}
+
+/** Reads a FORKLAB_READY line back (for callers that spawn `forklab serve`). */
+export function parseReadyLine(line: string): ReadyLine | undefined {
+  if (!line.startsWith(READY_PREFIX)) return undefined;
+  return JSON.parse(line.slice(READY_PREFIX.length)) as ReadyLine;
+}
+
+const url = (host: string, port: number, path = '/'): string =>
+  `http://${host.includes(':') ? `[${host}]` : host}:${port}${path}`;
+
+/** Runs until stopped by a signal; resolves with the exit code. */
+export async function serve(config: ServeConfig, io: ServeIO = process): Promise<number> {
+  const log = (line: string): void => void io.stderr.write(line + '\n');
+  let sup: Supervisor | undefined;
+  let signals = 0;
+  let resolveDone!: (code: number) => void;
+  const done = new Promise<number>((r) => (resolveDone = r));
+
+  const onSignal = (signal: NodeJS.Signals): void => {
+    signals++;
+    if (signals === 1) {
+      log(`forklab: got ${signal}; stopping the workers (send it again to kill them at once)`);
+      // A signal during start-up stops the supervisor as soon as it exists (see below).
+      sup?.stop().then(
+        () => {
+          log('forklab: stopped; every worker reaped');
+          resolveDone(0);
+        },
+        (err: unknown) => {
+          log(`forklab: stopping failed: ${(err as Error).message}`);
+          resolveDone(1);
+        },
+      );
+      return;
+    }
+    log(`forklab: got ${signal} again; killing the workers`);
+    sup?.killNow();
+    process.exit(1);
+  };
+  // Whatever ends this process (an uncaught error included), no worker outlives it.
+  const onExit = (): void => sup?.killNow();
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('exit', onExit);
+  const cleanup = (): void => {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+  };
+
+  try {
+    sup = await startSupervisor(config, { log });
+  } catch (err) {
+    cleanup();
+    process.off('exit', onExit);
+    log(`forklab serve: cannot start: ${(err as Error).message}`);
+    return 1;
+  }
+
+  io.stdout.write(
+    formatReadyLine({ port: sup.port, metricsPort: sup.metricsPort, pids: sup.pids() }) + '\n',
+  );
+  const c = sup.config;
+  log(
+    `forklab: ${c.name} serving on ${url(c.host, sup.port)} with ${c.workers} worker${c.workers === 1 ? '' : 's'} ` +
+      `(pids ${sup.pids().join(', ')}; loop creation ${c.loopCreation}, ${c.flavour}, ${c.trigger}-triggered` +
+      `${c.exclusive ? ', EPOLLEXCLUSIVE' : ''}${c.reusePort ? ', SO_REUSEPORT' : ''}; engine ${sup.engineVersion}); ` +
+      `metrics on ${url(c.metricsHost, sup.metricsPort, '/metrics')}`,
+  );
+
+  if (signals > 0)
+    void sup.stop().then(
+      () => resolveDone(0),
+      () => resolveDone(1),
+    );
+  const code = await done;
+  cleanup();
+  process.off('exit', onExit);
+  return code;
+}

@@ -1,0 +1,79 @@
+// The JSON document behind GET /snapshot.json: the config, the ports, and per worker its state and
+// every counter as a plain number (u64 counters stay below 2^53 in any real run).
+import type { CounterLayout } from '../native/engine';
+import type { ServeConfig } from './config';
+import {
+  RESTART_REASONS,
+  type ExitReason,
+  type RestartReason,
+  type WorkerStatus,
+} from './restart-policy';
+
+export interface WorkerSnapshot {
+  index: number;
+  /** Pid of the running incarnation, 0 when none. */
+  pid: number;
+  up: boolean;
+  failed: boolean;
+  failedReason?: string;
+  /** All restarts of this worker (crash + cycled + clean). */
+  restarts: number;
+  restartsByReason: Record<RestartReason, number>;
+  exits: Record<ExitReason, number>;
+  /** Every field of the worker's slot, including internal ones, by name. */
+  counters: Record<string, number>;
+}
+
+export interface ServerSnapshot {
+  name: string;
+  engineVersion: string;
+  /** The port the workers listen on (the actual one when 0 was asked). */
+  port: number;
+  metricsPort: number;
+  stopping: boolean;
+  /** Unix time in ms when the snapshot was taken. */
+  takenAtMs: number;
+  config: ServeConfig;
+  workers: WorkerSnapshot[];
+}
+
+export interface SnapshotInput {
+  config: ServeConfig;
+  engineVersion: string;
+  port: number;
+  metricsPort: number;
+  stopping: boolean;
+  layout: CounterLayout;
+  counters: BigUint64Array;
+  status: readonly WorkerStatus[];
+}
+
+export function buildSnapshot(s: SnapshotInput): ServerSnapshot {
+  const view = s.counters.slice();
+  return {
+    name: s.config.name,
+    engineVersion: s.engineVersion,
+    port: s.port,
+    metricsPort: s.metricsPort,
+    stopping: s.stopping,
+    takenAtMs: Date.now(),
+    config: s.config,
+    workers: s.status.map((w) => {
+      const counters: Record<string, number> = {};
+      s.layout.fields.forEach((field, f) => {
+        counters[field] = Number(view[w.index * s.layout.stride + f] ?? 0n);
+      });
+      return {
+        index: w.index,
+        pid: w.pid,
+        up: w.pid > 0,
+        failed: w.failed,
+        ...(w.failedReason === undefined ? {} : { failedReason: w.failedReason }),
+        restarts: RESTART_REASONS.reduce((n, r) => n + w.restarts[r], 0),
+        restartsByReason: { ...w.restarts },
+        exits: { ...w.exits },
+        counters,
+      };
+    }),
+  };
+}

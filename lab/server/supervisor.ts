@@ -1,0 +1,291 @@
+// The supervisor: drives the engine through the order the story needs (listen → [parent loop →
+// parent registration] → fork the workers), reaps them every 50 ms and restarts or gives up on each
+// exit (restart-policy.ts), and serves /metrics, /healthz and /snapshot.json from this process.
+import { Engine, type EngineConfig } from '../native/engine';
+import type { ServeConfig } from './config';
+import { createMetrics, type ForklabMetrics, type ServerInfo } from './metrics';
+import { startMetricsServer, type Health, type MetricsServer } from './metrics-server';
+import {
+  classifyExit,
+  decide,
+  describeExit,
+  exitLogLine,
+  newWorkerStatus,
+  type WorkerStatus,
+} from './restart-policy';
+import { buildSnapshot, type ServerSnapshot } from './snapshot';
+
+/** The part of Engine the supervisor uses (a fake one in unit tests). */
+export type EngineLike = Pick<
+  Engine,
+  | 'layout'
+  | 'listen'
+  | 'createParentLoop'
+  | 'registerListenerInParent'
+  | 'spawnWorker'
+  | 'reap'
+  | 'signalWorker'
+  | 'counters'
+  | 'close'
+>;
+
+export interface SupervisorOptions {
+  /** One line per event (no trailing newline); default: stderr. */
+  log?: (line: string) => void;
+  /** Default: the real engine. */
+  createEngine?: (config: EngineConfig) => EngineLike;
+  /** Default: Engine.version(). */
+  engineVersion?: string;
+  reapIntervalMs?: number;
+  /** How long stop() waits after SIGTERM before SIGKILL. */
+  stopTimeoutMs?: number;
+}
+
+export interface Supervisor {
+  readonly config: ServeConfig;
+  readonly engineVersion: string;
+  /** The port the workers listen on (actual, also when 0 was asked). */
+  readonly port: number;
+  readonly metricsPort: number;
+  readonly metrics: ForklabMetrics;
+  /** Pids of the running workers, by index (0 = not running). */
+  pids(): number[];
+  status(): readonly WorkerStatus[];
+  health(): Health;
+  snapshot(): ServerSnapshot;
+  /** Stops restarting, SIGTERMs every worker, reaps them all (SIGKILL after the timeout), closes. */
+  stop(): Promise<void>;
+  /** Sends `signal` to every running worker now. */
+  signalAll(signal: NodeJS.Signals): void;
+  /** Forced exit: SIGKILL every worker and reap them synchronously (up to 1 s), no restarts. */
+  killNow(): void;
+  /** Resolves when stop() has finished. */
+  readonly stopped: Promise<void>;
+}
+
+export function engineConfigOf(c: ServeConfig): EngineConfig {
+  return {
+    host: c.host,
+    port: c.port,
+    backlog: c.backlog,
+    workers: c.workers,
+    loopCreation: c.loopCreation,
+    onEexist: c.onEexist,
+    trigger: c.trigger,
+    exclusive: c.exclusive,
+    reusePort: c.reusePort,
+    acceptBatch: c.acceptBatch,
+    maxRequests: c.maxRequests,
+    flavour: c.flavour,
+    keyErrorLogPerSec: c.keyErrorLogPerSec,
+    stuckAfterMs: c.stuckAfterMs,
+    maxFds: c.maxFds,
+  };
+}
+
+export function serverInfo(c: ServeConfig, port: number, engineVersion: string): ServerInfo {
+  return {
+    name: c.name,
+    loop_creation: c.loopCreation,
+    flavour: c.flavour,
+    trigger: c.trigger,
+    exclusive: String(c.exclusive),
+    reuseport: String(c.reusePort),
+    workers: String(c.workers),
+    accept_batch: String(c.acceptBatch),
+    max_requests: String(c.maxRequests),
+    port: String(port),
+    engine_version: engineVersion,
+  };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export async function startSupervisor(
+  config: ServeConfig,
+  options: SupervisorOptions = {},
+): Promise<Supervisor> {
+  const log = options.log ?? ((line: string) => void process.stderr.write(line + '\n'));
+  const reapIntervalMs = options.reapIntervalMs ?? 50;
+  const stopTimeoutMs = options.stopTimeoutMs ?? 5000;
+  const engineVersion = options.engineVersion ?? Engine.version();
+  const engine: EngineLike = (options.createEngine ?? ((c) => new Engine(c)))(
+    engineConfigOf(config),
+  );
+
+  const status: WorkerStatus[] = Array.from({ length: config.workers }, (_, i) =>
+    newWorkerStatus(i),
+  );
+  let stopping = false;
+  /** The reap poll; started once every worker is forked. */
+  const reaper: { timer?: NodeJS.Timeout } = {};
+  let server: MetricsServer | undefined;
+  let port = 0;
+  let stopPromise: Promise<void> | undefined;
+  let resolveStopped!: () => void;
+  const stopped = new Promise<void>((r) => (resolveStopped = r));
+
+  const alive = (): WorkerStatus[] => status.filter((w) => w.pid > 0);
+
+  const spawn = (w: WorkerStatus): void => {
+    w.pid = engine.spawnWorker(w.index);
+  };
+
+  /** Reaps exited workers and acts on each exit. */
+  const tick = (): void => {
+    let reaped;
+    try {
+      reaped = engine.reap();
+    } catch (err) {
+      log(`forklab: reaping workers failed: ${(err as Error).message}`);
+      return;
+    }
+    for (const r of reaped) {
+      const w = status[r.index];
+      if (!w) continue;
+      if (w.pid === r.pid) w.pid = 0;
+      const reason = classifyExit(r);
+      w.exits[reason]++;
+      const d = decide(reason, w.restarts.crash, config.maxRestarts, stopping);
+      // While stopping, clean exits are expected: say nothing about them.
+      if (!(stopping && reason === 'clean')) log(exitLogLine(r, d, config.maxRestarts));
+      if (d.action === 'restart') {
+        w.restarts[d.reason]++;
+        try {
+          spawn(w);
+        } catch (err) {
+          w.failed = true;
+          w.failedReason = `could not be restarted: ${(err as Error).message}`;
+          log(`forklab: worker ${w.index} ${w.failedReason}; marked failed`);
+        }
+      } else if (d.action === 'give-up') {
+        w.failed = true;
+        w.failedReason = `${describeExit(r)}; ${d.why}`;
+      }
+    }
+  };
+
+  const stop = (): Promise<void> => {
+    stopPromise ??= (async () => {
+      stopping = true;
+      for (const w of alive()) engine.signalWorker(w.index, 'SIGTERM');
+      const deadline = Date.now() + stopTimeoutMs;
+      while (alive().length > 0 && Date.now() < deadline) {
+        await sleep(10);
+        tick();
+      }
+      if (alive().length > 0) {
+        log(
+          `forklab: ${alive()
+            .map((w) => `worker ${w.index} (pid ${w.pid})`)
+            .join(', ')} did not stop within ${stopTimeoutMs} ms of SIGTERM; sending SIGKILL`,
+        );
+        for (const w of alive()) engine.signalWorker(w.index, 'SIGKILL');
+        const killDeadline = Date.now() + 5000;
+        while (alive().length > 0 && Date.now() < killDeadline) {
+          await sleep(10);
+          tick();
+        }
+        for (const w of alive())
+          log(`forklab: worker ${w.index} (pid ${w.pid}) survived SIGKILL for 5 s; leaving it`);
+      }
+      clearInterval(reaper.timer);
+      if (server) await server.close();
+      engine.close();
+    })().finally(resolveStopped);
+    return stopPromise;
+  };
+
+  const health = (): Health => {
+    if (stopping) return { ok: false, reason: 'stopping' };
+    const down = status.filter((w) => !w.failed && w.pid === 0);
+    if (down.length > 0)
+      return {
+        ok: false,
+        reason: `not running (being restarted): ${down.map((w) => `worker ${w.index}`).join(', ')}`,
+      };
+    if (alive().length === 0) {
+      return {
+        ok: false,
+        reason: `no worker is running; failed: ${status.map((w) => `worker ${w.index} (${w.failedReason ?? 'failed'})`).join(', ')}`,
+      };
+    }
+    return { ok: true, reason: 'ok' };
+  };
+
+  const snapshot = (): ServerSnapshot =>
+    buildSnapshot({
+      config,
+      engineVersion,
+      port,
+      metricsPort: server?.port ?? 0,
+      stopping,
+      layout: engine.layout,
+      counters: engine.counters(),
+      status,
+    });
+
+  let metrics: ForklabMetrics;
+  try {
+    try {
+      port = engine.listen().port;
+    } catch (err) {
+      throw new Error(
+        `cannot listen on ${config.host}:${config.port} (--port): ${(err as Error).message}`,
+      );
+    }
+    metrics = createMetrics({
+      layout: engine.layout,
+      counters: () => engine.counters(),
+      workers: config.workers,
+      status: () => status,
+      info: serverInfo(config, port, engineVersion),
+    });
+    // The metrics server binds before any fork, so a taken metrics port fails fast.
+    server = await startMetricsServer(config.metricsHost, config.metricsPort, {
+      metrics: async () => ({ contentType: metrics.contentType, body: await metrics.render() }),
+      health,
+      snapshot,
+    }).catch((err: Error) => {
+      throw new Error(
+        `the metrics server cannot listen on ${config.metricsHost}:${config.metricsPort} (--metrics-port): ${err.message}`,
+      );
+    });
+    if (config.loopCreation !== 'post-fork') engine.createParentLoop();
+    if (config.loopCreation === 'pre-fork') engine.registerListenerInParent();
+    for (const w of status) spawn(w);
+  } catch (err) {
+    // Undo what was done: kill the workers already forked, close the server and the engine.
+    await stop().catch(() => undefined);
+    throw err;
+  }
+  reaper.timer = setInterval(tick, reapIntervalMs);
+
+  const metricsPort = server.port;
+  return {
+    config,
+    engineVersion,
+    port,
+    metricsPort,
+    metrics,
+    pids: () => status.map((w) => w.pid),
+    status: () => status,
+    health,
+    snapshot,
+    stop,
+    signalAll(signal) {
+      for (const w of alive()) engine.signalWorker(w.index, signal);
+    },
+    killNow() {
+      stopping = true;
+      for (const w of alive()) engine.signalWorker(w.index, 'SIGKILL');
+      const deadline = Date.now() + 1000;
+      const nap = new Int32Array(new SharedArrayBuffer(4));
+      while (alive().length > 0 && Date.now() < deadline) {
+        tick();
+        if (alive().length > 0) Atomics.wait(nap, 0, 0, 5);
+      }
+    },
+    stopped,
+  };
+}

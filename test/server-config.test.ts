@@ -1,0 +1,474 @@
+import {
+  SERVE_DEFAULTS,
+  SERVE_OPTIONS,
+  parseServeConfig,
+  serveConfigToArgs,
+  serveHelp,
+  validateServeConfig,
+  type ServeConfig,
+} from '../lab/server/config';
+
+function ok(argv: string[], env: NodeJS.ProcessEnv = {}): ServeConfig {
+  const r = parseServeConfig(argv, env);
+  if (!r.config) throw new Error(`expected a config, got ${JSON.stringify(r)}`);
+  return r.config;
+}
+
+function errors(argv: string[], env: NodeJS.ProcessEnv = {}): string[] {
+  const r = parseServeConfig(argv, env);
+  if (!r.errors) throw new Error(`expected errors, got ${JSON.stringify(r)}`);
+  return r.errors;
+}
+
+describe('parseServeConfig: defaults and values', () => {
+  test('no flags and no env give the documented defaults', () => {
+    expect(ok([])).toEqual({
+      host: '127.0.0.1',
+      port: 8080,
+      metricsHost: '127.0.0.1',
+      metricsPort: 9080,
+      backlog: 128,
+      workers: 2,
+      loopCreation: 'post-fork',
+      onEexist: 'fail',
+      trigger: 'level',
+      exclusive: false,
+      reusePort: false,
+      acceptBatch: 128,
+      maxRequests: 0,
+      flavour: 'tornado4',
+      keyErrorLogPerSec: 5,
+      stuckAfterMs: 1000,
+      maxFds: 0,
+      maxRestarts: 10,
+      name: 'post-fork-tornado4',
+    });
+  });
+
+  test('every flag, in both --flag value and --flag=value forms', () => {
+    const argv = [
+      '--host',
+      '0.0.0.0',
+      '--port=8081',
+      '--metrics-port',
+      '9091',
+      '--workers',
+      '8',
+      '--loop-creation',
+      'pre-fork-late',
+      '--on-eexist=ignore',
+      '--trigger',
+      'edge',
+      '--accept-batch',
+      '1',
+      '--max-requests',
+      '1000000000',
+      '--flavour',
+      'asyncio',
+      '--keyerror-log-per-sec',
+      '0',
+      '--stuck-after-ms',
+      '100',
+      '--max-fds',
+      '8',
+      '--backlog',
+      '65535',
+      '--max-restarts',
+      '0',
+      '--name',
+      'herd.lab_1',
+    ];
+    expect(ok(argv)).toEqual({
+      host: '0.0.0.0',
+      port: 8081,
+      metricsHost: '0.0.0.0',
+      metricsPort: 9091,
+      backlog: 65535,
+      workers: 8,
+      loopCreation: 'pre-fork-late',
+      onEexist: 'ignore',
+      trigger: 'edge',
+      exclusive: false,
+      reusePort: false,
+      acceptBatch: 1,
+      maxRequests: 1_000_000_000,
+      flavour: 'asyncio',
+      keyErrorLogPerSec: 0,
+      stuckAfterMs: 100,
+      maxFds: 8,
+      maxRestarts: 0,
+      name: 'herd.lab_1',
+    });
+  });
+
+  test('the default name follows loop creation and flavour', () => {
+    expect(ok(['--loop-creation', 'pre-fork', '--flavour', 'asyncio']).name).toBe(
+      'pre-fork-asyncio',
+    );
+  });
+
+  test('booleans: --exclusive, --no-exclusive, --reuseport; the last one wins', () => {
+    expect(ok(['--exclusive']).exclusive).toBe(true);
+    expect(ok(['--exclusive', '--no-exclusive']).exclusive).toBe(false);
+    expect(ok(['--reuseport']).reusePort).toBe(true);
+    expect(ok(['--reuseport', '--exclusive'])).toMatchObject({ reusePort: true, exclusive: true });
+  });
+
+  test('port 0 is allowed for both ports, and both may be 0', () => {
+    expect(ok(['--port', '0', '--metrics-port', '0'])).toMatchObject({ port: 0, metricsPort: 0 });
+  });
+
+  test('--max-fds takes 0 or 8..1048576', () => {
+    expect(ok(['--max-fds', '0']).maxFds).toBe(0);
+    expect(ok(['--max-fds', '1048576']).maxFds).toBe(1048576);
+    expect(errors(['--max-fds', '7'])).toEqual([
+      '--max-fds: must be 0 (keep the inherited limit) or an integer from 8 to 1048576, got "7"',
+    ]);
+  });
+
+  test('--help asks for help, whatever else is on the line', () => {
+    expect(parseServeConfig(['--help'], {})).toEqual({ help: true });
+    expect(parseServeConfig(['--workers', 'x', '-h'], {})).toEqual({ help: true });
+  });
+});
+
+describe('parseServeConfig: env vars', () => {
+  const env = {
+    FORKLAB_HOST: '127.0.0.2',
+    FORKLAB_PORT: '7000',
+    FORKLAB_METRICS_PORT: '7001',
+    FORKLAB_WORKERS: '4',
+    FORKLAB_LOOP_CREATION: 'pre-fork-late',
+    FORKLAB_ON_EEXIST: 'ignore',
+    FORKLAB_TRIGGER: 'edge',
+    FORKLAB_ACCEPT_BATCH: '16',
+    FORKLAB_MAX_REQUESTS: '100',
+    FORKLAB_FLAVOUR: 'asyncio',
+    FORKLAB_KEYERROR_LOG_PER_SEC: '7',
+    FORKLAB_STUCK_AFTER_MS: '2000',
+    FORKLAB_MAX_FDS: '64',
+    FORKLAB_BACKLOG: '10',
+    FORKLAB_MAX_RESTARTS: '3',
+    FORKLAB_NAME: 'from-env',
+  };
+
+  test('every env var is read', () => {
+    expect(ok([], env)).toEqual({
+      host: '127.0.0.2',
+      port: 7000,
+      metricsHost: '127.0.0.2',
+      metricsPort: 7001,
+      backlog: 10,
+      workers: 4,
+      loopCreation: 'pre-fork-late',
+      onEexist: 'ignore',
+      trigger: 'edge',
+      exclusive: false,
+      reusePort: false,
+      acceptBatch: 16,
+      maxRequests: 100,
+      flavour: 'asyncio',
+      keyErrorLogPerSec: 7,
+      stuckAfterMs: 2000,
+      maxFds: 64,
+      maxRestarts: 3,
+      name: 'from-env',
+    });
+  });
+
+  test('boolean env vars take 1, 0, true and false', () => {
+    for (const [v, want] of [
+      ['1', true],
+      ['true', true],
+      ['TRUE', true],
+      ['0', false],
+      ['false', false],
+    ] as const) {
+      expect(ok([], { FORKLAB_EXCLUSIVE: v }).exclusive).toBe(want);
+      expect(ok([], { FORKLAB_REUSEPORT: v }).reusePort).toBe(want);
+    }
+    expect(errors([], { FORKLAB_EXCLUSIVE: 'yes' })).toEqual([
+      'FORKLAB_EXCLUSIVE: must be 1, 0, true or false, got "yes"',
+    ]);
+  });
+
+  test('a flag wins over its env var', () => {
+    const c = ok(['--workers', '3', '--no-exclusive', '--name', 'flag'], {
+      FORKLAB_WORKERS: '9',
+      FORKLAB_EXCLUSIVE: '1',
+      FORKLAB_NAME: 'env',
+    });
+    expect(c).toMatchObject({ workers: 3, exclusive: false, name: 'flag' });
+  });
+
+  test('a valid flag hides an invalid env var', () => {
+    expect(ok(['--workers', '3'], { FORKLAB_WORKERS: 'many' }).workers).toBe(3);
+  });
+
+  test('errors in env vars name the env var', () => {
+    expect(errors([], { FORKLAB_WORKERS: '0', FORKLAB_TRIGGER: 'both' })).toEqual([
+      'FORKLAB_WORKERS: must be an integer from 1 to 64, got "0"',
+      'FORKLAB_TRIGGER: must be one of level, edge, got "both"',
+    ]);
+  });
+
+  test('an empty env var counts as unset', () => {
+    expect(ok([], { FORKLAB_PORT: '' }).port).toBe(8080);
+  });
+
+  test('unrelated env vars are ignored', () => {
+    expect(ok([], { FORKLAB_SOMETHING: 'x', PORT: '1' }).port).toBe(8080);
+  });
+});
+
+describe('parseServeConfig: errors', () => {
+  test('every error at once, each naming the field and the fix', () => {
+    const errs = errors([
+      'stray',
+      '--wrokers',
+      '2',
+      '--workers',
+      'x',
+      '--port',
+      '65536',
+      '--metrics-port',
+      '-1',
+      '--loop-creation',
+      'prefork',
+      '--trigger',
+      'both',
+      '--flavour',
+      'tornado6',
+      '--accept-batch',
+      '0',
+      '--max-requests',
+      '1.5',
+      '--keyerror-log-per-sec',
+      '10001',
+      '--stuck-after-ms',
+      '99',
+      '--backlog',
+      '0',
+      '--max-restarts',
+      '10001',
+      '--host',
+      'localhost',
+      '--name',
+      '-bad name',
+      '--exclusive=yes',
+      '--on-eexist',
+      'maybe',
+      '--backlog',
+    ]);
+    expect(errs).toEqual([
+      '"stray": unexpected argument; serve takes only --flags (see forklab serve --help)',
+      '--wrokers: unknown flag; did you mean --workers? (see forklab serve --help)',
+      '--exclusive: takes no value; use --exclusive or --no-exclusive',
+      '--backlog: needs a value, e.g. --backlog 128',
+      '--name: must be 1 to 63 letters, digits, ".", "_" or "-", starting with a letter or digit, got "-bad name"',
+      '--host: must be an IP address such as 127.0.0.1, 0.0.0.0 or ::1, got "localhost"',
+      '--port: must be an integer from 0 to 65535 (0 picks a free port), got "65536"',
+      '--metrics-port: must be an integer from 0 to 65535 (0 picks a free port), got "-1"',
+      '--workers: must be an integer from 1 to 64, got "x"',
+      '--loop-creation: must be one of post-fork, pre-fork, pre-fork-late, got "prefork"',
+      '--on-eexist: must be one of fail, ignore, got "maybe"',
+      '--trigger: must be one of level, edge, got "both"',
+      '--accept-batch: must be an integer from 1 to 4096, got "0"',
+      '--max-requests: must be an integer from 0 to 1000000000 (0 = never), got "1.5"',
+      '--flavour: must be one of tornado4, asyncio, got "tornado6"',
+      '--keyerror-log-per-sec: must be an integer from 0 to 10000, got "10001"',
+      '--stuck-after-ms: must be an integer from 100 to 600000, got "99"',
+      '--backlog: must be an integer from 1 to 65535, got "0"',
+      '--max-restarts: must be an integer from 0 to 10000, got "10001"',
+    ]);
+  });
+
+  test('combination rules, all at once, each with its fix', () => {
+    const errs = errors([
+      '--loop-creation',
+      'pre-fork',
+      '--exclusive',
+      '--reuseport',
+      '--on-eexist',
+      'fail',
+      '--port',
+      '9000',
+      '--metrics-port',
+      '9000',
+    ]);
+    expect(errs).toEqual([
+      '--exclusive: EPOLLEXCLUSIVE needs one epoll per worker: use --loop-creation post-fork or drop --exclusive (loop creation is pre-fork)',
+      '--reuseport: SO_REUSEPORT gives each worker its own listening socket, which needs one epoll per worker: use --loop-creation post-fork or drop --reuseport (loop creation is pre-fork)',
+      '--on-eexist: only pre-fork-late registers the listening socket in each worker (where EEXIST happens): use --loop-creation pre-fork-late or drop --on-eexist (loop creation is pre-fork)',
+      '--metrics-port: the metrics server cannot share port 9000 with the workers: choose another --metrics-port (0 picks a free port)',
+    ]);
+  });
+
+  test('the default metrics port clashes with --port 9080', () => {
+    expect(errors(['--port', '9080'])).toHaveLength(1);
+  });
+
+  test('--on-eexist is rejected with post-fork even at its default value, accepted with pre-fork-late', () => {
+    expect(errors(['--on-eexist', 'fail'])).toHaveLength(1);
+    expect(errors([], { FORKLAB_ON_EEXIST: 'ignore' })[0]).toMatch(
+      /^FORKLAB_ON_EEXIST: only pre-fork-late/,
+    );
+    expect(ok(['--on-eexist', 'ignore', '--loop-creation', 'pre-fork-late']).onEexist).toBe(
+      'ignore',
+    );
+  });
+
+  test('exclusive and reuseport are fine with post-fork, and --no-exclusive with any loop', () => {
+    expect(ok(['--exclusive', '--reuseport', '--loop-creation', 'post-fork'])).toMatchObject({
+      exclusive: true,
+      reusePort: true,
+    });
+    expect(
+      ok(['--no-exclusive', '--no-reuseport', '--loop-creation', 'pre-fork']).loopCreation,
+    ).toBe('pre-fork');
+  });
+
+  test('a combination rule is skipped when one of its fields is itself invalid', () => {
+    expect(errors(['--exclusive', '--loop-creation', 'sometimes'])).toEqual([
+      '--loop-creation: must be one of post-fork, pre-fork, pre-fork-late, got "sometimes"',
+    ]);
+  });
+
+  test('a value starting with -- is not taken as a value', () => {
+    expect(errors(['--name', '--workers', '2'])).toEqual([
+      '--name: needs a value, e.g. --name my-server',
+    ]);
+  });
+
+  test('boolean flags take no value; --no- exists only for booleans', () => {
+    expect(errors(['--no-workers'])).toEqual([
+      '--no-workers: unknown flag (see forklab serve --help)',
+    ]);
+  });
+});
+
+describe('validateServeConfig (programmatic callers)', () => {
+  test('an empty partial gives the defaults', () => {
+    expect(validateServeConfig({})).toEqual({ config: ok([]) });
+  });
+
+  test('errors name the field and use field syntax in the fix', () => {
+    const r = validateServeConfig({
+      workers: 0,
+      port: '80' as unknown as number,
+      exclusive: true,
+      loopCreation: 'pre-fork',
+      bogus: 1,
+    } as Record<string, unknown>);
+    expect(r.errors).toEqual([
+      'bogus: unknown field; known fields: ' + SERVE_OPTIONS.map((o) => o.key).join(', '),
+      'port: must be an integer from 0 to 65535 (0 picks a free port), got "80"',
+      'workers: must be an integer from 1 to 64, got 0',
+      'exclusive: EPOLLEXCLUSIVE needs one epoll per worker: use loopCreation: "post-fork" or remove exclusive (loop creation is pre-fork)',
+    ]);
+  });
+
+  test('a validated config validates again to itself, for every loop creation', () => {
+    for (const loopCreation of ['post-fork', 'pre-fork', 'pre-fork-late'] as const) {
+      const first = validateServeConfig({ loopCreation, port: 0, metricsPort: 0 });
+      expect(first.config).toBeDefined();
+      expect(validateServeConfig(first.config!)).toEqual(first);
+    }
+  });
+
+  test('onEexist "ignore" outside pre-fork-late is rejected', () => {
+    expect(validateServeConfig({ onEexist: 'ignore' }).errors).toHaveLength(1);
+  });
+
+  test('a metricsHost of its own is kept', () => {
+    expect(validateServeConfig({ host: '0.0.0.0', metricsHost: '127.0.0.1' }).config).toMatchObject(
+      {
+        host: '0.0.0.0',
+        metricsHost: '127.0.0.1',
+      },
+    );
+  });
+});
+
+describe('serveConfigToArgs', () => {
+  const configs: Partial<ServeConfig>[] = [
+    {},
+    { loopCreation: 'pre-fork', trigger: 'edge', flavour: 'asyncio', workers: 8 },
+    { loopCreation: 'pre-fork-late', onEexist: 'ignore', name: 'late' },
+    { loopCreation: 'pre-fork-late', onEexist: 'fail' },
+    { exclusive: true, reusePort: true, acceptBatch: 1, maxRequests: 500, port: 0, metricsPort: 0 },
+    {
+      host: '0.0.0.0',
+      metricsHost: '127.0.0.1',
+      maxFds: 64,
+      stuckAfterMs: 250,
+      backlog: 1,
+      maxRestarts: 0,
+    },
+    { host: '::1', keyErrorLogPerSec: 10000 },
+  ];
+
+  test.each(configs.map((c) => [JSON.stringify(c), c]))('round trip %s', (_, partial) => {
+    const config = validateServeConfig(partial).config!;
+    expect(config).toBeDefined();
+    const args = serveConfigToArgs(config);
+    expect(parseServeConfig(args, {})).toEqual({ config });
+  });
+
+  test('the argv does not depend on the environment (except FORKLAB_ON_EEXIST outside pre-fork-late)', () => {
+    const config = validateServeConfig({ workers: 3 }).config!;
+    const env = Object.fromEntries(
+      SERVE_OPTIONS.filter((o) => o.key !== 'onEexist').map((o) => [o.env, 'garbage']),
+    );
+    expect(parseServeConfig(serveConfigToArgs(config), env)).toEqual({ config });
+  });
+
+  test('writes every flag explicitly', () => {
+    expect(serveConfigToArgs(validateServeConfig({}).config!)).toEqual([
+      '--name',
+      'post-fork-tornado4',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '8080',
+      '--metrics-host',
+      '127.0.0.1',
+      '--metrics-port',
+      '9080',
+      '--workers',
+      '2',
+      '--loop-creation',
+      'post-fork',
+      '--trigger',
+      'level',
+      '--no-exclusive',
+      '--no-reuseport',
+      '--accept-batch',
+      '128',
+      '--max-requests',
+      '0',
+      '--flavour',
+      'tornado4',
+      '--keyerror-log-per-sec',
+      '5',
+      '--stuck-after-ms',
+      '1000',
+      '--max-fds',
+      '0',
+      '--backlog',
+      '128',
+      '--max-restarts',
+      '10',
+    ]);
+  });
+});
+
+test('--help lists every flag, its env var and its default', () => {
+  const help = serveHelp();
+  for (const o of SERVE_OPTIONS) {
+    expect(help).toContain(o.flag);
+    expect(help).toContain(o.env);
+    const d = (SERVE_DEFAULTS as Record<string, unknown>)[o.key];
+    if (d !== undefined) expect(help).toContain(`default ${String(d)}`);
+  }
+});
