@@ -12,7 +12,10 @@ const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..')
 // source, unless --force (npm run build:native) asks for a clean rebuild.
 const addon = path.join(root, 'build', 'Release', 'forklab.node');
 if (!process.argv.includes('--force') && existsSync(addon)) {
-  const sources = ['binding.gyp', ...readdirSync(path.join(root, 'native')).map((f) => path.join('native', f))];
+  const sources = [
+    'binding.gyp',
+    ...readdirSync(path.join(root, 'native')).map((f) => path.join('native', f)),
+  ];
   const built = statSync(addon).mtimeMs;
   if (sources.every((f) => statSync(path.join(root, f)).mtimeMs < built)) {
     console.error('forklab: native engine is up to date (npm run build:native rebuilds it)');
@@ -21,7 +24,9 @@ if (!process.argv.includes('--force') && existsSync(addon)) {
 }
 const nodedir = path.resolve(process.execPath, '..', '..');
 if (!existsSync(path.join(nodedir, 'include', 'node', 'node_api.h'))) {
-  console.error(`forklab: Node.js headers not found under ${nodedir}/include/node; install them (Debian: apt-get install nodejs-dev or libnode-dev)`);
+  console.error(
+    `forklab: Node.js headers not found under ${nodedir}/include/node; install them (Debian: apt-get install nodejs-dev or libnode-dev)`,
+  );
   process.exit(1);
 }
 let gyp;
@@ -35,5 +40,8 @@ if (!gyp) {
   console.error('forklab: node-gyp not found; run this through npm (npm run build:native)');
   process.exit(1);
 }
-const res = spawnSync(process.execPath, [gyp, 'rebuild', `--nodedir=${nodedir}`, '-j', '2'], { stdio: 'inherit', cwd: root });
+const res = spawnSync(process.execPath, [gyp, 'rebuild', `--nodedir=${nodedir}`, '-j', '2'], {
+  stdio: 'inherit',
+  cwd: root,
+});
 process.exit(res.status ?? 1);

@@ -34,7 +34,10 @@ interface LoadCommon {
 
 /** Discriminated by `mode`: keep-alive reuses connections; churn opens one per request. */
 export type LoadSpec =
-  | (LoadCommon & { mode: 'keep-alive'; /** Requests in flight per connection. Default 1. */ pipelining?: number })
+  | (LoadCommon & {
+      mode: 'keep-alive';
+      /** Requests in flight per connection. Default 1. */ pipelining?: number;
+    })
   | (LoadCommon & { mode: 'churn' });
 
 /** Derived figures an expectation can name (see lab/run/run-record.ts DerivedFigures). */
