@@ -14,7 +14,7 @@ export DEBIAN_FRONTEND=noninteractive
 
 DOCKERD_LOG=/var/log/forklab-dockerd.log
 DOCKER_WAIT_S=60
-PACKAGES=(docker.io wrk nginx-light prometheus chromium curl procps iproute2 ca-certificates)
+PACKAGES=(docker.io wrk nginx-light prometheus chromium fonts-dejavu-core curl procps iproute2 ca-certificates)
 
 say() { printf 'setup: %s\n' "$*"; }
 die() {

@@ -1,0 +1,425 @@
+// Servers as containers: one container per server, sharing the host's network so all traffic
+// stays on 127.0.0.1 (each server gets its own port pair), locked down (non-root, read-only root
+// with a tmpfs /tmp, no capabilities, no-new-privileges, memory and pids limits), labelled for
+// cleanup, with its log streamed to a file in the run folder.
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import type Docker from 'dockerode';
+import { connectDocker } from './docker-engine';
+import { freePortPairs } from './free-ports';
+import { DEFAULT_READY_TIMEOUT_MS, HttpWait } from './http-wait';
+import { LABEL_MANAGED, LABEL_OWNER_PID, LABEL_RUN, LABEL_SESSION, serverLabels } from './labels';
+import { readReadyLine, tailLines } from './log-tail';
+import { SERVER_UID } from './node-base-image';
+import {
+  LOOPBACK,
+  placementArgs,
+  serverName,
+  type PortPair,
+  type ReadyLine,
+  type Runtime,
+  type StartedServer,
+  type TargetSpec,
+} from './runtime';
+import {
+  ensureServerImage,
+  removeStaleServerImages,
+  type ImageSource,
+  type ServerImage,
+} from './server-image';
+import { SESSION_ID } from './session';
+
+export interface DockerRuntimeOptions {
+  docker?: Docker;
+  /** Default: this process's session. */
+  session?: string;
+  /** Run this image instead of building forklab-server:<hash>. */
+  image?: string;
+  /** Default: FORKLAB_IMAGE_SOURCE, else `local`. */
+  imageSource?: ImageSource;
+  /** Memory limit per container, bytes (swap included); default 512 MiB. */
+  memoryBytes?: number;
+  /**
+   * Tasks (processes and threads) per container. Default: 64 + 2 × workers — Node.js alone runs
+   * about 7 threads, plus V8's and libuv's pools and esbuild's (tsx) threads while transpiling;
+   * each forked worker is one task, and a restarted one briefly two.
+   */
+  pidsLimit?: number;
+  /** Run docker-init (tini) as PID 1; default true (see `start`). */
+  init?: boolean;
+  /** Seconds between SIGTERM and SIGKILL on stop; default 3. */
+  stopTimeoutS?: number;
+  /** Size of the /tmp tmpfs; default 64m. */
+  tmpfsSize?: string;
+  /** Progress and notices (image builds, fallbacks). */
+  onNotice?: (line: string) => void;
+}
+
+const MiB = 1024 * 1024;
+
+/** The workers a server will fork, from `--workers N`, `--workers=N` or FORKLAB_WORKERS. */
+export function workersFrom(
+  args: readonly string[],
+  env: Readonly<Record<string, string>> = {},
+): number {
+  let v: string | undefined = env.FORKLAB_WORKERS;
+  args.forEach((a, i) => {
+    if (a === '--workers') v = args[i + 1];
+    else if (a.startsWith('--workers=')) v = a.slice('--workers='.length);
+  });
+  const n = Number(v);
+  return Number.isInteger(n) && n > 0 ? n : 8;
+}
+
+export class DockerRuntime implements Runtime {
+  readonly kind = 'docker' as const;
+  readonly docker: Docker;
+  readonly session: string;
+  private init: boolean;
+  private image: Promise<string> | undefined;
+  /** The image built (or reused) by prepare(), for reports. */
+  builtImage: ServerImage | undefined;
+  private readonly live = new Set<DockerServer>();
+  private cleaned: Promise<void> | undefined;
+
+  constructor(private readonly opts: DockerRuntimeOptions = {}) {
+    this.docker = opts.docker ?? connectDocker();
+    this.session = opts.session ?? SESSION_ID;
+    this.init = opts.init ?? true;
+    if (opts.image) this.image = Promise.resolve(opts.image);
+  }
+
+  /** Removes the leftovers of crashed lab processes (once), then builds or reuses the image. */
+  async prepare(): Promise<void> {
+    this.cleaned ??= removeLeftovers(this.session, this.docker).then((removed) => {
+      if (removed.length > 0) {
+        this.opts.onNotice?.(
+          `forklab: removed ${removed.length} container(s) left by crashed runs: ${removed.map((r) => r.name).join(', ')}`,
+        );
+      }
+    });
+    this.cleaned.catch(() => (this.cleaned = undefined));
+    await this.cleaned;
+    await this.imageTag();
+  }
+
+  private imageTag(): Promise<string> {
+    this.image ??= ensureServerImage(this.docker, { source: this.opts.imageSource }).then((img) => {
+      this.builtImage = img;
+      const how = img.built ? `built in ${(img.ms / 1000).toFixed(1)} s` : 'reused';
+      this.opts.onNotice?.(`forklab: server image ${img.tag} (${img.source}) ${how}`);
+      if (img.built) void removeStaleServerImages(this.docker, img.tag).catch(() => undefined);
+      return img.tag;
+    });
+    this.image.catch(() => (this.image = undefined));
+    return this.image;
+  }
+
+  async start(spec: TargetSpec): Promise<StartedServer[]> {
+    const count = spec.count ?? 1;
+    await this.prepare();
+    const image = await this.imageTag();
+    const ports = spec.ports ? [...spec.ports] : await freePortPairs(count);
+    if (ports.length !== count)
+      throw new Error(`forklab: ${count} servers but ${ports.length} port pairs`);
+    mkdirSync(spec.runDir, { recursive: true });
+    const results = await Promise.allSettled(ports.map((p, i) => this.startOne(spec, image, i, p)));
+    const started = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    const failed = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+    if (failed.length > 0) {
+      await Promise.allSettled(started.map((s) => s.stop()));
+      throw failed[0];
+    }
+    return started;
+  }
+
+  /**
+   * Init: docker-init (tini) as PID 1 forwards SIGTERM to the supervisor (PID 1 ignores signals it
+   * has no handler for) and reaps workers orphaned when the supervisor dies, which the supervisor
+   * itself never does (it reaps only its own pids). If the engine has no init binary, the start is
+   * retried once without it.
+   */
+  private async startOne(
+    spec: TargetSpec,
+    image: string,
+    index: number,
+    ports: PortPair,
+  ): Promise<DockerServer> {
+    const name = serverName(spec.runId, spec.target, index);
+    const create = async (): Promise<Docker.Container> =>
+      this.docker.createContainer({
+        name,
+        Image: image,
+        Cmd: [...spec.args, ...placementArgs(name, ports)],
+        Env: Object.entries(spec.env ?? {}).map(([k, v]) => `${k}=${v}`),
+        User: `${SERVER_UID}:${SERVER_UID}`,
+        Labels: serverLabels({
+          session: this.session,
+          runId: spec.runId,
+          scenario: spec.scenario,
+          target: spec.target,
+        }),
+        StopSignal: 'SIGTERM',
+        HostConfig: {
+          NetworkMode: 'host',
+          ReadonlyRootfs: true,
+          Tmpfs: {
+            '/tmp': `rw,nosuid,nodev,noexec,size=${this.opts.tmpfsSize ?? '64m'},mode=1777`,
+          },
+          CapDrop: ['ALL'],
+          SecurityOpt: ['no-new-privileges:true'],
+          Memory: this.opts.memoryBytes ?? 512 * MiB,
+          MemorySwap: this.opts.memoryBytes ?? 512 * MiB,
+          PidsLimit: this.opts.pidsLimit ?? 64 + 2 * workersFrom(spec.args, spec.env),
+          Init: this.init,
+        },
+      });
+
+    const logFile = path.join(spec.runDir, `${name}.log`);
+    let container = await create();
+    let server = new DockerServer(this, container, name, spec, index, ports, logFile);
+    try {
+      try {
+        await container.start();
+      } catch (err) {
+        if (
+          !this.init ||
+          !/docker-init|init binary|no such file.*init/i.test(String((err as Error).message))
+        )
+          throw err;
+        this.opts.onNotice?.(
+          `forklab: the engine has no docker-init; containers run without --init`,
+        );
+        this.init = false;
+        await server.remove();
+        container = await create();
+        server = new DockerServer(this, container, name, spec, index, ports, logFile);
+        await container.start();
+      }
+      this.live.add(server);
+      await server.followLogsAndExit();
+      await HttpWait.forHealthz(
+        ports.metricsPort,
+        spec.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS,
+      ).waitUntilReady(server);
+      server.ready = readReadyLine(logFile);
+      return server;
+    } catch (err) {
+      await server.stop().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** @internal */
+  forget(server: DockerServer): void {
+    this.live.delete(server);
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.allSettled([...this.live].map((s) => s.stop()));
+  }
+
+  get stopTimeoutS(): number {
+    return this.opts.stopTimeoutS ?? 3;
+  }
+}
+
+class DockerServer implements StartedServer {
+  readonly kind = 'docker' as const;
+  readonly host = LOOPBACK;
+  readonly id: string;
+  readonly target: string;
+  readonly port: number;
+  readonly metricsPort: number;
+  ready: ReadyLine | undefined;
+  private exitReason: string | undefined;
+  private logDone: Promise<void> = Promise.resolve();
+  private out: WriteStream | undefined;
+  private stopping: Promise<void> | undefined;
+
+  constructor(
+    private readonly runtime: DockerRuntime,
+    private readonly container: Docker.Container,
+    readonly name: string,
+    spec: TargetSpec,
+    readonly index: number,
+    ports: PortPair,
+    readonly logFile: string,
+  ) {
+    this.id = container.id;
+    this.target = spec.target;
+    this.port = ports.port;
+    this.metricsPort = ports.metricsPort;
+  }
+
+  /** Streams stdout and stderr (demultiplexed) into the log file; watches for the exit. */
+  async followLogsAndExit(): Promise<void> {
+    const out = createWriteStream(this.logFile, { flags: 'a' });
+    this.out = out;
+    const raw = (await this.container.logs({
+      follow: true,
+      stdout: true,
+      stderr: true,
+    })) as NodeJS.ReadableStream;
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
+    stdout.pipe(out, { end: false });
+    stderr.pipe(out, { end: false });
+    this.runtime.docker.modem.demuxStream(raw, stdout, stderr);
+    this.logDone = new Promise<void>((resolve) => {
+      raw.on('end', resolve);
+      raw.on('close', resolve);
+      raw.on('error', () => resolve());
+    }).then(
+      () =>
+        new Promise<void>((resolve) => {
+          // Let the PassThroughs drain into the file before the caller reads it.
+          setImmediate(resolve);
+        }),
+    );
+    this.container.wait().then(
+      async (r: { StatusCode?: number }) => {
+        let oom = false;
+        try {
+          oom = (await this.container.inspect()).State.OOMKilled;
+        } catch {
+          // removed already
+        }
+        this.exitReason = `container exited with status ${r.StatusCode}${oom ? ', killed for lack of memory (OOMKilled)' : ''}`;
+      },
+      (err: Error) => {
+        this.exitReason = `container gone: ${err.message}`;
+      },
+    );
+  }
+
+  gone(): string | undefined {
+    return this.exitReason;
+  }
+
+  async logs(lines = 20): Promise<string[]> {
+    if (this.exitReason !== undefined) await withTimeout(this.logDone, 2000);
+    else await new Promise((r) => setTimeout(r, 50));
+    return tailLines(this.logFile, lines);
+  }
+
+  stop(): Promise<void> {
+    this.stopping ??= this.doStop();
+    return this.stopping;
+  }
+
+  private async doStop(): Promise<void> {
+    try {
+      // SIGTERM, SIGKILL after the grace period; 304 (not running) and 404 (gone) are fine, and
+      // any other failure is covered by the forced remove.
+      await this.container.stop({ t: this.runtime.stopTimeoutS });
+    } catch {
+      // see above
+    }
+    await this.remove();
+    await withTimeout(this.logDone, 2000);
+    await new Promise<void>((resolve) => (this.out ? this.out.end(resolve) : resolve()));
+    this.runtime.forget(this);
+  }
+
+  /** @internal Removes the container (forced: killed if still running). */
+  async remove(): Promise<void> {
+    try {
+      await this.container.remove({ force: true, v: true });
+    } catch (err) {
+      const code = (err as { statusCode?: number }).statusCode;
+      // 404: already gone; 409: removal already in progress.
+      if (code !== 404 && code !== 409) throw err;
+    }
+  }
+}
+
+function withTimeout(p: Promise<void>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    p.then(
+      () => {
+        clearTimeout(t);
+        resolve();
+      },
+      () => {
+        clearTimeout(t);
+        resolve();
+      },
+    );
+  });
+}
+
+export interface RemovedContainer {
+  name: string;
+  id: string;
+}
+
+/** Removes (forced) every lab container carrying `label` (`key` or `key=value`). */
+export async function removeByLabel(
+  label: string,
+  docker: Docker = connectDocker(),
+): Promise<RemovedContainer[]> {
+  const list = await docker.listContainers({
+    all: true,
+    filters: { label: [`${LABEL_MANAGED}=true`, label] },
+  });
+  return removeListed(docker, list);
+}
+
+/** Removes the containers of one run. */
+export function removeRun(
+  runId: string,
+  docker: Docker = connectDocker(),
+): Promise<RemovedContainer[]> {
+  return removeByLabel(`${LABEL_RUN}=${runId}`, docker);
+}
+
+/**
+ * Removes the leftovers of crashed lab processes: lab containers of another session whose owner
+ * process is gone. Containers of other live lab processes (another run in parallel) are kept.
+ */
+export async function removeLeftovers(
+  currentSession: string = SESSION_ID,
+  docker: Docker = connectDocker(),
+): Promise<RemovedContainer[]> {
+  const list = await docker.listContainers({
+    all: true,
+    filters: { label: [`${LABEL_MANAGED}=true`] },
+  });
+  const stale = list.filter((c) => {
+    const labels = c.Labels ?? {};
+    if (labels[LABEL_SESSION] === currentSession) return false;
+    return !processAlive(Number(labels[LABEL_OWNER_PID]));
+  });
+  return removeListed(docker, stale);
+}
+
+function processAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function removeListed(
+  docker: Docker,
+  list: Docker.ContainerInfo[],
+): Promise<RemovedContainer[]> {
+  const removed: RemovedContainer[] = [];
+  await Promise.all(
+    list.map(async (c) => {
+      try {
+        await docker.getContainer(c.Id).remove({ force: true, v: true });
+        removed.push({ id: c.Id, name: (c.Names[0] ?? c.Id).replace(/^\//, '') });
+      } catch (err) {
+        if ((err as { statusCode?: number }).statusCode !== 404) throw err;
+      }
+    }),
+  );
+  return removed;
+}
