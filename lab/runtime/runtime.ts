@@ -65,6 +65,10 @@ export interface StartedServer {
 
 export interface Runtime {
   readonly kind: RuntimeKind;
+  /** Docker engine version (docker runtime), for the run record. */
+  dockerVersion?: string;
+  /** Why this runtime was chosen when it was not the one asked for (the notice line). */
+  note?: string;
   /** Builds or checks what starting needs (the image); start() calls it too. */
   prepare(): Promise<void>;
   /** Starts all servers of a target; on a failure stops those already started, then rethrows. */

@@ -40,9 +40,16 @@ export async function selectRuntime(opts: SelectRuntimeOptions = {}): Promise<Ru
   if (prefer === 'local') return new LocalRuntime(opts.local);
 
   const probe = await probeDocker(opts.probeTimeoutMs ?? 2000);
-  if (probe.ok) return new DockerRuntime({ onNotice: notice, ...opts.docker });
+  if (probe.ok) {
+    const docker: Runtime = new DockerRuntime({ onNotice: notice, ...opts.docker });
+    if (probe.version) docker.dockerVersion = probe.version;
+    return docker;
+  }
   const reason = probe.reason ?? `${dockerEndpoint()}: no answer`;
   if (prefer === 'docker') throw new NoDockerEngineError(reason);
-  notice(`forklab: no Docker engine answered (${reason}); running the servers as local processes`);
-  return new LocalRuntime(opts.local);
+  const line = `forklab: no Docker engine answered (${reason}); running the servers as local processes`;
+  notice(line);
+  const local: Runtime = new LocalRuntime(opts.local);
+  local.note = line;
+  return local;
 }

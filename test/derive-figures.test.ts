@@ -1,0 +1,281 @@
+// derive-figures.ts on hand-made inputs with known answers.
+import {
+  counterDeltas,
+  crossCheck,
+  deriveFigures,
+  ratio,
+  readFigure,
+  share,
+  stuckConnectionsMax,
+} from '../lab/run/derive-figures';
+import type { ClientResult, TargetSeries, WorkerRecord } from '../lab/run/run-record';
+import type { ServerSnapshot } from '../lab/server/snapshot';
+
+function snap(
+  workers: Array<{ counters: Record<string, number>; restarts?: number; failed?: boolean }>,
+): ServerSnapshot {
+  return {
+    name: 's',
+    engineVersion: 'test',
+    port: 1,
+    metricsPort: 2,
+    stopping: false,
+    takenAtMs: 0,
+    config: {} as ServerSnapshot['config'],
+    workers: workers.map((w, index) => ({
+      index,
+      pid: 100 + index,
+      up: true,
+      failed: w.failed ?? false,
+      restarts: w.restarts ?? 0,
+      restartsByReason: { crash: w.restarts ?? 0, cycled: 0, clean: 0 },
+      exits: {} as ServerSnapshot['workers'][number]['exits'],
+      counters: w.counters,
+    })),
+  };
+}
+
+function client(o: Partial<ClientResult> = {}): ClientResult {
+  return {
+    durationSec: 10,
+    sent: 1000,
+    responses: 1000,
+    status2xx: 1000,
+    statusOther: 0,
+    errors: 0,
+    timeouts: 0,
+    requestsPerSec: 100,
+    bytesRead: 0,
+    latencyMs: { p50: 1.5, p90: 2, p99: 4.25, max: 9, mean: 1.6 },
+    ...o,
+  };
+}
+
+const emptySeries: TargetSeries = { t: [], phase: [], totals: {}, workers: {} };
+
+function worker(counters: Record<string, number>, restarts = 0): WorkerRecord {
+  return { key: '0/0', container: 0, worker: 0, counters, restarts, failed: false };
+}
+
+describe('ratio', () => {
+  it('divides, with 0/0 = 0 and n/0 = Infinity, never NaN', () => {
+    expect(ratio(6, 3)).toBe(2);
+    expect(ratio(0, 0)).toBe(0);
+    expect(ratio(5, 0)).toBe(Infinity);
+    expect(ratio(-5, 0)).toBe(-Infinity);
+  });
+
+  it('survives JSON as null, read back as Infinity', () => {
+    const back = JSON.parse(JSON.stringify({ v: ratio(1, 0) })) as { v: number | null };
+    expect(back.v).toBeNull();
+    expect(readFigure(back.v)).toBe(Infinity);
+    expect(readFigure(3)).toBe(3);
+  });
+});
+
+describe('share (Jain and max/min over workers)', () => {
+  it('is 1 and 1 for a perfectly even spread', () => {
+    expect(share([1, 1, 1, 1])).toEqual({ max: 1, min: 1, maxMin: 1, jain: 1 });
+  });
+
+  it('is 1/n when one worker takes everything, with max/min Infinity', () => {
+    expect(share([4, 0, 0, 0])).toEqual({ max: 4, min: 0, maxMin: Infinity, jain: 0.25 });
+    expect(share([7, 0]).jain).toBe(0.5);
+  });
+
+  it('matches the formula on an uneven spread', () => {
+    // (1+2+3)² / (3·(1+4+9)) = 36/42
+    const s = share([1, 2, 3]);
+    expect(s.jain).toBeCloseTo(36 / 42, 12);
+    expect(s.maxMin).toBe(3);
+    // 84 % to one of 8 workers, the rest even (EPOLLEXCLUSIVE-like)
+    const ex = share([84, ...Array<number>(7).fill(16 / 7)]);
+    expect(ex.jain).toBeGreaterThan(1 / 8);
+    expect(ex.jain).toBeLessThan(0.25);
+  });
+
+  it('is all 0 ("no data") when every worker got 0, or there are no workers', () => {
+    expect(share([0, 0, 0])).toEqual({ max: 0, min: 0, maxMin: 0, jain: 0 });
+    expect(share([])).toEqual({ max: 0, min: 0, maxMin: 0, jain: 0 });
+  });
+});
+
+describe('counterDeltas', () => {
+  const before = [
+    snap([
+      { counters: { requests: 10, accepts_ok: 2, open_connections: 5, pid: 100, pub_nvcsw: 9 } },
+      { counters: { requests: 20, accepts_ok: 3, open_connections: 1, pid: 101, pub_nvcsw: 9 } },
+    ]),
+    snap([{ counters: { requests: 100, accepts_ok: 10, epoll_ctl_eexist: 1 }, restarts: 1 }]),
+  ];
+  const after = [
+    snap([
+      { counters: { requests: 15, accepts_ok: 2, open_connections: 7, pid: 100, pub_nvcsw: 99 } },
+      { counters: { requests: 50, accepts_ok: 4, open_connections: 0, pid: 555, pub_nvcsw: 1 } },
+    ]),
+    snap([
+      {
+        counters: { requests: 160, accepts_ok: 12, epoll_ctl_eexist: 1 },
+        restarts: 3,
+        failed: true,
+      },
+    ]),
+  ];
+
+  it('sums counter differences over servers and workers, leaving gauges and internals out', () => {
+    const d = counterDeltas(before, after);
+    expect(d.totals).toEqual({ requests: 5 + 30 + 60, accepts_ok: 0 + 1 + 2, epoll_ctl_eexist: 0 });
+    expect(d.workers.map((w) => w.key)).toEqual(['0/0', '0/1', '1/0']);
+    expect(d.workers[1]).toMatchObject({ container: 0, worker: 1, counters: { requests: 30 } });
+    expect(d.workers[2]).toMatchObject({ container: 1, worker: 0, restarts: 2, failed: true });
+    expect(d.workers[0]!.counters).not.toHaveProperty('open_connections');
+    expect(d.workers[0]!.counters).not.toHaveProperty('pub_nvcsw');
+  });
+
+  it('counts from zero without a before snapshot (absolute counts since start)', () => {
+    const d = counterDeltas([], after);
+    expect(d.totals.requests).toBe(15 + 50 + 160);
+    expect(d.totals.epoll_ctl_eexist).toBe(1);
+    expect(d.workers[2]!.restarts).toBe(3);
+  });
+
+  it('treats a counter that went down as reset, and skips a server whose snapshot is missing', () => {
+    const d = counterDeltas(
+      [snap([{ counters: { requests: 500 } }])],
+      [snap([{ counters: { requests: 40 } }]), null],
+    );
+    expect(d.totals.requests).toBe(40);
+    expect(d.workers).toHaveLength(1);
+  });
+});
+
+describe('deriveFigures', () => {
+  const totals = {
+    requests: 2000,
+    accepts_ok: 500,
+    accept_eagain: 10,
+    nvcsw: 1800,
+    nivcsw: 200,
+    keyerrors: 50,
+    unknown_fd_events: 4,
+    spurious_reads: 100,
+    listen_events: 1000,
+    utime_us: 30_000,
+    stime_us: 10_000,
+    stuck_detected: 2,
+    client_aborts: 3,
+    epoll_ctl_eexist: 0,
+  };
+  const workers = [
+    worker({ accepts_ok: 400, requests: 1000 }, 1),
+    worker({ accepts_ok: 100, requests: 1000 }, 0),
+  ];
+  const series: TargetSeries = {
+    t: [0, 100, 200, 300],
+    phase: ['warmup', 'load', 'load', 'drain'],
+    totals: { stuck_connections: [9, 1, 4, 2] },
+    workers: {},
+  };
+
+  it('computes every figure from known counts', () => {
+    const d = deriveFigures({
+      totals,
+      workers,
+      client: client({ responses: 1990, timeouts: 7, errors: 1 }),
+      series,
+      durationSec: 4,
+    });
+    expect(d).toMatchObject({
+      requestsPerSec: 500,
+      keyErrorsPer1000: 25,
+      unknownFdPer1000: 2,
+      spuriousReadsPerRequest: 0.05,
+      acceptEagainPerAccept: 0.02,
+      voluntaryCsPerAccept: 3.6,
+      voluntaryCsPerRequest: 0.9,
+      involuntaryCsPerRequest: 0.1,
+      listenEventsPerAccept: 2,
+      cpuUsPerRequest: 20,
+      stuckConnectionsMax: 4, // the warm-up's 9 does not count
+      stuckDetected: 2,
+      workerRestarts: 1, // the workers' restarts by default
+      eexistErrors: 0,
+      clientAborts: 3,
+      clientRequests: 1990,
+      serverRequests: 2000,
+      clientTimeouts: 7,
+      clientErrors: 1,
+      latencyP50Ms: 1.5,
+      latencyP99Ms: 4.25,
+    });
+    expect(d.clientServerDiffPct).toBeCloseTo(-0.5, 12);
+    expect(d.acceptShare).toEqual({ max: 400, min: 100, maxMin: 4, jain: 250_000 / 340_000 });
+    expect(d.requestShare.jain).toBe(1);
+  });
+
+  it('takes restarts and EEXIST from the caller when given', () => {
+    const d = deriveFigures({
+      totals,
+      workers,
+      client: client(),
+      series,
+      durationSec: 4,
+      restarts: 9,
+      eexist: 3,
+    });
+    expect(d.workerRestarts).toBe(9);
+    expect(d.eexistErrors).toBe(3);
+  });
+
+  it('defines division by zero: 0 when nothing happened, Infinity when only the numerator did', () => {
+    const d = deriveFigures({
+      totals: { keyerrors: 70, nvcsw: 12 },
+      workers: [worker({}), worker({})],
+      client: client({ responses: 0, latencyMs: null }),
+      series: emptySeries,
+      durationSec: 0,
+    });
+    expect(d.requestsPerSec).toBe(0);
+    expect(d.keyErrorsPer1000).toBe(Infinity);
+    expect(d.voluntaryCsPerAccept).toBe(Infinity);
+    expect(d.unknownFdPer1000).toBe(0);
+    expect(d.acceptEagainPerAccept).toBe(0);
+    expect(d.acceptShare).toEqual({ max: 0, min: 0, maxMin: 0, jain: 0 });
+    expect(d.latencyP50Ms).toBeNull();
+    expect(d.clientServerDiffPct).toBe(0);
+    expect(d.stuckConnectionsMax).toBe(0);
+    for (const v of Object.values(d)) {
+      if (typeof v === 'number') expect(Number.isNaN(v)).toBe(false);
+    }
+  });
+
+  it('stuckConnectionsMax ignores a series without the gauge', () => {
+    expect(stuckConnectionsMax({ ...series, totals: {} })).toBe(0);
+  });
+});
+
+describe('crossCheck', () => {
+  it('is silent within 1 %', () => {
+    expect(crossCheck('a', client({ responses: 1000 }), 1000)).toBeNull();
+    expect(crossCheck('a', client({ responses: 990 }), 1000)).toBeNull();
+    expect(crossCheck('a', client({ responses: 0 }), 0)).toBeNull();
+  });
+
+  it('names the target, both counts and the likely cause when the client counted fewer', () => {
+    const w = crossCheck('pre-fork', client({ responses: 900, timeouts: 80 }), 1000);
+    expect(w).toContain('pre-fork');
+    expect(w).toContain('900');
+    expect(w).toContain('1000');
+    expect(w).toContain('-10.0 %');
+    expect(w).toContain('80 timeouts');
+    const dropped = crossCheck('b', client({ responses: 0 }), 1000);
+    expect(dropped).toContain('dropped responses');
+  });
+
+  it('warns when the client counted more than the server parsed', () => {
+    const w = crossCheck('c', client({ responses: 1100 }), 1000);
+    expect(w).toContain('+10.0 %');
+    expect(w).toContain('server');
+    expect(crossCheck('d', client({ responses: 5 }), 0)).toContain('5 responses');
+  });
+});

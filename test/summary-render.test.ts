@@ -1,0 +1,359 @@
+// The terminal summary, the CSV views and the run folder, on a hand-made run record.
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { csvField, figuresCsv, samplesCsv, toCsv, workerSamplesCsv } from '../lab/run/csv-export';
+import { deriveFigures } from '../lab/run/derive-figures';
+import {
+  RUN_RECORD_SCHEMA,
+  type CellRecord,
+  type ClientResult,
+  type ExpectationResult,
+  type RunRecord,
+  type TargetRecord,
+} from '../lab/run/run-record';
+import { formatFigure, renderSummary, shouldUseColor } from '../lab/run/terminal-summary';
+import { createRunDir, runStamp, writeRecord } from '../lab/run/write-record';
+import { SERVE_DEFAULTS } from '../lab/server/config';
+
+function client(responses: number): ClientResult {
+  return {
+    durationSec: 2,
+    sent: responses,
+    responses,
+    status2xx: responses,
+    statusOther: 0,
+    errors: 0,
+    timeouts: 0,
+    requestsPerSec: responses / 2,
+    bytesRead: 0,
+    latencyMs: responses ? { p50: 0.8, p90: 1, p99: 2.5, max: 4, mean: 0.9 } : null,
+  };
+}
+
+function target(
+  name: string,
+  totals: Record<string, number>,
+  perWorker: Record<string, number>[],
+  responses: number,
+): TargetRecord {
+  const workers = perWorker.map((counters, i) => ({
+    key: `0/${i}`,
+    container: 0,
+    worker: i,
+    counters,
+    restarts: 0,
+    failed: false,
+  }));
+  const series = {
+    t: [0, 1000, 2000],
+    phase: ['warmup', 'load', 'drain'] as const,
+    totals: { requests: [0, 10, 20], stuck_connections: [0, 0, 1] },
+    workers: { '0/0': { requests: [0, 5, 10] } },
+  };
+  const s = { ...series, phase: [...series.phase] };
+  return {
+    name,
+    server: { ...SERVE_DEFAULTS, metricsHost: '127.0.0.1', name },
+    containers: [],
+    client: client(responses),
+    counters: totals,
+    workers,
+    derived: deriveFigures({
+      totals,
+      workers,
+      client: client(responses),
+      series: s,
+      durationSec: 2,
+    }),
+    series: s,
+  };
+}
+
+const postFork = target(
+  'post-fork',
+  { requests: 20_000, accepts_ok: 1000, nvcsw: 1900, accept_eagain: 12, keyerrors: 0 },
+  [
+    { accepts_ok: 500, requests: 10_000 },
+    { accepts_ok: 500, requests: 10_000 },
+  ],
+  20_000,
+);
+const preFork = target(
+  'pre-fork-edge',
+  { requests: 0, accepts_ok: 8, nvcsw: 400, keyerrors: 3700 },
+  [{ accepts_ok: 8 }, { accepts_ok: 0 }],
+  0,
+);
+
+function cell(id: string, matrix: Record<string, unknown>, targets: TargetRecord[]): CellRecord {
+  return {
+    id,
+    matrix,
+    startedAt: '2024-05-01T10:00:00.000Z',
+    endedAt: '2024-05-01T10:00:05.000Z',
+    targets,
+  };
+}
+
+function expectation(o: Partial<ExpectationResult>): ExpectationResult {
+  return {
+    target: 'pre-fork-edge',
+    metric: 'keyErrorsPer1000',
+    op: '==',
+    value: 0,
+    cell: 'cell-0',
+    checkedTarget: 'pre-fork-edge',
+    actual: Infinity,
+    passed: false,
+    why: 'misrouted events in a shared epoll',
+    ...o,
+  };
+}
+
+function record(o: Partial<RunRecord> = {}): RunRecord {
+  return {
+    schema: RUN_RECORD_SCHEMA,
+    runId: 'abc123',
+    scenario: 'herd',
+    description: 'd',
+    status: 'completed',
+    error: null,
+    startedAt: '2024-05-01T10:00:00.000Z',
+    endedAt: '2024-05-01T10:00:12.500Z',
+    environment: {
+      gitCommit: '0123456789abcdef',
+      gitDirty: true,
+      host: 'h',
+      kernel: '6.1.0',
+      node: 'v20.11.0',
+      cpus: 2,
+      runtime: 'local',
+      docker: null,
+      runtimeNote: null,
+      engineVersion: '0.1.0',
+    },
+    resolved: {} as RunRecord['resolved'],
+    overrides: {},
+    cells: [cell('cell-0', {}, [postFork, preFork])],
+    expectations: [
+      expectation({}),
+      expectation({
+        target: 'post-fork',
+        checkedTarget: 'post-fork',
+        metric: 'voluntaryCsPerAccept',
+        op: '<',
+        value: 3,
+        actual: 1.9,
+        passed: true,
+      }),
+    ],
+    warnings: [
+      'target pre-fork-edge: the client counted 0 responses but the server parsed 0 requests, ' +
+        'which is a long line that must be wrapped to fit the width of the terminal window nicely',
+    ],
+    ...o,
+  };
+}
+
+const widest = (s: string) => Math.max(...s.split('\n').map((l) => l.length));
+
+describe('renderSummary', () => {
+  it('puts targets side by side with figures, units, PASS/FAIL and warnings, in 100 columns', () => {
+    const out = renderSummary(record(), { color: false });
+    expect(out).not.toContain('\x1b[');
+    expect(widest(out)).toBeLessThanOrEqual(100);
+    expect(out).toContain('forklab run abc123');
+    expect(out).toContain('COMPLETED');
+    expect(out).toMatch(/post-fork +pre-fork-edge/);
+    expect(out).toMatch(/requests +\/s +10,000 +0\n/);
+    expect(out).toMatch(/vol\. ctx switches \(herd\) +\/accept +1\.90 +50\.0\n/);
+    expect(out).toMatch(/key errors +\/1000 req +0 +∞!\n/); // failed an expectation
+    expect(out).toMatch(/latency p50 +ms +0\.80 +-\n/);
+    expect(out).toMatch(/accept share Jain +1\.00 +0\.50\n/);
+    expect(out).toContain('Expectations: 1 passed, 1 failed');
+    expect(out).toMatch(/FAIL {2}pre-fork-edge: keyErrorsPer1000 == 0, actual ∞ \(misrouted/);
+    expect(out).toMatch(/PASS {2}post-fork: voluntaryCsPerAccept < 3, actual 1\.90/);
+    expect(out).toContain('Warnings (1)');
+    expect(out).toContain('  ! target pre-fork-edge');
+  });
+
+  it('colours only when asked, with the same text underneath', () => {
+    const coloured = renderSummary(record(), { color: true });
+    expect(coloured).toContain('\x1b[31mFAIL\x1b[0m');
+    expect(coloured).toContain('\x1b[32mPASS\x1b[0m');
+    // eslint-disable-next-line no-control-regex
+    expect(coloured.replace(/\x1b\[\d+m/g, '')).toBe(renderSummary(record(), { color: false }));
+  });
+
+  it('splits more than four targets into tables of four, each fitting 100 columns', () => {
+    const many = ['a-long-target-name-1', 'b', 'c', 'd', 'e', 'f'].map((n) =>
+      target(n, { requests: 123_456_789 }, [{ requests: 1 }], 1),
+    );
+    const out = renderSummary(record({ cells: [cell('cell-0', {}, many)], expectations: [] }), {
+      color: false,
+    });
+    expect(widest(out)).toBeLessThanOrEqual(100);
+    expect(out).toMatch(/a-long-target-… +b +c +d\n/);
+    expect(out).toMatch(/ +e +f\n/);
+  });
+
+  it('renders a sweep as rows of cells × targets with the matrix values', () => {
+    const cells = [1, 2, 4, 8].map((w, i) =>
+      cell(`cell-${i}`, { workers: w, loopCreation: 'pre-fork' }, [postFork, preFork]),
+    );
+    const out = renderSummary(
+      record({
+        cells,
+        expectations: [expectation({ cell: 'cell-2' })],
+      }),
+      { color: false },
+    );
+    expect(widest(out)).toBeLessThanOrEqual(100);
+    expect(out).toMatch(/cell +workers loopCreation target +req\/s +vCS\/acc +KeyE\/1k +acc Jain/);
+    expect(out).toMatch(/cell-3 +8 +pre-fork +post-fork +10,000 +1\.90 +0 +1\.00/);
+    expect(out).toMatch(/cell-2 +4 +pre-fork +pre-fork-edge +0 +50\.0 +∞! +0\.50/);
+    expect(out).toMatch(/FAIL {2}cell-2 pre-fork-edge: keyErrorsPer1000/);
+    expect(out).toContain('req/s = requests /s');
+  });
+
+  it('says so when a run was interrupted before any cell completed', () => {
+    const out = renderSummary(
+      record({
+        status: 'interrupted',
+        error: 'interrupted by a signal',
+        cells: [],
+        expectations: [],
+      }),
+      { color: false },
+    );
+    expect(out).toContain('INTERRUPTED');
+    expect(out).toContain('error: interrupted by a signal');
+    expect(out).toContain('no cell completed');
+  });
+
+  it('reads figures that went through JSON (Infinity → null) as ∞', () => {
+    const back = JSON.parse(JSON.stringify(record())) as RunRecord;
+    expect(back.cells[0]!.targets[1]!.derived.keyErrorsPer1000).toBeNull();
+    const out = renderSummary(back, { color: false });
+    expect(out).toMatch(/key errors +\/1000 req +0 +∞!\n/);
+    expect(out).toMatch(/latency p50 +ms +0\.80 +-\n/);
+  });
+
+  it('formats figures by kind', () => {
+    expect(formatFigure(1234567.8, 'ratio')).toBe('1,234,568');
+    expect(formatFigure(0.0123, 'ratio')).toBe('0.012');
+    expect(formatFigure(-0.5, 'pct')).toBe('-0.5');
+    expect(formatFigure(2.5, 'pct')).toBe('+2.5');
+    expect(formatFigure(NaN, 'ratio')).toBe('n/a');
+    expect(formatFigure(null, 'latency')).toBe('-');
+    expect(formatFigure(0, 'share', { max: 0, min: 0, maxMin: 0, jain: 0 })).toBe('-');
+  });
+
+  it('uses colour on a TTY only, honouring NO_COLOR and FORCE_COLOR', () => {
+    expect(shouldUseColor({ isTTY: true }, {})).toBe(true);
+    expect(shouldUseColor({ isTTY: false }, {})).toBe(false);
+    expect(shouldUseColor({}, {})).toBe(false);
+    expect(shouldUseColor({ isTTY: true }, { NO_COLOR: '1' })).toBe(false);
+    expect(shouldUseColor({ isTTY: true }, { TERM: 'dumb' })).toBe(false);
+    expect(shouldUseColor({ isTTY: false }, { FORCE_COLOR: '1' })).toBe(true);
+  });
+});
+
+describe('CSV', () => {
+  it('quotes fields with commas, quotes, line breaks or edge spaces, and doubles quotes', () => {
+    expect(csvField('plain')).toBe('plain');
+    expect(csvField('a,b')).toBe('"a,b"');
+    expect(csvField('say "hi"')).toBe('"say ""hi"""');
+    expect(csvField('two\nlines')).toBe('"two\nlines"');
+    expect(csvField('cr\r')).toBe('"cr\r"');
+    expect(csvField(' padded')).toBe('" padded"');
+    expect(csvField(1.5)).toBe('1.5');
+    expect(csvField(Infinity)).toBe('inf');
+    expect(csvField(NaN)).toBe('');
+    expect(csvField(null)).toBe('');
+    expect(toCsv(['a', 'b'], [['x,y', 2]])).toBe('a,b\r\n"x,y",2\r\n');
+  });
+
+  it('writes one figures row per cell × target, with matrix columns and unit-bearing headers', () => {
+    const cells = [
+      cell('cell-0', { workers: 2, note: 'a "b", c' }, [postFork, preFork]),
+      cell('cell-1', { workers: 4 }, [postFork]),
+    ];
+    const lines = figuresCsv(record({ cells })).trimEnd().split('\r\n');
+    expect(lines).toHaveLength(1 + 3);
+    const head = lines[0]!.split(',');
+    expect(head.slice(0, 6)).toEqual([
+      'runId',
+      'scenario',
+      'cell',
+      'matrix.workers',
+      'matrix.note',
+      'target',
+    ]);
+    expect(head).toContain('keyErrorsPer1000');
+    expect(head).toContain('acceptShareJain');
+    expect(head).toContain('latencyP99Ms');
+    expect(lines[1]).toMatch(/^abc123,herd,cell-0,2,"a ""b"", c",post-fork,10000,0,/);
+    const row2 = lines[2]!.split(',');
+    expect(row2[head.indexOf('keyErrorsPer1000') + 1]).toBe('inf'); // +1: the quoted comma
+    expect(lines[3]).toMatch(/^abc123,herd,cell-1,4,,post-fork,/);
+  });
+
+  it('writes the series per sample, totals and per worker', () => {
+    const s = samplesCsv(record()).trimEnd().split('\r\n');
+    expect(s[0]).toBe('cell,target,tMs,phase,requests,stuck_connections');
+    expect(s).toContain('cell-0,post-fork,1000,load,10,0');
+    expect(s).toHaveLength(1 + 2 * 3);
+    const w = workerSamplesCsv(record()).trimEnd().split('\r\n');
+    expect(w[0]).toBe('cell,target,worker,tMs,phase,requests');
+    expect(w).toContain('cell-0,pre-fork-edge,0/0,2000,drain,10');
+  });
+});
+
+describe('run folder', () => {
+  let root: string;
+  beforeEach(async () => {
+    root = await mkdtemp(path.join(os.tmpdir(), 'forklab-runs-'));
+  });
+  afterEach(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('names folders <YYYYMMDD-HHMMSS>-<scenario>, unique within one second', async () => {
+    const at = new Date(2024, 4, 1, 9, 8, 7);
+    expect(runStamp(at)).toBe('20240501-090807');
+    const dirs = await Promise.all(
+      Array.from({ length: 5 }, () => createRunDir(path.join(root, 'runs'), 'herd', at)),
+    );
+    expect(new Set(dirs).size).toBe(5);
+    expect(dirs.map((d) => path.basename(d)).sort()).toEqual([
+      '20240501-090807-herd',
+      '20240501-090807-herd-2',
+      '20240501-090807-herd-3',
+      '20240501-090807-herd-4',
+      '20240501-090807-herd-5',
+    ]);
+    expect(path.basename(await createRunDir(root, '../evil name', at))).toBe(
+      '20240501-090807-evil-name',
+    );
+  });
+
+  it('writes results.json and the views atomically, again for a newer record', async () => {
+    const dir = await createRunDir(root, 'herd', new Date());
+    await writeRecord(dir, record({ status: 'interrupted', cells: [] }));
+    await writeRecord(dir, record());
+    expect((await readdir(dir)).sort()).toEqual([
+      'figures.csv',
+      'results.json',
+      'samples.csv',
+      'summary.txt',
+      'worker-samples.csv',
+    ]);
+    const back = JSON.parse(await readFile(path.join(dir, 'results.json'), 'utf8')) as RunRecord;
+    expect(back.status).toBe('completed');
+    expect(back.cells[0]!.targets).toHaveLength(2);
+    expect(await readFile(path.join(dir, 'summary.txt'), 'utf8')).toContain('post-fork');
+    expect((await readFile(path.join(dir, 'figures.csv'), 'utf8')).split('\r\n')).toHaveLength(4);
+  });
+});
