@@ -2,9 +2,10 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { CliIO, Command } from './cli/command';
+import { runCommand } from './cli/run-command';
 import { serveCommand } from './cli/serve-command';
 
-export const COMMANDS: readonly Command[] = [serveCommand];
+export const COMMANDS: readonly Command[] = [runCommand, serveCommand];
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(path.resolve(__dirname, '..', 'package.json'), 'utf8')) as {

@@ -159,4 +159,6 @@ export interface RunRecord {
   cells: CellRecord[];
   expectations: ExpectationResult[];
   warnings: string[];
+  /** Set when the run is one of `--repeat N` runs of the same scenario and overrides. */
+  repeat?: { group: string; index: number; count: number };
 }

@@ -1,0 +1,194 @@
+// `forklab run [scenario] [flags] [overrides]` (also `npm run scenario -- …`): parse, then call
+// runScenario, the same entry a program would use.
+import { listScenarios, loadScenario, DEFAULT_SCENARIO } from '../scenario/load-scenario';
+import { applyOverrides, overridesHelp, splitOverrideArgs } from '../scenario/overrides';
+import { runScenario, type RunOutcome } from '../run/run-scenario';
+import { renderSummary, shouldUseColor } from '../run/terminal-summary';
+import { parseRuntimePreference, type RuntimePreference } from '../runtime/select-runtime';
+import type { CliIO, Command } from './command';
+
+interface RunFlags {
+  scenario: string;
+  list: boolean;
+  help: boolean;
+  runtime: RuntimePreference;
+  runsDir: string;
+  repeat: number;
+}
+
+const HELP = `Usage: forklab run [scenario] [flags] [overrides]
+       npm run scenario -- [scenario] [flags] [overrides]
+
+Runs a scenario (a name from scenarios/ or a path to a .ts file; default: ${DEFAULT_SCENARIO}):
+starts its servers (containers when a Docker engine answers, local processes otherwise), drives
+load into every target at once, samples their counters, and writes runs/<time>-<scenario>/.
+Exit code: 0 when every expectation held, 1 when one failed or the run failed, 130 when
+interrupted (every server is stopped and the partial record kept), 2 for bad input.
+
+Flags:
+  --list               list the scenarios and exit
+  --runtime R          auto (default), docker or local (env FORKLAB_RUNTIME)
+  --runs-dir DIR       where run folders go (default: runs)
+  --repeat N           run the scenario N times (1..20) for medians and spreads (forklab compare)
+  --help               this text
+`;
+
+function parseRunFlags(
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+): { flags: RunFlags; errors: string[] } {
+  const errors: string[] = [];
+  const flags: RunFlags = {
+    scenario: DEFAULT_SCENARIO,
+    list: false,
+    help: false,
+    runtime: 'auto',
+    runsDir: 'runs',
+    repeat: 1,
+  };
+  let runtimeRaw = env.FORKLAB_RUNTIME;
+  let named = false;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const [flag, inline] =
+      a.startsWith('--') && a.includes('=')
+        ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)]
+        : [a, undefined];
+    const value = (): string | undefined => {
+      if (inline !== undefined) return inline;
+      const v = argv[i + 1];
+      if (v === undefined || v.startsWith('--')) {
+        errors.push(`${flag}: needs a value`);
+        return undefined;
+      }
+      i++;
+      return v;
+    };
+    switch (flag) {
+      case '--list':
+        flags.list = true;
+        break;
+      case '--help':
+      case '-h':
+        flags.help = true;
+        break;
+      case '--runtime':
+        runtimeRaw = value();
+        break;
+      case '--runs-dir': {
+        const v = value();
+        if (v !== undefined) flags.runsDir = v;
+        break;
+      }
+      case '--repeat': {
+        const v = value();
+        if (v === undefined) break;
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 1 || n > 20) {
+          errors.push(`--repeat: must be an integer from 1 to 20, got "${v}"`);
+        } else {
+          flags.repeat = n;
+        }
+        break;
+      }
+      default:
+        if (a.startsWith('-')) {
+          errors.push(`${a}: unknown flag (see forklab run --help for flags and overrides)`);
+        } else if (named) {
+          errors.push(`${a}: one scenario per run (already given: ${flags.scenario})`);
+        } else {
+          flags.scenario = a;
+          named = true;
+        }
+    }
+  }
+  try {
+    flags.runtime = parseRuntimePreference(runtimeRaw);
+  } catch {
+    errors.push(`--runtime: must be auto, docker or local, got "${runtimeRaw}"`);
+  }
+  return { flags, errors };
+}
+
+export const runCommand: Command = {
+  name: 'run',
+  summary: 'run a scenario: servers, load, sampling, run record and summary',
+  async run(argv, env, io) {
+    const { overrides, rest } = splitOverrideArgs(argv);
+    const { flags, errors } = parseRunFlags(rest, env);
+    if (flags.help) {
+      io.stdout.write(HELP + '\n' + overridesHelp());
+      return 0;
+    }
+    if (flags.list) {
+      for (const s of listScenarios()) {
+        io.stdout.write(
+          `${s.name.padEnd(14)} ${s.errors ? `(does not load: ${s.errors[0]})` : s.summary}\n`,
+        );
+      }
+      return 0;
+    }
+    const loaded = loadScenario(flags.scenario);
+    if (!loaded.ok) errors.push(...loaded.errors);
+    const applied = loaded.ok ? applyOverrides(loaded.scenario, overrides) : undefined;
+    if (applied && !applied.ok) errors.push(...applied.errors);
+    if (errors.length > 0 || !applied?.ok) {
+      for (const e of errors) io.stderr.write(`forklab run: ${e}\n`);
+      io.stderr.write(
+        `forklab run: ${errors.length} error${errors.length === 1 ? '' : 's'}; nothing was started\n`,
+      );
+      return 2;
+    }
+    return runWithSignals(applied.scenario, applied.overrides, flags, io);
+  },
+};
+
+/** Runs (repeatedly), turning SIGINT/SIGTERM into an orderly stop; a second signal is final. */
+async function runWithSignals(
+  scenario: Parameters<typeof runScenario>[0]['scenario'],
+  overrides: Record<string, string>,
+  flags: RunFlags,
+  io: CliIO,
+): Promise<number> {
+  const abort = new AbortController();
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    signals++;
+    if (signals === 1) {
+      io.stderr.write(
+        `\nforklab run: ${sig}: stopping the load and every server, keeping the partial record (again to force)\n`,
+      );
+      abort.abort();
+    } else {
+      io.stderr.write(`forklab run: ${sig} again: exiting now\n`);
+      process.exit(130);
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const group = `${Date.now().toString(36)}`;
+  const outcomes: RunOutcome[] = [];
+  try {
+    for (let i = 0; i < flags.repeat && !abort.signal.aborted; i++) {
+      const outcome = await runScenario({
+        scenario,
+        overrides,
+        runtime: flags.runtime,
+        runsDir: flags.runsDir,
+        signal: abort.signal,
+        ...(flags.repeat > 1 ? { repeat: { group, index: i + 1, count: flags.repeat } } : {}),
+      });
+      outcomes.push(outcome);
+      io.stdout.write(
+        renderSummary(outcome.record, { color: shouldUseColor(process.stdout) }) + '\n',
+      );
+      io.stdout.write(`run record: ${outcome.dir}/results.json\n`);
+      if (outcome.record.error) io.stderr.write(`forklab run: ${outcome.record.error}\n`);
+    }
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  if (abort.signal.aborted || outcomes.some((o) => o.record.status === 'interrupted')) return 130;
+  return outcomes.every((o) => o.ok) ? 0 : 1;
+}

@@ -1,0 +1,334 @@
+// The scenario runner: the programmatic entry behind `forklab run` / `npm run scenario`.
+//
+// For each cell of the scenario (one, or one per matrix combination): start every target's
+// servers, sample them, warm up, take a snapshot, drive the measured load into all targets at
+// once, snapshot, drain, snapshot, stop the servers. Then derive the figures, check the
+// expectations, and write the run record. Whatever happens — an error, Ctrl-C, SIGTERM — every
+// server the run started is stopped and removed, and the record written so far is kept.
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { StartedServer, Runtime } from '../runtime/runtime';
+import { selectRuntime, type RuntimePreference } from '../runtime/select-runtime';
+import { newRunId } from '../runtime/session';
+import { runLoad, type LoadProgress } from '../load/load-driver';
+import { renderProgress } from '../load/progress';
+import { SeriesOutput } from '../sample/series-output';
+import { startSampler, type SampleOutput } from '../sample/sampler';
+import { expandCells, type ResolvedCell, type ResolvedTarget } from '../scenario/resolve-scenario';
+import type { Scenario } from '../scenario/scenario';
+import { SERVE_DEFAULTS, serveConfigToArgs, type ServeConfig } from '../server/config';
+import { checkExpectations } from './check-expectations';
+import { counterDeltas, crossCheck, deriveFigures } from './derive-figures';
+import { captureEnvironment } from './environment';
+import {
+  RUN_RECORD_SCHEMA,
+  type CellRecord,
+  type ClientResult,
+  type RunRecord,
+  type TargetRecord,
+} from './run-record';
+import { createRunDir, writeRecord } from './write-record';
+
+export interface RunOptions {
+  scenario: Scenario;
+  /** Overrides as typed on the command line (recorded, already applied to `scenario`). */
+  overrides?: Record<string, string>;
+  runtime?: RuntimePreference;
+  /** Where run folders go; default `runs` in the current directory. */
+  runsDir?: string;
+  /** Aborting stops the run: servers stopped, partial record written, status `interrupted`. */
+  signal?: AbortSignal;
+  /** Progress and notices; default stderr. */
+  log?: (line: string) => void;
+  /** Live progress line (redrawn); default: stderr when it is a TTY. */
+  progress?: (line: string) => void;
+  /** Hooks for the Prometheus stack (service discovery, client metrics); optional. */
+  hooks?: RunHooks;
+  /** This run is one of `--repeat N`. */
+  repeat?: { group: string; index: number; count: number };
+}
+
+export interface RunHooks {
+  serversStarted?(run: {
+    runId: string;
+    scenario: string;
+    cell: ResolvedCell;
+    servers: Map<string, StartedServer[]>;
+  }): Promise<void> | void;
+  clientProgress?(target: string, cell: string, p: LoadProgress): void;
+  serversStopping?(run: { runId: string; cell: ResolvedCell }): Promise<void> | void;
+  runEnded?(run: { runId: string }): Promise<void> | void;
+}
+
+export interface RunOutcome {
+  record: RunRecord;
+  dir: string;
+  /** True when the run completed and every expectation held. */
+  ok: boolean;
+}
+
+/** The `forklab serve` flags of a target, without what the runtime sets per server. */
+export function serverArgs(server: Omit<ServeConfig, 'port' | 'metricsPort'>): string[] {
+  const full: ServeConfig = { ...server, port: 0, metricsPort: 0 };
+  const args = serveConfigToArgs(full);
+  const owned = new Set(['--host', '--port', '--metrics-port', '--metrics-host', '--name']);
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (owned.has(a)) {
+      i++; // and its value
+      continue;
+    }
+    out.push(a);
+  }
+  return out;
+}
+
+class Interrupted extends Error {
+  constructor() {
+    super('interrupted');
+  }
+}
+
+export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
+  const log = opts.log ?? ((l: string) => void process.stderr.write(l + '\n'));
+  const scenario = opts.scenario;
+  const cells = expandCells(scenario);
+  const runtime: Runtime = await selectRuntime({ prefer: opts.runtime ?? 'auto', notice: log });
+  const startedAt = new Date();
+  const runId = newRunId();
+  const dir = await createRunDir(opts.runsDir ?? 'runs', scenario.name, startedAt);
+  const signal = opts.signal;
+  const abortLoad = new AbortController();
+  const onAbort = () => abortLoad.abort();
+  signal?.addEventListener('abort', onAbort);
+  const checkAborted = () => {
+    if (signal?.aborted) throw new Interrupted();
+  };
+
+  const record: RunRecord = {
+    schema: RUN_RECORD_SCHEMA,
+    runId,
+    scenario: scenario.name,
+    description: scenario.description,
+    status: 'completed',
+    error: null,
+    startedAt: startedAt.toISOString(),
+    endedAt: startedAt.toISOString(),
+    environment: captureEnvironment({
+      kind: runtime.kind,
+      docker: runtime.dockerVersion ?? null,
+      note: runtime.note ?? null,
+    }),
+    resolved: scenario,
+    overrides: opts.overrides ?? {},
+    cells: [],
+    expectations: [],
+    warnings: [],
+    ...(opts.repeat ? { repeat: opts.repeat } : {}),
+  };
+  log(
+    `forklab: run ${runId} of "${scenario.name}" (${cells.length} cell${cells.length === 1 ? '' : 's'}, ${runtime.kind} runtime) → ${dir}`,
+  );
+
+  try {
+    await runtime.prepare();
+    for (const cell of cells) {
+      checkAborted();
+      record.cells.push(
+        await runCell({
+          cell,
+          cells: cells.length,
+          scenario,
+          runtime,
+          runId,
+          dir,
+          log,
+          opts,
+          abort: abortLoad.signal,
+          record,
+        }),
+      );
+      await writeRecord(dir, { ...record, endedAt: new Date().toISOString() });
+    }
+    record.expectations = checkExpectations(scenario.expectations ?? [], record.cells);
+  } catch (err) {
+    if (err instanceof Interrupted || signal?.aborted) {
+      record.status = 'interrupted';
+      record.error = 'interrupted by a signal; the record holds the cells that completed';
+    } else {
+      record.status = 'failed';
+      record.error = (err as Error).message;
+    }
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+    await runtime
+      .stopAll()
+      .catch((e: Error) => log(`forklab: stopping servers failed: ${e.message}`));
+    await opts.hooks?.runEnded?.({ runId });
+    record.endedAt = new Date().toISOString();
+    await writeRecord(dir, record);
+  }
+  const ok = record.status === 'completed' && record.expectations.every((e) => e.passed);
+  return { record, dir, ok };
+}
+
+interface CellContext {
+  cell: ResolvedCell;
+  cells: number;
+  scenario: Scenario;
+  runtime: Runtime;
+  runId: string;
+  dir: string;
+  log: (line: string) => void;
+  opts: RunOptions;
+  abort: AbortSignal;
+  record: RunRecord;
+}
+
+async function runCell(c: CellContext): Promise<CellRecord> {
+  const { cell, scenario, runtime, runId, dir, log, abort } = c;
+  const load = cell.load;
+  const cellStarted = new Date();
+  const label = c.cells > 1 ? `${cell.id} ${JSON.stringify(cell.matrix)}` : '';
+  if (label) log(`forklab: ${label}`);
+
+  // 1. Servers: every target of the cell, started before any load.
+  const servers = new Map<string, StartedServer[]>();
+  try {
+    for (const t of cell.targets) {
+      const name = c.cells > 1 ? `${t.name}-${cell.id.replace('cell-', 'c')}` : t.name;
+      servers.set(
+        t.name,
+        await runtime.start({
+          runId,
+          scenario: scenario.name,
+          target: name,
+          count: t.containers,
+          args: serverArgs(t.server),
+          runDir: dir,
+        }),
+      );
+    }
+    await c.opts.hooks?.serversStarted?.({ runId, scenario: scenario.name, cell, servers });
+
+    // 2. Sampling from now until the servers stop.
+    const series = new SeriesOutput();
+    const outputs: SampleOutput[] = [series];
+    const sampler = startSampler({
+      targets: cell.targets.map((t) => ({
+        name: t.name,
+        servers: servers.get(t.name)!.map((s) => ({ name: s.name, metricsPort: s.metricsPort })),
+      })),
+      intervalMs: cell.sampleIntervalMs,
+      startedAtMs: Date.parse(c.record.startedAt),
+      outputs,
+    });
+    const urls = (t: ResolvedTarget) =>
+      servers.get(t.name)!.map((s) => `http://127.0.0.1:${s.port}${load.path}`);
+    const progress = new Map<string, LoadProgress>();
+    const draw =
+      c.opts.progress ??
+      (process.stderr.isTTY ? (l: string) => void process.stderr.write(`\r${l}`) : undefined);
+    const driveAll = (phase: 'warmup' | 'load', durationSec: number) =>
+      Promise.all(
+        cell.targets.map((t) =>
+          runLoad({
+            urls: urls(t),
+            load: { ...load, durationSec },
+            phase,
+            signal: abort,
+            onProgress: (p) => {
+              progress.set(t.name, p);
+              c.opts.hooks?.clientProgress?.(t.name, cell.id, p);
+              draw?.(renderProgress({ phase, durationSec, targets: progress }));
+            },
+          }),
+        ),
+      );
+
+    try {
+      // 3. Warm-up: the same load, not measured.
+      if (load.warmupSec > 0) {
+        sampler.setPhase('warmup');
+        await driveAll('warmup', load.warmupSec);
+      }
+      if (abort.aborted) throw new Interrupted();
+
+      // 4. Measured load into every target at once, between two snapshots.
+      const before = await sampler.snapshotNow();
+      sampler.setPhase('load');
+      const loadStarted = Date.now();
+      const clients: ClientResult[] = await driveAll('load', load.durationSec);
+      const loadSec = (Date.now() - loadStarted) / 1000;
+      if (draw) process.stderr.write('\n');
+      if (abort.aborted) throw new Interrupted();
+      sampler.setPhase('drain');
+      await sleep(cell.drainSec * 1000);
+      const after = await sampler.snapshotNow();
+      await sampler.stop();
+
+      // 5. Figures per target.
+      const targets: TargetRecord[] = cell.targets.map((t, i) => {
+        const b = before.get(t.name) ?? [];
+        const a = after.get(t.name) ?? [];
+        const deltas = counterDeltas(b, a);
+        const client = clients[i]!;
+        const s = series.seriesOf(t.name);
+        const derived = deriveFigures({
+          totals: deltas.totals,
+          workers: deltas.workers,
+          client,
+          series: s,
+          durationSec: client.durationSec || loadSec,
+          // EEXIST happens when workers start, before the measured window: count since start.
+          eexist: counterDeltas([], a).totals.epoll_ctl_eexist ?? 0,
+        });
+        const warning = crossCheck(t.name, client, deltas.totals.requests ?? 0);
+        if (warning) c.record.warnings.push(label ? `${cell.id}: ${warning}` : warning);
+        return {
+          name: t.name,
+          server: t.server,
+          containers: servers.get(t.name)!.map((sv) => ({
+            name: sv.name,
+            id: sv.id,
+            port: sv.port,
+            metricsPort: sv.metricsPort,
+            logFile: path.relative(dir, sv.logFile),
+          })),
+          client,
+          counters: deltas.totals,
+          workers: deltas.workers,
+          derived,
+          series: s,
+        };
+      });
+      return {
+        id: cell.id,
+        matrix: cell.matrix,
+        startedAt: cellStarted.toISOString(),
+        endedAt: new Date().toISOString(),
+        targets,
+      };
+    } finally {
+      await sampler.stop();
+    }
+  } finally {
+    await c.opts.hooks?.serversStopping?.({ runId, cell });
+    for (const list of servers.values()) {
+      await Promise.all(
+        list.map((s) =>
+          s.stop().catch((e: Error) => log(`forklab: stopping ${s.name}: ${e.message}`)),
+        ),
+      );
+    }
+  }
+}
+
+/** Writes the scenario the run used next to its record, for reproduction. */
+export async function writeScenarioCopy(dir: string, scenario: Scenario): Promise<void> {
+  await writeFile(path.join(dir, 'scenario.json'), JSON.stringify(scenario, null, 2) + '\n');
+}
+
+export { SERVE_DEFAULTS };
