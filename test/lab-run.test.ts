@@ -193,6 +193,26 @@ describe('forklab run with local processes', () => {
   });
 });
 
+test('a lab killed outright (SIGKILL) leaves no local server behind', async () => {
+  const runsDir = mkdtempSync(path.join(os.tmpdir(), 'forklab-runs-'));
+  const run = startRun(['run', 'compare', '--runtime', 'local', '--runs-dir', runsDir]);
+  const id = await run.id;
+  const deadline = Date.now() + 30_000;
+  while ((await processesOf(id)).length < 2) {
+    if (Date.now() > deadline) throw new Error('local servers not running within 30000 ms');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  run.child.kill('SIGKILL');
+  await run.done;
+  // The servers notice their lifeline (stdin) closed and stop by themselves.
+  const gone = Date.now() + 10_000;
+  while ((await processesOf(id)).length > 0) {
+    if (Date.now() > gone)
+      throw new Error('local servers still running 10000 ms after the lab died');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+});
+
 describe('bad input is rejected with every error, and nothing starts', () => {
   test('bad overrides', async () => {
     const runsDir = mkdtempSync(path.join(os.tmpdir(), 'forklab-runs-'));

@@ -108,13 +108,15 @@ export class LocalRuntime implements Runtime {
       Object.entries(process.env).filter(([k]) => !k.startsWith('FORKLAB_')),
     );
     Object.assign(env, spec.env);
+    // The server stops when this process goes away, however it goes: it watches its stdin.
+    env.FORKLAB_LIFELINE = 'stdin';
     const fd = openSync(logFile, 'a');
     let child: ChildProcess;
     try {
       child = spawn(
         this.opts.nodeBinary ?? process.execPath,
         [path.join(this.repoRoot, CLI_PATH), 'serve', ...spec.args, ...placementArgs(name, ports)],
-        { cwd: this.repoRoot, env, detached: true, stdio: ['ignore', fd, fd] },
+        { cwd: this.repoRoot, env, detached: true, stdio: ['pipe', fd, fd] },
       );
     } finally {
       closeSync(fd);

@@ -90,6 +90,18 @@ export async function serve(config: ServeConfig, io: ServeIO = process): Promise
       `metrics on ${url(c.metricsHost, sup.metricsPort, '/metrics')}`,
   );
 
+  // FORKLAB_LIFELINE=stdin (set by the lab's local runtime): the lab holds our stdin open; when it
+  // closes, the lab is gone (even if it was SIGKILLed), so stop as on SIGTERM and leave nothing.
+  if (process.env.FORKLAB_LIFELINE === 'stdin') {
+    const lost = (): void => {
+      if (signals === 0) {
+        log('forklab: the lab that started this server is gone (stdin closed)');
+        onSignal('SIGTERM');
+      }
+    };
+    process.stdin.on('end', lost).on('error', lost).resume();
+  }
+
   if (signals > 0)
     void sup.stop().then(
       () => resolveDone(0),
