@@ -20,7 +20,7 @@ namespace forklab {
   X(epoll_events, counter, "events epoll_wait returned, before merging into the pending map")      \
   X(events_dispatched, counter, "pending events popped whose fd had a handler that was called")    \
   X(listen_events, counter, "events dispatched to the accept handler (listening socket)")          \
-  X(accepts_ok, counter, "accept4 calls that returned a connection")                               \
+  X(accepts_ok, counter, "accept4 calls that returned a connection to serve")                      \
   X(accept_eagain, counter, "accept4 calls that failed with EAGAIN (nothing to accept)")           \
   X(accept_econnaborted, counter, "accept4 calls that failed with ECONNABORTED (skipped)")          \
   X(accept_emfile, counter, "accept4 calls that failed with EMFILE or ENFILE")                     \

@@ -59,7 +59,7 @@ export const FIELD_METRICS: Readonly<Record<string, FieldMetric>> = {
     'forklab_listen_events_total',
     'events dispatched to the accept handler (listening socket)',
   ),
-  accepts_ok: accepts('ok', 'accept4 calls that returned a connection'),
+  accepts_ok: accepts('ok', 'accept4 calls that returned a connection to serve'),
   accept_eagain: accepts('eagain', 'accept4 calls that failed with EAGAIN (nothing to accept)'),
   accept_econnaborted: accepts(
     'econnaborted',
