@@ -5,6 +5,8 @@ import { applyOverrides, overridesHelp, splitOverrideArgs } from '../scenario/ov
 import { runScenario, type RunOutcome } from '../run/run-scenario';
 import { renderSummary, shouldUseColor } from '../run/terminal-summary';
 import { parseRuntimePreference, type RuntimePreference } from '../runtime/select-runtime';
+import { startClientExporter } from '../prometheus/client-exporter';
+import { prometheusRunHooks } from '../prometheus/run-hooks';
 import type { CliIO, Command } from './command';
 
 interface RunFlags {
@@ -168,6 +170,15 @@ async function runWithSignals(
   process.on('SIGTERM', onSignal);
   const group = `${Date.now().toString(36)}`;
   const outcomes: RunOutcome[] = [];
+  // Every run is visible to Prometheus while it runs (file service discovery, removed at the end),
+  // and so are the client's own figures (the exporter on a free loopback port).
+  const exporter = await startClientExporter();
+  const hooks = prometheusRunHooks({
+    exporter,
+    ...(process.env.FORKLAB_PROMETHEUS_URL
+      ? { prometheusUrl: process.env.FORKLAB_PROMETHEUS_URL }
+      : {}),
+  });
   try {
     for (let i = 0; i < flags.repeat && !abort.signal.aborted; i++) {
       const outcome = await runScenario({
@@ -176,6 +187,7 @@ async function runWithSignals(
         runtime: flags.runtime,
         runsDir: flags.runsDir,
         signal: abort.signal,
+        hooks,
         ...(flags.repeat > 1 ? { repeat: { group, index: i + 1, count: flags.repeat } } : {}),
       });
       outcomes.push(outcome);
@@ -186,6 +198,7 @@ async function runWithSignals(
       if (outcome.record.error) io.stderr.write(`forklab run: ${outcome.record.error}\n`);
     }
   } finally {
+    await exporter.close();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }

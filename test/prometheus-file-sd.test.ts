@@ -1,0 +1,103 @@
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { defaultSdDir, removeTargets, writeTargets, type SdEntry } from '../lab/prometheus/file-sd';
+import { REPO_ROOT } from '../lab/runtime/repo-paths';
+
+const server = (port: number, target: string): SdEntry => ({
+  address: `127.0.0.1:${port}`,
+  labels: {
+    role: 'server',
+    scenario: 'compare',
+    run: 'r1',
+    cell: 'cell-0',
+    target,
+    loop_creation: target,
+    flavour: 'tornado4',
+    server: `forklab-r1-${target}-0`,
+  },
+});
+
+describe('file SD', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = path.join(await mkdtemp(path.join(os.tmpdir(), 'forklab-sd-')), 'sd');
+  });
+  afterEach(async () => {
+    await rm(path.dirname(dir), { recursive: true, force: true });
+  });
+
+  test('writes the run file in file_sd format, one group per address, folder created', async () => {
+    const file = await writeTargets(dir, 'r1', [
+      server(9081, 'post-fork'),
+      server(9082, 'pre-fork'),
+      {
+        address: '127.0.0.1:9100',
+        labels: {
+          role: 'client',
+          scenario: 'compare',
+          run: 'r1',
+          cell: 'cell-0',
+          server: 'forklab-r1-client',
+        },
+      },
+    ]);
+    expect(file).toBe(path.join(dir, 'forklab-r1.json'));
+    const groups = JSON.parse(await readFile(file, 'utf8'));
+    expect(groups).toEqual([
+      {
+        targets: ['127.0.0.1:9081'],
+        labels: {
+          role: 'server',
+          scenario: 'compare',
+          run: 'r1',
+          cell: 'cell-0',
+          target: 'post-fork',
+          loop_creation: 'post-fork',
+          flavour: 'tornado4',
+          server: 'forklab-r1-post-fork-0',
+        },
+      },
+      expect.objectContaining({ targets: ['127.0.0.1:9082'] }),
+      {
+        targets: ['127.0.0.1:9100'],
+        labels: {
+          role: 'client',
+          scenario: 'compare',
+          run: 'r1',
+          cell: 'cell-0',
+          server: 'forklab-r1-client',
+        },
+      },
+    ]);
+    // No temporary file left behind.
+    expect(await readdir(dir)).toEqual(['forklab-r1.json']);
+  });
+
+  test('a second write replaces the file; remove deletes it and tolerates a missing one', async () => {
+    await writeTargets(dir, 'r1', [server(9081, 'post-fork'), server(9082, 'pre-fork')]);
+    await writeTargets(dir, 'r1', [server(9083, 'post-fork')]);
+    const groups = JSON.parse(await readFile(path.join(dir, 'forklab-r1.json'), 'utf8'));
+    expect(groups.map((g: { targets: string[] }) => g.targets[0])).toEqual(['127.0.0.1:9083']);
+    await writeTargets(dir, 'r2', [server(9084, 'pre-fork')]);
+    await removeTargets(dir, 'r1');
+    await removeTargets(dir, 'r1');
+    expect(await readdir(dir)).toEqual(['forklab-r2.json']);
+  });
+
+  test('rejects bad run ids, addresses and label names, listing every error', async () => {
+    await expect(writeTargets(dir, '../x', [])).rejects.toThrow(/run id/);
+    const bad = {
+      address: 'localhost',
+      labels: { ...server(1, 'x').labels, 'bad-name': 'v' } as unknown as SdEntry['labels'],
+    };
+    await expect(writeTargets(dir, 'r1', [bad])).rejects.toThrow(
+      /address "localhost" is not host:port[\s\S]*"bad-name" is not a usable label name/,
+    );
+  });
+
+  test('default folder: .stack/sd in the repository, or $FORKLAB_SD_DIR', () => {
+    expect(defaultSdDir({})).toBe(path.join(REPO_ROOT, '.stack', 'sd'));
+    expect(defaultSdDir({ FORKLAB_SD_DIR: '/tmp/elsewhere' })).toBe('/tmp/elsewhere');
+  });
+});
