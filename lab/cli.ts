@@ -2,10 +2,11 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { CliIO, Command } from './cli/command';
+import { compareCommand } from './cli/compare-command';
 import { runCommand } from './cli/run-command';
 import { serveCommand } from './cli/serve-command';
 
-export const COMMANDS: readonly Command[] = [runCommand, serveCommand];
+export const COMMANDS: readonly Command[] = [runCommand, compareCommand, serveCommand];
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(path.resolve(__dirname, '..', 'package.json'), 'utf8')) as {

@@ -195,6 +195,7 @@ async function runWithSignals(
         renderSummary(outcome.record, { color: shouldUseColor(process.stdout) }) + '\n',
       );
       io.stdout.write(`run record: ${outcome.dir}/results.json\n`);
+      if (outcome.report) io.stdout.write(`report:     ${outcome.report}\n`);
       if (outcome.record.error) io.stderr.write(`forklab run: ${outcome.record.error}\n`);
     }
   } finally {

@@ -29,6 +29,7 @@ import {
   type TargetRecord,
 } from './run-record';
 import { createRunDir, writeRecord } from './write-record';
+import { writeReport } from '../report/html-report';
 
 export interface RunOptions {
   scenario: Scenario;
@@ -66,6 +67,8 @@ export interface RunOutcome {
   dir: string;
   /** True when the run completed and every expectation held. */
   ok: boolean;
+  /** runs/<run>/report.html, or null when it could not be written. */
+  report: string | null;
 }
 
 /** The `forklab serve` flags of a target, without what the runtime sets per server. */
@@ -170,8 +173,13 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
     record.endedAt = new Date().toISOString();
     await writeRecord(dir, record);
   }
+  // The HTML report is made from results.json alone; a failure to render it loses no data.
+  const report = await writeReport(dir).catch((e: Error) => {
+    log(`forklab: the HTML report could not be written: ${e.message}`);
+    return null;
+  });
   const ok = record.status === 'completed' && record.expectations.every((e) => e.passed);
-  return { record, dir, ok };
+  return { record, dir, ok, report };
 }
 
 interface CellContext {

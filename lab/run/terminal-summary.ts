@@ -9,6 +9,7 @@
 // Figures: ∞ is a ratio over zero (a null in a record read from JSON, see derive-figures.ts), `-`
 // is no data (no latency when nothing completed; a share when every worker had 0), a trailing `!`
 // marks a value that failed an expectation.
+import { verdictLines, verdicts } from '../report/verdicts';
 import type { ExpectationMetric } from '../scenario/scenario';
 import type { CellRecord, DerivedFigures, ExpectationResult, RunRecord, Share } from './run-record';
 
@@ -402,11 +403,21 @@ export function renderSummary(record: RunRecord, opts: SummaryOptions): string {
   } else {
     sections.push(sweepTable({ ...record, cells }, paint, width));
   }
-  sections.push(expectations(record, paint, width), warnings(record, paint, width));
+  sections.push(
+    findings(record),
+    expectations(record, paint, width),
+    warnings(record, paint, width),
+  );
   return (
     sections
       .filter((s) => s.length > 0)
       .map((s) => s.join('\n'))
       .join('\n\n') + '\n'
   );
+}
+
+/** The verdicts in plain words, one per finding (lab/report/verdicts.ts). */
+function findings(record: RunRecord): string[] {
+  const lines = verdictLines(verdicts(record));
+  return lines.length === 0 ? [] : ['Verdicts:', ...lines.map((l) => `  ${l}`)];
 }
