@@ -239,7 +239,11 @@ async function runCell(c: CellContext): Promise<CellRecord> {
     const draw =
       c.opts.progress ??
       (process.stderr.isTTY ? (l: string) => void process.stderr.write(`\r${l}`) : undefined);
-    const driveAll = (phase: 'warmup' | 'load', durationSec: number) =>
+    const driveAll = (
+      phase: 'warmup' | 'load',
+      durationSec: number,
+      arm?: { gate: Promise<void>; onReady: () => void },
+    ) =>
       Promise.all(
         cell.targets.map((t) =>
           runLoad({
@@ -247,6 +251,7 @@ async function runCell(c: CellContext): Promise<CellRecord> {
             load: { ...load, durationSec },
             phase,
             signal: abort,
+            ...(arm ?? {}),
             onProgress: (p) => {
               progress.set(t.name, p);
               c.opts.hooks?.clientProgress?.(t.name, cell.id, p);
@@ -264,11 +269,26 @@ async function runCell(c: CellContext): Promise<CellRecord> {
       }
       if (abort.aborted) throw new Interrupted();
 
-      // 4. Measured load into every target at once, between two snapshots.
+      // 4. Measured load into every target at once, between two snapshots. The drivers are
+      // loaded first (a worker thread each) and released together after the first snapshot, so
+      // their start-up is neither in the measured window nor staggered between targets.
+      let go!: () => void;
+      const gate = new Promise<void>((r) => (go = r));
+      let ready = 0;
+      let allReady!: () => void;
+      const armed = new Promise<void>((r) => (allReady = r));
+      const loads = driveAll('load', load.durationSec, {
+        gate,
+        onReady: () => {
+          if (++ready === cell.targets.length) allReady();
+        },
+      });
+      await Promise.race([armed, loads]);
       const before = await sampler.snapshotNow();
       sampler.setPhase('load');
       const loadStarted = Date.now();
-      const clients: ClientResult[] = await driveAll('load', load.durationSec);
+      go();
+      const clients: ClientResult[] = await loads;
       const loadSec = (Date.now() - loadStarted) / 1000;
       if (draw) process.stderr.write('\n');
       if (abort.aborted) throw new Interrupted();

@@ -1,0 +1,241 @@
+// The lab's load driver: one per target, several at once, while the main process samples the
+// servers every 100 ms. The load itself runs in a worker thread (load-worker.ts), so that the main
+// event loop only receives a few progress messages a second and the final ClientResult.
+//
+// Modes (lab/scenario/scenario.ts LoadSpec): keep-alive goes through autocannon (patched, see
+// keep-alive.ts); churn through our own client (churn-client.ts), since autocannon's churn loses
+// responses. Both count every request exactly one way (response, error or timeout), and both let
+// the requests in flight at the end finish, so the totals can be checked against the servers'.
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { ClientResult } from '../run/run-record';
+import type { LoadSpec } from '../scenario/scenario';
+import type { HttpTarget } from './churn-client';
+import type { LoadProgress } from './load-stats';
+import type { FromWorker, ToWorker, WorkerInput } from './load-worker';
+
+export type { LoadProgress } from './load-stats';
+
+/** Defaults of the optional LoadSpec fields, as documented in scenario.ts. */
+export const LOAD_DEFAULTS = { warmupSec: 1, timeoutMs: 2000, path: '/', pipelining: 1 } as const;
+
+export interface RunLoadOptions {
+  /** Base URLs (`http://127.0.0.1:PORT`) of every container of one target; connections are spread over them. */
+  urls: string[];
+  /** The scenario's load; optional fields take LOAD_DEFAULTS. */
+  load: LoadSpec;
+  /** `warmup` runs for load.warmupSec, `load` for load.durationSec. */
+  phase: 'warmup' | 'load';
+  /** Called a few times a second (every `progressEveryMs`) with the running totals. */
+  onProgress?: (p: LoadProgress) => void;
+  /** Stops the load at once; runLoad then resolves with the partial result. */
+  signal?: AbortSignal;
+  /**
+   * The load starts when its worker is loaded and this resolves: several drivers can be armed
+   * first and released together, after a snapshot of the servers (default: start when loaded).
+   */
+  gate?: Promise<void>;
+  /** Called once the worker is loaded and waits for the gate. */
+  onReady?: () => void;
+  /** Where the load runs: a worker thread (default) or a child process. */
+  isolation?: 'thread' | 'process';
+  progressEveryMs?: number;
+}
+
+/** How long a stopped load may take to report before it is terminated (and runLoad rejects). */
+const STOP_LIMIT_MS = 3000;
+/** Start-up allowance (thread, TypeScript compile, autocannon) on top of the load's own time. */
+const START_LIMIT_MS = 20_000;
+
+export function emptyClientResult(): ClientResult {
+  return {
+    durationSec: 0,
+    sent: 0,
+    responses: 0,
+    status2xx: 0,
+    statusOther: 0,
+    errors: 0,
+    timeouts: 0,
+    requestsPerSec: 0,
+    bytesRead: 0,
+    latencyMs: null,
+  };
+}
+
+/** The worker's input from the options, or every problem with them. */
+export function workerInput(o: RunLoadOptions): WorkerInput {
+  const problems: string[] = [];
+  const l = o.load;
+  const targets: HttpTarget[] = [];
+  if (o.urls.length === 0) problems.push('urls: at least one server URL is needed');
+  for (const u of o.urls) {
+    let url: URL | undefined;
+    try {
+      url = new URL(u);
+    } catch {
+      // reported below
+    }
+    if (!url || url.protocol !== 'http:' || url.port === '') {
+      problems.push(`urls: ${JSON.stringify(u)} is not http://HOST:PORT`);
+    } else {
+      targets.push({ host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port) });
+    }
+  }
+  const durationSec =
+    o.phase === 'warmup' ? (l.warmupSec ?? LOAD_DEFAULTS.warmupSec) : l.durationSec;
+  const timeoutMs = l.timeoutMs ?? LOAD_DEFAULTS.timeoutMs;
+  const pipelining = l.mode === 'keep-alive' ? (l.pipelining ?? LOAD_DEFAULTS.pipelining) : 1;
+  const pathName = l.path ?? LOAD_DEFAULTS.path;
+  const positive = (name: string, v: number, integer: boolean): void => {
+    if (!Number.isFinite(v) || v <= 0 || (integer && !Number.isInteger(v))) {
+      problems.push(`${name} must be a positive ${integer ? 'integer' : 'number'}, got ${v}`);
+    }
+  };
+  positive('connections', l.connections, true);
+  if (durationSec !== 0)
+    positive(o.phase === 'warmup' ? 'warmupSec' : 'durationSec', durationSec, false);
+  positive('timeoutMs', timeoutMs, false);
+  positive('pipelining', pipelining, true);
+  if (l.rate !== undefined) positive('rate', l.rate, false);
+  if (!pathName.startsWith('/') || /[\s]/.test(pathName)) {
+    problems.push(
+      `path must start with / and hold no white space, got ${JSON.stringify(pathName)}`,
+    );
+  }
+  if (problems.length > 0) throw new Error(`runLoad: ${problems.join('; ')}`);
+  return {
+    mode: l.mode,
+    targets,
+    path: pathName,
+    connections: l.connections,
+    pipelining,
+    rate: l.rate,
+    timeoutMs,
+    durationSec,
+    progressEveryMs: o.progressEveryMs ?? 100,
+  };
+}
+
+/** A running load worker, thread or process, seen from the driver. */
+interface Host {
+  send(m: ToWorker): void;
+  /** Ends it for good; resolves once it is gone. */
+  kill(): Promise<void>;
+}
+
+interface HostEvents {
+  message(m: FromWorker): void;
+  /** It ended (or failed) without being killed. */
+  gone(why: string): void;
+}
+
+const WORKER_FILE = path.join(__dirname, `load-worker${path.extname(__filename)}`);
+
+/** JavaScript that loads the worker module, compiling TypeScript through tsx when needed. */
+function bootstrap(): string {
+  const load = `require(${JSON.stringify(WORKER_FILE)});`;
+  if (!WORKER_FILE.endsWith('.ts')) return load;
+  return `require(${JSON.stringify(require.resolve('tsx/cjs/api'))}).register();${load}`;
+}
+
+function startThread(ev: HostEvents): Host {
+  const worker = new Worker(bootstrap(), { eval: true });
+  let killed = false;
+  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+  worker.on('message', (m: FromWorker) => ev.message(m));
+  worker.on('error', (e) => ev.gone(`load worker failed: ${e.stack ?? e.message}`));
+  worker.on('exit', (code) => {
+    if (!killed) ev.gone(`load worker exited (code ${code}) before reporting`);
+  });
+  return {
+    send: (m) => worker.postMessage(m),
+    kill: async () => {
+      killed = true;
+      await worker.terminate();
+      await exited;
+    },
+  };
+}
+
+function startProcess(ev: HostEvents): Host {
+  const child = spawn(process.execPath, ['-e', bootstrap()], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  let killed = false;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.on('message', (m) => ev.message(m as FromWorker));
+  child.on('error', (e) => ev.gone(`load process failed: ${e.message}`));
+  child.on('exit', (code, signal) => {
+    if (!killed) ev.gone(`load process exited (${signal ?? `code ${code}`}) before reporting`);
+  });
+  return {
+    send: (m) => {
+      if (child.connected) child.send(m);
+    },
+    kill: async () => {
+      killed = true;
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+/**
+ * Drives `load` into one target until its duration is over (then lets the requests in flight
+ * finish, up to the client deadline) or `signal` aborts (then stops at once). Resolves with what
+ * the client saw; rejects on bad options, or if the load cannot start or will not stop.
+ */
+export function runLoad(o: RunLoadOptions): Promise<ClientResult> {
+  let input: WorkerInput;
+  try {
+    input = workerInput(o);
+  } catch (e) {
+    return Promise.reject(e as Error);
+  }
+  if (input.durationSec === 0 || o.signal?.aborted) return Promise.resolve(emptyClientResult());
+  return new Promise<ClientResult>((resolve, reject) => {
+    let settled = false;
+    let stopTimer: NodeJS.Timeout | undefined;
+    const settle = (how: () => void): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(watchdog);
+      clearTimeout(stopTimer);
+      o.signal?.removeEventListener('abort', onAbort);
+      void host.kill().then(how, how);
+    };
+    const fail = (why: string): void => settle(() => reject(new Error(why)));
+    let startSent = false;
+    const events: HostEvents = {
+      message: (m) => {
+        if (m.type === 'ready') {
+          o.onReady?.();
+          void (o.gate ?? Promise.resolve()).then(() => {
+            if (settled || o.signal?.aborted) return;
+            startSent = true;
+            host.send({ type: 'start', input });
+          });
+        } else if (m.type === 'progress') o.onProgress?.(m.progress);
+        else if (m.type === 'result') settle(() => resolve(m.result));
+        else fail(`runLoad: ${m.message}`);
+      },
+      gone: (why) => fail(`runLoad: ${why}`),
+    };
+    const host = (o.isolation === 'process' ? startProcess : startThread)(events);
+    const onAbort = (): void => {
+      if (!startSent) return settle(() => resolve(emptyClientResult())); // nothing was sent yet
+      host.send({ type: 'stop' });
+      stopTimer ??= setTimeout(
+        () => fail(`runLoad: the load did not stop within ${STOP_LIMIT_MS} ms of the abort`),
+        STOP_LIMIT_MS,
+      );
+    };
+    const limitMs = START_LIMIT_MS + input.durationSec * 1000 + input.timeoutMs + STOP_LIMIT_MS;
+    const watchdog = setTimeout(
+      () => fail(`runLoad: the load did not end within ${Math.round(limitMs / 1000)} s`),
+      limitMs,
+    );
+    o.signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

@@ -1,0 +1,81 @@
+// What one load generator counts while it runs, and how that becomes a ClientResult. Both modes
+// (keep-alive through autocannon, churn through churn-client.ts) count into the same LoadStats, so
+// the two report the same fields with the same meaning and the same latency resolution.
+import { createRequire } from 'node:module';
+import type { Histogram } from 'hdr-histogram-js';
+import type { ClientResult } from '../run/run-record';
+
+// hdr-histogram-js comes with autocannon: load the very copy autocannon uses, wherever npm put it.
+const hdr = createRequire(require.resolve('autocannon'))(
+  'hdr-histogram-js',
+) as typeof import('hdr-histogram-js');
+
+/** Counters of a running load, as reported to onProgress. */
+export interface LoadProgress {
+  sent: number;
+  responses: number;
+  errors: number;
+  timeouts: number;
+  elapsedSec: number;
+}
+
+export class LoadStats {
+  /** Requests written (or attempted: a request whose connection failed still counts). */
+  sent = 0;
+  responses = 0;
+  status2xx = 0;
+  statusOther = 0;
+  /** Connection errors: refused, reset, closed before the response was complete. */
+  errors = 0;
+  /** Requests without a response by the client deadline. */
+  timeouts = 0;
+  bytesRead = 0;
+  /** Latency of completed requests in microseconds (3 significant digits). */
+  private readonly latencyUs: Histogram = hdr.build({
+    useWebAssembly: false,
+    bitBucketSize: 32,
+    autoResize: true,
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 60_000_000,
+    numberOfSignificantValueDigits: 3,
+  });
+
+  recordResponse(status: number, bytes: number, latencyMs: number): void {
+    this.responses++;
+    if (status >= 200 && status < 300) this.status2xx++;
+    else this.statusOther++;
+    this.bytesRead += bytes;
+    this.latencyUs.recordValue(Math.max(1, Math.round(latencyMs * 1000)));
+  }
+
+  progress(elapsedSec: number): LoadProgress {
+    const { sent, responses, errors, timeouts } = this;
+    return { sent, responses, errors, timeouts, elapsedSec };
+  }
+
+  toClientResult(durationSec: number): ClientResult {
+    const h = this.latencyUs;
+    const ms = (us: number): number => Math.round(us) / 1000;
+    return {
+      durationSec,
+      sent: this.sent,
+      responses: this.responses,
+      status2xx: this.status2xx,
+      statusOther: this.statusOther,
+      errors: this.errors,
+      timeouts: this.timeouts,
+      requestsPerSec: durationSec > 0 ? this.responses / durationSec : 0,
+      bytesRead: this.bytesRead,
+      latencyMs:
+        h.totalCount === 0
+          ? null
+          : {
+              p50: ms(h.getValueAtPercentile(50)),
+              p90: ms(h.getValueAtPercentile(90)),
+              p99: ms(h.getValueAtPercentile(99)),
+              max: ms(h.maxValue),
+              mean: ms(h.mean),
+            },
+    };
+  }
+}
