@@ -404,7 +404,7 @@ export function renderSummary(record: RunRecord, opts: SummaryOptions): string {
     sections.push(sweepTable({ ...record, cells }, paint, width));
   }
   sections.push(
-    findings(record),
+    findings(record, paint, width),
     expectations(record, paint, width),
     warnings(record, paint, width),
   );
@@ -416,8 +416,14 @@ export function renderSummary(record: RunRecord, opts: SummaryOptions): string {
   );
 }
 
-/** The verdicts in plain words, one per finding (lab/report/verdicts.ts). */
-function findings(record: RunRecord): string[] {
+/** The verdicts in plain words, one per finding (lab/report/verdicts.ts), wrapped to width. */
+function findings(record: RunRecord, paint: Paint, width: number): string[] {
   const lines = verdictLines(verdicts(record));
-  return lines.length === 0 ? [] : ['Verdicts:', ...lines.map((l) => `  ${l}`)];
+  if (lines.length === 0) return [];
+  const out = [paint(BOLD, 'Verdicts')];
+  for (const l of lines) {
+    const w = wrap(l, width - 2, '       ');
+    out.push('  ' + w[0], ...w.slice(1).map((x) => '  ' + x));
+  }
+  return out;
 }
