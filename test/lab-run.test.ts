@@ -227,11 +227,14 @@ describe('bad input is rejected with every error, and nothing starts', () => {
       '0',
       '--mode',
       'sideways',
+      '--memory-mib',
+      '2',
     ]).done;
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--duration/);
     expect(r.stderr).toMatch(/--workers/);
     expect(r.stderr).toMatch(/--mode/);
+    expect(r.stderr).toMatch(/--memory-mib/);
     expect(r.stderr).toMatch(/nothing was started/);
     expect(readdirSync(runsDir)).toEqual([]);
   });

@@ -59,7 +59,7 @@ beforeAll(async () => {
     runtime: 'local',
     runsDir: path.join(tmp, 'runs'),
     log: () => {},
-    progress: () => {},
+    progressStream: null,
     hooks: {
       ...hooks,
       clientProgress(target: string, cell: string, p: ProgressLike) {

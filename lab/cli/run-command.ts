@@ -16,6 +16,7 @@ interface RunFlags {
   runtime: RuntimePreference;
   runsDir: string;
   repeat: number;
+  limits: { memoryBytes?: number; pidsLimit?: number };
 }
 
 const HELP = `Usage: forklab run [scenario] [flags] [overrides]
@@ -32,6 +33,10 @@ Flags:
   --runtime R          auto (default), docker or local (env FORKLAB_RUNTIME)
   --runs-dir DIR       where run folders go (default: runs)
   --repeat N           run the scenario N times (1..20) for medians and spreads (forklab compare)
+  --memory-mib N       memory limit per container, MiB (64..65536; default 512;
+                       env FORKLAB_CONTAINER_MEMORY_MIB)
+  --pids-limit N       pids limit per container, threads included (16..100000; default
+                       64 + 2 × workers; env FORKLAB_CONTAINER_PIDS_LIMIT)
   --help               this text
 `;
 
@@ -47,7 +52,10 @@ function parseRunFlags(
     runtime: 'auto',
     runsDir: 'runs',
     repeat: 1,
+    limits: {},
   };
+  let memoryRaw = env.FORKLAB_CONTAINER_MEMORY_MIB;
+  let pidsRaw = env.FORKLAB_CONTAINER_PIDS_LIMIT;
   let runtimeRaw = env.FORKLAB_RUNTIME;
   let named = false;
   for (let i = 0; i < argv.length; i++) {
@@ -82,6 +90,12 @@ function parseRunFlags(
         if (v !== undefined) flags.runsDir = v;
         break;
       }
+      case '--memory-mib':
+        memoryRaw = value();
+        break;
+      case '--pids-limit':
+        pidsRaw = value();
+        break;
       case '--repeat': {
         const v = value();
         if (v === undefined) break;
@@ -104,6 +118,19 @@ function parseRunFlags(
         }
     }
   }
+  const int = (name: string, raw: string | undefined, lo: number, hi: number) => {
+    if (raw === undefined || raw === '') return undefined;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < lo || n > hi) {
+      errors.push(`${name}: must be an integer from ${lo} to ${hi}, got "${raw}"`);
+      return undefined;
+    }
+    return n;
+  };
+  const memoryMiB = int('--memory-mib', memoryRaw, 64, 65536);
+  if (memoryMiB !== undefined) flags.limits.memoryBytes = memoryMiB * 1024 * 1024;
+  const pidsLimit = int('--pids-limit', pidsRaw, 16, 100000);
+  if (pidsLimit !== undefined) flags.limits.pidsLimit = pidsLimit;
   try {
     flags.runtime = parseRuntimePreference(runtimeRaw);
   } catch {
@@ -186,6 +213,7 @@ async function runWithSignals(
         overrides,
         runtime: flags.runtime,
         runsDir: flags.runsDir,
+        limits: flags.limits,
         signal: abort.signal,
         hooks,
         ...(flags.repeat > 1 ? { repeat: { group, index: i + 1, count: flags.repeat } } : {}),

@@ -12,7 +12,7 @@ import type { StartedServer, Runtime } from '../runtime/runtime';
 import { selectRuntime, type RuntimePreference } from '../runtime/select-runtime';
 import { newRunId } from '../runtime/session';
 import { runLoad, type LoadProgress } from '../load/load-driver';
-import { renderProgress } from '../load/progress';
+import { LoadProgressView } from '../load/progress';
 import { SeriesOutput } from '../sample/series-output';
 import { startSampler, type SampleOutput } from '../sample/sampler';
 import { expandCells, type ResolvedCell, type ResolvedTarget } from '../scenario/resolve-scenario';
@@ -36,14 +36,17 @@ export interface RunOptions {
   /** Overrides as typed on the command line (recorded, already applied to `scenario`). */
   overrides?: Record<string, string>;
   runtime?: RuntimePreference;
+  /** Container limits (docker runtime); defaults in lab/runtime/docker-runtime.ts. */
+  limits?: { memoryBytes?: number; pidsLimit?: number };
   /** Where run folders go; default `runs` in the current directory. */
   runsDir?: string;
   /** Aborting stops the run: servers stopped, partial record written, status `interrupted`. */
   signal?: AbortSignal;
   /** Progress and notices; default stderr. */
   log?: (line: string) => void;
-  /** Live progress line (redrawn); default: stderr when it is a TTY. */
-  progress?: (line: string) => void;
+  /** Where load progress goes (a bar on a TTY, a line every few seconds otherwise); default
+   * stderr; null for none. */
+  progressStream?: NodeJS.WriteStream | null;
   /** Hooks for the Prometheus stack (service discovery, client metrics); optional. */
   hooks?: RunHooks;
   /** This run is one of `--repeat N`. */
@@ -98,7 +101,11 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
   const log = opts.log ?? ((l: string) => void process.stderr.write(l + '\n'));
   const scenario = opts.scenario;
   const cells = expandCells(scenario);
-  const runtime: Runtime = await selectRuntime({ prefer: opts.runtime ?? 'auto', notice: log });
+  const runtime: Runtime = await selectRuntime({
+    prefer: opts.runtime ?? 'auto',
+    notice: log,
+    ...(opts.limits ? { docker: opts.limits } : {}),
+  });
   const startedAt = new Date();
   const runId = newRunId();
   const dir = await createRunDir(opts.runsDir ?? 'runs', scenario.name, startedAt);
@@ -235,31 +242,40 @@ async function runCell(c: CellContext): Promise<CellRecord> {
     });
     const urls = (t: ResolvedTarget) =>
       servers.get(t.name)!.map((s) => `http://127.0.0.1:${s.port}${load.path}`);
-    const progress = new Map<string, LoadProgress>();
-    const draw =
-      c.opts.progress ??
-      (process.stderr.isTTY ? (l: string) => void process.stderr.write(`\r${l}`) : undefined);
-    const driveAll = (
+    const driveAll = async (
       phase: 'warmup' | 'load',
       durationSec: number,
       arm?: { gate: Promise<void>; onReady: () => void },
-    ) =>
-      Promise.all(
-        cell.targets.map((t) =>
-          runLoad({
-            urls: urls(t),
-            load: { ...load, durationSec },
-            phase,
-            signal: abort,
-            ...(arm ?? {}),
-            onProgress: (p) => {
-              progress.set(t.name, p);
-              c.opts.hooks?.clientProgress?.(t.name, cell.id, p);
-              draw?.(renderProgress({ phase, durationSec, targets: progress }));
-            },
-          }),
-        ),
-      );
+    ) => {
+      const view =
+        c.opts.progressStream === null
+          ? undefined
+          : new LoadProgressView({
+              targets: cell.targets.map((t) => t.name),
+              phase,
+              durationSec,
+              ...(c.opts.progressStream ? { stream: c.opts.progressStream } : {}),
+            });
+      try {
+        return await Promise.all(
+          cell.targets.map((t) =>
+            runLoad({
+              urls: urls(t),
+              load: { ...load, durationSec },
+              phase,
+              signal: abort,
+              ...(arm ?? {}),
+              onProgress: (p) => {
+                view?.update(t.name, p);
+                c.opts.hooks?.clientProgress?.(t.name, cell.id, p);
+              },
+            }),
+          ),
+        );
+      } finally {
+        view?.done();
+      }
+    };
 
     try {
       // 3. Warm-up: the same load, not measured.
@@ -290,7 +306,6 @@ async function runCell(c: CellContext): Promise<CellRecord> {
       go();
       const clients: ClientResult[] = await loads;
       const loadSec = (Date.now() - loadStarted) / 1000;
-      if (draw) process.stderr.write('\n');
       if (abort.aborted) throw new Interrupted();
       sampler.setPhase('drain');
       await sleep(cell.drainSec * 1000);
