@@ -11,6 +11,7 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export DEBIAN_FRONTEND=noninteractive
+export NEEDRESTART_MODE=l # needrestart (recommended by docker.io) only lists, never asks
 
 DOCKERD_LOG=/var/log/forklab-dockerd.log
 DOCKER_WAIT_S=60
@@ -67,7 +68,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt_opts=(-y -q -o DPkg::Lock::Timeout=600 -o Dpkg::Use-Pty=0
     -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
   quietly apt-get update -q -o DPkg::Lock::Timeout=600
-  quietly apt-get install "${apt_opts[@]}" --no-install-recommends "${missing[@]}"
+  # With recommends, as verified here: docker.io recommends cgroupfs-mount, which a machine
+  # without systemd needs for dockerd.
+  quietly apt-get install "${apt_opts[@]}" "${missing[@]}"
   if [ -n "$ours" ]; then
     rm -f "$policy"
     trap - EXIT
