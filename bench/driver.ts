@@ -325,10 +325,17 @@ async function sampling(o: Options, server: Server): Promise<void> {
     const b = median(rates.with);
     const pct = ((a - b) / a) * 100;
     const spread = (xs: number[]): string => `${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))}`;
+    // The run-to-run noise: the relative range of the runs without a sampler. A difference smaller
+    // than that says nothing either way, so no verdict is printed for it.
+    const noisePct = ((Math.max(...rates.without) - Math.min(...rates.without)) / a) * 100;
+    const verdict =
+      Math.abs(pct) <= noisePct
+        ? `within the run-to-run noise of ±${fmt(noisePct / 2, 1)} %: these rounds cannot tell a ` +
+          `${TARGET_SAMPLING_PCT} % cost; raise --rounds or --duration`
+        : `target < ${TARGET_SAMPLING_PCT} %: ${pct < TARGET_SAMPLING_PCT ? 'met' : 'NOT met'}`;
     console.log(
       `${mode}: median without ${fmt(a)} req/s, with ${fmt(b)} req/s: cost ${fmt(pct, 2)} % ` +
-        `(target < ${TARGET_SAMPLING_PCT} %: ${pct < TARGET_SAMPLING_PCT ? 'met' : 'NOT met'}); ` +
-        `run-to-run spread without ${spread(rates.without)}, with ${spread(rates.with)}`,
+        `(${verdict}); run-to-run spread without ${spread(rates.without)}, with ${spread(rates.with)}`,
     );
   }
 }
