@@ -76,12 +76,19 @@ export const MIN_ACCEPTS_TO_JUDGE = 100;
 
 /**
  * Share of the *other* workers woken per accepted connection, from voluntary context switches:
- * (cs per accept − 1) / (workers − 1). The serving worker accounts for about one switch per
- * connection (measured: 0.91 with one worker); the herd adds about 0.9 per extra worker (1.88,
- * 3.78, 7.37 for 2, 4, 8). EPOLLEXCLUSIVE stays at 1.1–1.2 whatever the count. Half the others
+ * (cs per accept − baseline) / (workers − 1), where the baseline is what serving one connection
+ * costs without any herd (see servingBaseline). The herd adds about 0.9 per extra worker (notes:
+ * 1.88, 3.78, 7.37 for 2, 4, 8 workers); EPOLLEXCLUSIVE adds next to nothing. Half the others
  * woken per connection is well clear of both.
  */
 export const HERD_EXTRA_WAKE_SHARE = 0.5;
+
+/**
+ * Voluntary context switches to serve one new connection with no herd, when the run itself holds
+ * no baseline: measured here with the herd scenario's churn load and one worker, 1.44–1.57 (the
+ * accept wake-up, and often a second one for the request that follows the connection).
+ */
+export const SERVING_CS_PER_CONNECTION = 1.5;
 
 /**
  * Jain's index of the accept shares below which the spread is called uneven (EPOLLEXCLUSIVE
@@ -244,15 +251,16 @@ function targetVerdicts(record: RunRecord, cell: CellRecord, t: TargetRecord, em
     csPerAccept !== null &&
     Number.isFinite(csPerAccept)
   ) {
-    const extra = (csPerAccept - 1) / (workers - 1);
+    const base = servingBaseline(record, cell, t);
+    const extra = (csPerAccept - base.value) / (workers - 1);
     const eagain = ratioFig(d.acceptEagainPerAccept);
-    const numbers = `${fmtNum(csPerAccept)} voluntary context switches per accepted connection with ${workers} workers (${fmtNum(csPerAccept / workers)} per worker)`;
-    if (extra >= HERD_EXTRA_WAKE_SHARE) {
+    const numbers = `${fmtNum(csPerAccept)} voluntary context switches per accepted connection with ${workers} workers (serving one costs about ${fmtNum(base.value)}: ${base.from})`;
+    // SO_REUSEPORT: each listening socket is in one worker's epoll only, so nothing can wake the
+    // others; what is above the baseline is not a herd.
+    if (extra >= HERD_EXTRA_WAKE_SHARE && !s.reusePort) {
       const why = s.exclusive
-        ? 'a herd despite EPOLLEXCLUSIVE: more than one worker woke per connection'
-        : s.reusePort
-          ? 'a herd despite SO_REUSEPORT: more than one worker woke per connection'
-          : 'the accept thundering herd: every worker’s epoll watches the one listening socket, so each new connection wakes them all';
+        ? 'more than one worker woke per connection despite EPOLLEXCLUSIVE'
+        : 'the accept thundering herd: every worker’s epoll watches the one listening socket, so each new connection wakes them all';
       const eagainText =
         eagain === null
           ? ''
@@ -434,6 +442,34 @@ function targetVerdicts(record: RunRecord, cell: CellRecord, t: TargetRecord, em
 // ---- The whole record -------------------------------------------------------------------------
 
 /** Every finding of a run: run-wide ones first, then per cell and target, worst first in each. */
+/**
+ * What serving one new connection costs in voluntary context switches without a herd, from the
+ * run itself where it can: a SO_REUSEPORT target of the same cell (no herd by construction), or
+ * a one-worker cell of the same target; otherwise SERVING_CS_PER_CONNECTION.
+ */
+function servingBaseline(
+  record: RunRecord,
+  cell: CellRecord,
+  t: TargetRecord,
+): { value: number; from: string } {
+  const usable = (x: TargetRecord): number | null => {
+    const v = ratioFig(x.derived.voluntaryCsPerAccept);
+    return v !== null && Number.isFinite(v) && c(x, 'accepts_ok') >= MIN_ACCEPTS_TO_JUDGE
+      ? v
+      : null;
+  };
+  for (const x of cell.targets) {
+    const v = x !== t && x.server.reusePort ? usable(x) : null;
+    if (v !== null) return { value: v, from: `${x.name} in the same cell, on SO_REUSEPORT` };
+  }
+  for (const other of record.cells) {
+    const x = other.targets.find((y) => y.name === t.name && y.server.workers === 1);
+    const v = x ? usable(x) : null;
+    if (v !== null) return { value: v, from: `${t.name} with 1 worker in ${other.id}` };
+  }
+  return { value: SERVING_CS_PER_CONNECTION, from: 'as measured on this lab with 1 worker' };
+}
+
 export function verdicts(record: RunRecord): Verdict[] {
   const out: Verdict[] = [];
   const cells = record.cells ?? [];

@@ -368,7 +368,10 @@ function expectations(record: RunRecord, paint: Paint, width: number): string[] 
   const out = [paint(BOLD, `Expectations: ${list.length - failedN} passed, ${failedN} failed`)];
   for (const e of list) {
     const mark = e.passed ? paint(GREEN, 'PASS') : paint(RED, 'FAIL');
-    const where = multiCell ? `${e.cell} ${e.checkedTarget}` : e.checkedTarget;
+    // A selector (`exclusive=true`, `*`) can pick the same target for two expectations: name it.
+    const target =
+      e.target === e.checkedTarget ? e.checkedTarget : `${e.checkedTarget} (${e.target})`;
+    const where = multiCell ? `${e.cell} ${target}` : target;
     const text =
       `${where}: ${e.metric} ${e.op} ${e.value}, actual ${formatActual(e)}` +
       (!e.passed && e.why ? ` (${e.why})` : '');
