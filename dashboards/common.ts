@@ -274,3 +274,74 @@ export class Grid {
     this.rowHeight = 0;
   }
 }
+
+/**
+ * The frame both dashboards share: settings, a link to the other dashboard, and the variables
+ * datasource → scenario → run → cell → target (each filtered by the ones before it).
+ */
+export function forklabDashboard(o: {
+  title: string;
+  uid: string;
+  description: string;
+  link: { title: string; uid: string; slug: string; tooltip: string };
+  target: { description: string; multi: boolean };
+}): dashboard.DashboardBuilder {
+  return new dashboard.DashboardBuilder(o.title)
+    .uid(o.uid)
+    .description(o.description)
+    .tags(['forklab'])
+    .editable()
+    .tooltip(dashboard.DashboardCursorSync.Crosshair)
+    .time({ from: 'now-15m', to: 'now' })
+    .refresh('5s')
+    .timezone('browser')
+    .annotation(builtInAnnotations())
+    .link(
+      new dashboard.DashboardLinkBuilder(o.link.title)
+        .type(dashboard.DashboardLinkType.Link)
+        .url(`/d/${o.link.uid}/${o.link.slug}`)
+        .icon('dashboard')
+        .tooltip(o.link.tooltip)
+        .includeVars(true)
+        .keepTime(true),
+    )
+    .withVariable(datasourceVariable())
+    .withVariable(
+      labelVariable({
+        name: 'scenario',
+        label: 'Scenario',
+        selector: 'forklab_server_info{role="server"}',
+        description: 'Scenario of the run (file SD label scenario).',
+        includeAll: true,
+      }),
+    )
+    .withVariable(
+      labelVariable({
+        name: 'run',
+        label: 'Run',
+        selector: 'forklab_server_info{role="server", scenario=~"$scenario"}',
+        description: 'Run id (newest first: ids start with the time).',
+        sortDesc: true,
+      }),
+    )
+    .withVariable(
+      labelVariable({
+        name: 'cell',
+        label: 'Cell',
+        selector: 'forklab_server_info{role="server", scenario=~"$scenario", run=~"$run"}',
+        description: 'Matrix cell of the run (cell-0 without a matrix).',
+        multi: true,
+        includeAll: true,
+      }),
+    )
+    .withVariable(
+      labelVariable({
+        name: 'target',
+        label: 'Target',
+        selector:
+          'forklab_server_info{role="server", scenario=~"$scenario", run=~"$run", cell=~"$cell"}',
+        description: o.target.description,
+        ...(o.target.multi ? { multi: true, includeAll: true } : {}),
+      }),
+    );
+}

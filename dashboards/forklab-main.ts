@@ -12,10 +12,8 @@ import {
   UNIT,
   WORKER_UID,
   barGaugePanel,
-  builtInAnnotations,
+  forklabDashboard,
   clientSel,
-  datasourceVariable,
-  labelVariable,
   ratio,
   serverSel,
   sumRate,
@@ -40,67 +38,19 @@ const drillDown = [
 ];
 
 export function mainDashboard(): dashboard.Dashboard {
-  const board = new dashboard.DashboardBuilder('forklab: loop creation, side by side')
-    .uid(MAIN_UID)
-    .description(
+  const board = forklabDashboard({
+    title: 'forklab: loop creation, side by side',
+    uid: MAIN_UID,
+    description:
       'Every target of a forklab run side by side: throughput, misrouted events (pre-fork), the accept herd (post-fork), balance, cost, health, and what the client saw.',
-    )
-    .tags(['forklab'])
-    .editable()
-    .tooltip(dashboard.DashboardCursorSync.Crosshair)
-    .time({ from: 'now-15m', to: 'now' })
-    .refresh('5s')
-    .timezone('browser')
-    .annotation(builtInAnnotations())
-    .link(
-      new dashboard.DashboardLinkBuilder('Worker drill-down')
-        .type(dashboard.DashboardLinkType.Link)
-        .url(`/d/${WORKER_UID}/forklab-workers`)
-        .icon('dashboard')
-        .tooltip('Per-worker view of one target')
-        .includeVars(true)
-        .keepTime(true),
-    )
-    .withVariable(datasourceVariable())
-    .withVariable(
-      labelVariable({
-        name: 'scenario',
-        label: 'Scenario',
-        selector: 'forklab_server_info{role="server"}',
-        description: 'Scenario of the run (file SD label scenario).',
-        includeAll: true,
-      }),
-    )
-    .withVariable(
-      labelVariable({
-        name: 'run',
-        label: 'Run',
-        selector: 'forklab_server_info{role="server", scenario=~"$scenario"}',
-        description: 'Run id (newest first: ids start with the time).',
-        sortDesc: true,
-      }),
-    )
-    .withVariable(
-      labelVariable({
-        name: 'cell',
-        label: 'Cell',
-        selector: 'forklab_server_info{role="server", scenario=~"$scenario", run=~"$run"}',
-        description: 'Matrix cell of the run (cell-0 without a matrix).',
-        multi: true,
-        includeAll: true,
-      }),
-    )
-    .withVariable(
-      labelVariable({
-        name: 'target',
-        label: 'Target',
-        selector:
-          'forklab_server_info{role="server", scenario=~"$scenario", run=~"$run", cell=~"$cell"}',
-        description: 'Targets of the run, e.g. post-fork and pre-fork.',
-        multi: true,
-        includeAll: true,
-      }),
-    );
+    link: {
+      title: 'Worker drill-down',
+      uid: WORKER_UID,
+      slug: 'forklab-workers',
+      tooltip: 'Per-worker view of one target',
+    },
+    target: { description: 'Targets of the run, e.g. post-fork and pre-fork.', multi: true },
+  });
 
   const grid = new Grid(board);
   const ts = (p: Parameters<typeof timeseriesPanel>[0]) =>

@@ -9,9 +9,7 @@ import {
   WORKER_LEGEND,
   WORKER_UID,
   barGaugePanel,
-  builtInAnnotations,
-  datasourceVariable,
-  labelVariable,
+  forklabDashboard,
   serverSel,
   timeseriesPanel,
   withContainer,
@@ -26,65 +24,19 @@ const perWorker = (metric: string, extra = '', by = BY_WORKER) =>
   withContainer(`sum by (${by}) (${metric}${sel(extra)})`);
 
 export function workerDashboard(): dashboard.Dashboard {
-  const board = new dashboard.DashboardBuilder('forklab: workers of one target')
-    .uid(WORKER_UID)
-    .description(
+  const board = forklabDashboard({
+    title: 'forklab: workers of one target',
+    uid: WORKER_UID,
+    description:
       'Per-worker view of one forklab target: requests, accepts and their balance, misrouted events, context switches, CPU, connections and restarts.',
-    )
-    .tags(['forklab'])
-    .editable()
-    .tooltip(dashboard.DashboardCursorSync.Crosshair)
-    .time({ from: 'now-15m', to: 'now' })
-    .refresh('5s')
-    .timezone('browser')
-    .annotation(builtInAnnotations())
-    .link(
-      new dashboard.DashboardLinkBuilder('All targets')
-        .type(dashboard.DashboardLinkType.Link)
-        .url(`/d/${MAIN_UID}/forklab-main`)
-        .icon('dashboard')
-        .tooltip('Every target of the run side by side')
-        .includeVars(true)
-        .keepTime(true),
-    )
-    .withVariable(datasourceVariable())
-    .withVariable(
-      labelVariable({
-        name: 'scenario',
-        label: 'Scenario',
-        selector: 'forklab_server_info{role="server"}',
-        description: 'Scenario of the run (file SD label scenario).',
-        includeAll: true,
-      }),
-    )
-    .withVariable(
-      labelVariable({
-        name: 'run',
-        label: 'Run',
-        selector: 'forklab_server_info{role="server", scenario=~"$scenario"}',
-        description: 'Run id (newest first: ids start with the time).',
-        sortDesc: true,
-      }),
-    )
-    .withVariable(
-      labelVariable({
-        name: 'cell',
-        label: 'Cell',
-        selector: 'forklab_server_info{role="server", scenario=~"$scenario", run=~"$run"}',
-        description: 'Matrix cell of the run (cell-0 without a matrix).',
-        multi: true,
-        includeAll: true,
-      }),
-    )
-    .withVariable(
-      labelVariable({
-        name: 'target',
-        label: 'Target',
-        selector:
-          'forklab_server_info{role="server", scenario=~"$scenario", run=~"$run", cell=~"$cell"}',
-        description: 'The one target whose workers are shown.',
-      }),
-    );
+    link: {
+      title: 'All targets',
+      uid: MAIN_UID,
+      slug: 'forklab-main',
+      tooltip: 'Every target of the run side by side',
+    },
+    target: { description: 'The one target whose workers are shown.', multi: false },
+  });
 
   const grid = new Grid(board);
 
