@@ -14,11 +14,11 @@
 //     and this process's event-loop delay while a 100 ms sampler runs.
 // Prints, does not assert; the exit code is 1 only when something failed to run. Always stops
 // the server (and wrk), also on Ctrl-C.
+import { parseBenchOptions, type BenchOptions } from './support/options';
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import { parseArgs } from 'node:util';
 import { runLoad } from '../lab/load/load-driver';
 import type { ClientResult } from '../lab/run/run-record';
 import type { LoadSpec } from '../lab/scenario/scenario';
@@ -31,55 +31,18 @@ const TARGET_SAMPLING_PCT = 1;
 const BIN = path.resolve(__dirname, '..', 'bin', 'forklab.js');
 const WRK = '/usr/bin/wrk';
 
-interface Options {
-  rounds: number;
-  durationSec: number;
-  connections: number;
-  threads: number;
-  only: Section | undefined;
-}
+type Options = BenchOptions<Section>;
 
 type Section = 'compare' | 'sampling' | 'isolation';
 type Mode = LoadSpec['mode'];
 
 function parseOptions(argv: string[]): Options {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      rounds: { type: 'string', default: '3' },
-      duration: { type: 'string', default: '5' },
-      connections: { type: 'string', default: '32' },
-      threads: { type: 'string', default: '1' },
-      only: { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-    strict: true,
+  return parseBenchOptions<Section>(argv, {
+    name: 'bench:driver',
+    connections: 32,
+    threads: 1,
+    only: ['compare', 'sampling', 'isolation'],
   });
-  if (values.help) {
-    console.log(
-      'usage: npm run bench:driver -- [--rounds 3] [--duration 5] [--connections 32] ' +
-        '[--threads 1] [--only compare|sampling|isolation]',
-    );
-    process.exit(0);
-  }
-  const int = (name: string, text: string, min: number): number => {
-    const n = Number(text);
-    if (!Number.isInteger(n) || n < min) {
-      throw new Error(`--${name} must be an integer ≥ ${min}, got ${JSON.stringify(text)}`);
-    }
-    return n;
-  };
-  const only = values.only;
-  if (only !== undefined && !['compare', 'sampling', 'isolation'].includes(only)) {
-    throw new Error(`--only must be compare, sampling or isolation, got ${JSON.stringify(only)}`);
-  }
-  return {
-    rounds: int('rounds', values.rounds, 1),
-    durationSec: int('duration', values.duration, 1),
-    connections: int('connections', values.connections, 1),
-    threads: int('threads', values.threads, 1),
-    only: only as Section | undefined,
-  };
 }
 
 // --- the server ----------------------------------------------------------------------------------

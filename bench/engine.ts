@@ -9,10 +9,10 @@
 // first), and prints each round, the median requests/s of both and the ratio engine/nginx with its
 // target. Cross-checks every engine run against the engine's own `requests` counter. The ratio is
 // reported, not asserted; the exit code is 1 only when something failed to run or a check failed.
+import { parseBenchOptions, type BenchOptions } from './support/options';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import {
   freePort,
   killAllNow,
@@ -26,14 +26,7 @@ import { runWrk, wrkProblems, type WrkResult } from './support/wrk';
 const TARGET_RATIO = 1.0;
 const REPO = path.resolve(__dirname, '..');
 
-interface Options {
-  rounds: number;
-  durationSec: number;
-  connections: number;
-  threads: number;
-  /** Benchmark one server only (no ratio); for trying either side alone. */
-  only: Server['name'] | undefined;
-}
+type Options = BenchOptions<Server['name']>;
 
 interface Server {
   name: 'engine' | 'nginx';
@@ -44,47 +37,12 @@ interface Server {
 }
 
 function parseOptions(argv: string[]): Options {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      rounds: { type: 'string', default: '3' },
-      duration: { type: 'string', default: '5' },
-      connections: { type: 'string', default: '64' },
-      threads: { type: 'string', default: '2' },
-      only: { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-    strict: true,
+  return parseBenchOptions<Server['name']>(argv, {
+    name: 'bench:engine',
+    connections: 64,
+    threads: 2,
+    only: ['engine', 'nginx'],
   });
-  if (values.help) {
-    console.log(
-      'usage: npm run bench:engine -- [--rounds 3] [--duration 5] [--connections 64] ' +
-        '[--threads 2] [--only engine|nginx]',
-    );
-    process.exit(0);
-  }
-  const int = (name: string, text: string, min: number): number => {
-    const n = Number(text);
-    if (!Number.isInteger(n) || n < min) {
-      throw new Error(`--${name} must be an integer ≥ ${min}, got ${JSON.stringify(text)}`);
-    }
-    return n;
-  };
-  const o: Options = {
-    rounds: int('rounds', values.rounds, 1),
-    durationSec: int('duration', values.duration, 1),
-    connections: int('connections', values.connections, 1),
-    threads: int('threads', values.threads, 1),
-    only: undefined,
-  };
-  if (values.only !== undefined) {
-    if (values.only !== 'engine' && values.only !== 'nginx') {
-      throw new Error(`--only must be engine or nginx, got ${JSON.stringify(values.only)}`);
-    }
-    o.only = values.only;
-  }
-  if (o.threads > o.connections) throw new Error('--threads must not exceed --connections');
-  return o;
 }
 
 interface Ready {
