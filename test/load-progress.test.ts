@@ -16,6 +16,9 @@ const p = (over: Partial<LoadProgress> = {}): LoadProgress => ({
   errors: 0,
   timeouts: 0,
   elapsedSec: 2.5,
+  status2xx: 30_000,
+  statusOther: 0,
+  latencyMs: { p50: 0.3, p90: 0.8, p99: 2.1 },
   ...over,
 });
 

@@ -17,6 +17,10 @@ export interface LoadProgress {
   errors: number;
   timeouts: number;
   elapsedSec: number;
+  status2xx: number;
+  statusOther: number;
+  /** Latency of the responses completed since the previous report, ms; null when none. */
+  latencyMs: { p50: number; p90: number; p99: number } | null;
 }
 
 export class LoadStats {
@@ -31,26 +35,35 @@ export class LoadStats {
   timeouts = 0;
   bytesRead = 0;
   /** Latency of completed requests in microseconds (3 significant digits). */
-  private readonly latencyUs: Histogram = hdr.build({
-    useWebAssembly: false,
-    bitBucketSize: 32,
-    autoResize: true,
-    lowestDiscernibleValue: 1,
-    highestTrackableValue: 60_000_000,
-    numberOfSignificantValueDigits: 3,
-  });
+  private readonly latencyUs: Histogram = buildHistogram();
+  /** The same, for the responses since the previous progress report (live figures). */
+  private readonly windowUs: Histogram = buildHistogram();
 
   recordResponse(status: number, bytes: number, latencyMs: number): void {
     this.responses++;
     if (status >= 200 && status < 300) this.status2xx++;
     else this.statusOther++;
     this.bytesRead += bytes;
-    this.latencyUs.recordValue(Math.max(1, Math.round(latencyMs * 1000)));
+    const us = Math.max(1, Math.round(latencyMs * 1000));
+    this.latencyUs.recordValue(us);
+    this.windowUs.recordValue(us);
   }
 
+  /** The running totals, and the latency since the previous call (which starts a new window). */
   progress(elapsedSec: number): LoadProgress {
-    const { sent, responses, errors, timeouts } = this;
-    return { sent, responses, errors, timeouts, elapsedSec };
+    const { sent, responses, errors, timeouts, status2xx, statusOther } = this;
+    const w = this.windowUs;
+    const ms = (us: number): number => Math.round(us) / 1000;
+    const latencyMs =
+      w.totalCount === 0
+        ? null
+        : {
+            p50: ms(w.getValueAtPercentile(50)),
+            p90: ms(w.getValueAtPercentile(90)),
+            p99: ms(w.getValueAtPercentile(99)),
+          };
+    w.reset();
+    return { sent, responses, errors, timeouts, elapsedSec, status2xx, statusOther, latencyMs };
   }
 
   toClientResult(durationSec: number): ClientResult {
@@ -78,4 +91,15 @@ export class LoadStats {
             },
     };
   }
+}
+
+function buildHistogram(): Histogram {
+  return hdr.build({
+    useWebAssembly: false,
+    bitBucketSize: 32,
+    autoResize: true,
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 60_000_000,
+    numberOfSignificantValueDigits: 3,
+  });
 }
