@@ -52,7 +52,7 @@ namespace forklab {
   X(stime_us, counter, "system CPU time in microseconds (getrusage in the worker)")                \
   X(open_connections, gauge, "connections open now")                                               \
   X(stuck_connections, gauge, "connections with unread data and no progress for stuckAfterMs")     \
-  X(pid, gauge, "pid of the running incarnation, 0 when none")                                     \
+  X(pid, gauge, "pid of the running incarnation once it is set up, 0 otherwise")                   \
   X(started_at_ms, gauge, "unix time in ms when the running incarnation started")                  \
   X(pub_nvcsw, internal, "nvcsw this incarnation has already added (for the fold at reap)")        \
   X(pub_nivcsw, internal, "nivcsw this incarnation has already added")                             \

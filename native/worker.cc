@@ -171,7 +171,6 @@ int Worker::Setup() {
   }
 
   // This incarnation's gauges; the counters keep growing across incarnations.
-  Set(slot_, F_pid, static_cast<std::uint64_t>(getpid()));
   Set(slot_, F_started_at_ms, UnixMillis());
   Set(slot_, F_open_connections, 0);
   Set(slot_, F_stuck_connections, 0);
@@ -232,6 +231,9 @@ int Worker::Setup() {
     }
   }
   ReopenReserve();
+  // Last: the pid in the slot tells the supervisor this incarnation is set up and about to run
+  // its loop (it waits for it before announcing the server ready).
+  Set(slot_, F_pid, static_cast<std::uint64_t>(getpid()));
   return -1;
 }
 

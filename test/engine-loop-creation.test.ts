@@ -9,7 +9,9 @@ const LOAD = { connections: 32, perConnection: 100, timeoutMs: 5000 };
 
 describe('post-fork: one loop per worker', () => {
   test('no KeyErrors and no unknown-fd events under concurrent keep-alive load', async () => {
-    // Accept batch 1: with Tornado's 128, the first worker to wake may accept all 32 connections.
+    // Accept batch 1 and connections arriving 5 ms apart, so that the workers are asleep when
+    // each arrives and the herd decides who accepts it: the load is spread over several workers.
+    // (All at once, with Tornado's batch of 128, the first worker awake may take every one.)
     const s = await startServe([
       '--workers',
       '4',
@@ -18,7 +20,7 @@ describe('post-fork: one loop per worker', () => {
       '--accept-batch',
       '1',
     ]);
-    const r = await keepAliveLoad({ port: s.port, ...LOAD });
+    const r = await keepAliveLoad({ port: s.port, ...LOAD, staggerMs: 5 });
     expect(r.responses).toBe(LOAD.connections * LOAD.perConnection);
     expect(await s.total('keyerrors')).toBe(0);
     expect(await s.total('unknown_fd_events')).toBe(0);

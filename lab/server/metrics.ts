@@ -140,7 +140,7 @@ export const FIELD_METRICS: Readonly<Record<string, FieldMetric>> = {
     'forklab_stuck_connections',
     'connections with unread data and no progress for stuckAfterMs',
   ),
-  pid: g('forklab_worker_pid', 'pid of the running incarnation, 0 when none'),
+  pid: g('forklab_worker_pid', 'pid of the running incarnation once it is set up, 0 otherwise'),
   started_at_ms: g(
     'forklab_worker_started_seconds',
     'unix time in ms when the running incarnation started',

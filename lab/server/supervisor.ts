@@ -39,6 +39,8 @@ export interface SupervisorOptions {
   reapIntervalMs?: number;
   /** How long stop() waits after SIGTERM before SIGKILL. */
   stopTimeoutMs?: number;
+  /** How long start-up waits for every worker to finish setting up; default 5000 ms. */
+  setupTimeoutMs?: number;
 }
 
 export interface Supervisor {
@@ -126,6 +128,10 @@ export async function startSupervisor(
   const stopped = new Promise<void>((r) => (resolveStopped = r));
 
   const alive = (): WorkerStatus[] => status.filter((w) => w.pid > 0);
+  /** A worker writes its pid into its slot as the last step of its set-up (native/worker.cc). */
+  const pidField = engine.layout.fields.indexOf('pid');
+  const setUp = (w: WorkerStatus): boolean =>
+    w.pid > 0 && Number(engine.counters()[w.index * engine.layout.stride + pidField]) === w.pid;
 
   const spawn = (w: WorkerStatus): void => {
     w.pid = engine.spawnWorker(w.index);
@@ -204,6 +210,12 @@ export async function startSupervisor(
         ok: false,
         reason: `not running (being restarted): ${down.map((w) => `worker ${w.index}`).join(', ')}`,
       };
+    const starting = alive().filter((w) => !setUp(w));
+    if (starting.length > 0)
+      return {
+        ok: false,
+        reason: `still setting up: ${starting.map((w) => `worker ${w.index}`).join(', ')}`,
+      };
     if (alive().length === 0) {
       return {
         ok: false,
@@ -258,6 +270,16 @@ export async function startSupervisor(
     // Undo what was done: kill the workers already forked, close the server and the engine.
     await stop().catch(() => undefined);
     throw err;
+  }
+  // Ready means every worker has set up (or exited and been dealt with): only then do the
+  // caller's FORKLAB_READY line and a 200 from /healthz promise a server that serves.
+  const setupDeadline = Date.now() + (options.setupTimeoutMs ?? 5000);
+  while (alive().some((w) => !setUp(w)) && Date.now() < setupDeadline) {
+    await sleep(5);
+    tick();
+  }
+  for (const w of alive().filter((x) => !setUp(x))) {
+    log(`forklab: worker ${w.index} (pid ${w.pid}) has not finished setting up; going on`);
   }
   reaper.timer = setInterval(tick, reapIntervalMs);
 

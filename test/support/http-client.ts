@@ -116,11 +116,14 @@ export async function keepAliveLoad(o: {
   perConnection: number;
   path?: string;
   timeoutMs?: number;
+  /** Connection i opens after i × staggerMs (default 0: all at once). */
+  staggerMs?: number;
 }): Promise<LoadResult> {
   const all = await Promise.all(
-    Array.from({ length: o.connections }, () =>
-      keepAliveConnection(o.port, o.perConnection, o.path ?? '/', o.timeoutMs ?? 5000),
-    ),
+    Array.from({ length: o.connections }, async (_, i) => {
+      if (o.staggerMs) await new Promise((r) => setTimeout(r, i * o.staggerMs!));
+      return keepAliveConnection(o.port, o.perConnection, o.path ?? '/', o.timeoutMs ?? 5000);
+    }),
   );
   const r = emptyResult();
   all.forEach((x) => merge(r, x));
