@@ -37,7 +37,8 @@ function forklab(
   });
   const done = new Promise<CliRun>((resolve) => {
     const t = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
-    child.on('exit', (code) => {
+    // 'close', not 'exit': the output streams are drained by then.
+    child.on('close', (code) => {
       clearTimeout(t);
       resolve({ code, stdout, stderr });
     });
@@ -86,6 +87,8 @@ function expectCompareVerdicts(record: RunRecord): void {
   // The client's and the server's counts agree (the cross-check found nothing to warn about).
   for (const t of cell!.targets) {
     expect(t.client.responses).toBeGreaterThan(0);
+    // A number (Infinity would come back from JSON as null), and within 1 %.
+    expect(typeof t.derived.clientServerDiffPct).toBe('number');
     expect(Math.abs(t.derived.clientServerDiffPct)).toBeLessThanOrEqual(1);
   }
   expect(record.expectations.length).toBeGreaterThan(0);
@@ -145,13 +148,21 @@ describeDocker('forklab run with containers', () => {
 /** A long run (30 s of load) to interrupt; `id` resolves with its run id from its first line. */
 function startRun(args: string[]) {
   let seen!: (id: string) => void;
-  const id = new Promise<string>((r) => (seen = r));
+  let failed!: (e: Error) => void;
+  const id = new Promise<string>((resolve, reject) => {
+    seen = resolve;
+    failed = reject;
+  });
   const run = forklab([...args, '--duration', '30', '--warmup', '0'], {
     onStderr: (all) => {
       const m = /forklab: run (\w+) of/.exec(all);
       if (m) seen(m[1]!);
     },
   });
+  // A run that ends before naming itself fails the test at once instead of at Jest's timeout.
+  void run.done.then((r) =>
+    failed(new Error(`forklab run exited (${r.code}) early:\n${r.stderr}`)),
+  );
   return { ...run, id };
 }
 

@@ -8,7 +8,17 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { CellRecord, RunRecord, TargetRecord } from '../run/run-record';
 import { sweepCharts, targetCharts, type ChartSpec } from './chart-data';
-import { FIGURES, esc, fmtFigure, fmtNum, fmtPct, matrixLabel, num, setupLabel } from './format';
+import {
+  FIGURES,
+  esc,
+  fmtFigure,
+  fmtNum,
+  fmtPct,
+  matrixLabel,
+  num,
+  ratioFig,
+  setupLabel,
+} from './format';
 import { chartBox, htmlPage } from './page';
 import { verdicts, type Verdict } from './verdicts';
 
@@ -119,7 +129,7 @@ function configurationSection(r: RunRecord): string {
     ? `<table><tr>${multiCell ? '<th>cell</th>' : ''}<th>target</th><th>expectation</th><th>measured</th><th>result</th><th>why</th></tr>${ex
         .map(
           (x) =>
-            `<tr>${multiCell ? `<td>${esc(x.cell)}</td>` : ''}<td>${esc(x.target === x.checkedTarget ? x.checkedTarget : `${x.checkedTarget} (${x.target})`)}</td><td>${esc(`${x.metric} ${x.op} ${x.value}`)}</td><td class="n">${esc(fmtNum(num(x.actual)))}</td><td><span class="badge ${x.passed ? 'ok' : 'bad'}">${x.passed ? 'held' : 'failed'}</span></td><td>${esc(x.why ?? '')}</td></tr>`,
+            `<tr>${multiCell ? `<td>${esc(x.cell)}</td>` : ''}<td>${esc(x.target === x.checkedTarget ? x.checkedTarget : `${x.checkedTarget} (${x.target})`)}</td><td>${esc(`${x.metric} ${x.op} ${x.value}`)}</td><td class="n">${esc(fmtNum(ratioFig(x.actual)))}</td><td><span class="badge ${x.passed ? 'ok' : 'bad'}">${x.passed ? 'held' : 'failed'}</span></td><td>${esc(x.why ?? '')}</td></tr>`,
         )
         .join('')}</table>`
     : '<p>The scenario states no expectations.</p>';

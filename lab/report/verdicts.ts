@@ -242,7 +242,13 @@ function targetVerdicts(record: RunRecord, cell: CellRecord, t: TargetRecord, em
 
   // The accept herd, from voluntary context switches (accept EAGAIN alone understates it).
   const csPerAccept = ratioFig(d.voluntaryCsPerAccept);
-  const churn = accepts > 0 && requests / accepts <= HERD_MAX_REQUESTS_PER_ACCEPT;
+  // Only under connection churn does each request bring a new connection to wake workers for;
+  // a keep-alive load whose connections happen to be short (client deadlines) is not judged.
+  const churn =
+    // (optional chaining: records written by hand or by older versions may lack the load)
+    (record.resolved as Partial<RunRecord['resolved']> | undefined)?.load?.mode === 'churn' &&
+    accepts > 0 &&
+    requests / accepts <= HERD_MAX_REQUESTS_PER_ACCEPT;
   if (
     !shared &&
     workers >= 2 &&
@@ -264,7 +270,9 @@ function targetVerdicts(record: RunRecord, cell: CellRecord, t: TargetRecord, em
       const eagainText =
         eagain === null
           ? ''
-          : `; accept EAGAIN per accepted connection only ${fmtPct(eagain)}: most woken workers go back to sleep inside the kernel without returning from epoll_wait`;
+          : eagain < 0.5
+            ? `; accept EAGAIN per accepted connection only ${fmtPct(eagain)}: most woken workers go back to sleep inside the kernel without returning from epoll_wait`
+            : `; accept EAGAIN per accepted connection ${fmtPct(eagain)}`;
       emit('warn', 'herd', `${setup}: ${numbers} — ${why}${eagainText}`, csPerAccept);
     } else {
       const why = s.exclusive
@@ -511,7 +519,7 @@ export function verdicts(record: RunRecord): Verdict[] {
           cell: cell.id,
           cellLabel: label,
           target: t.name,
-          text: `expectation failed: ${e.metric} ${e.op} ${fmtNum(e.value)}, measured ${fmtNum(num(e.actual))}${e.why ? ` — ${e.why}` : ''}`,
+          text: `expectation failed: ${e.metric} ${e.op} ${fmtNum(e.value)}, measured ${fmtNum(ratioFig(e.actual))}${e.why ? ` — ${e.why}` : ''}`,
           value: num(e.actual),
         });
       }
@@ -531,7 +539,7 @@ export function verdicts(record: RunRecord): Verdict[] {
       cell: e.cell,
       cellLabel: '',
       target: e.checkedTarget,
-      text: `expectation failed: ${e.metric} ${e.op} ${fmtNum(e.value)}, measured ${fmtNum(num(e.actual))}${e.why ? ` — ${e.why}` : ''}`,
+      text: `expectation failed: ${e.metric} ${e.op} ${fmtNum(e.value)}, measured ${fmtNum(ratioFig(e.actual))}${e.why ? ` — ${e.why}` : ''}`,
       value: num(e.actual),
     });
   }

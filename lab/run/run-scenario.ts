@@ -15,7 +15,12 @@ import { runLoad, type LoadProgress } from '../load/load-driver';
 import { LoadProgressView } from '../load/progress';
 import { SeriesOutput } from '../sample/series-output';
 import { startSampler, type SampleOutput } from '../sample/sampler';
-import { expandCells, type ResolvedCell, type ResolvedTarget } from '../scenario/resolve-scenario';
+import {
+  expandCells,
+  resolveScenario,
+  type ResolvedCell,
+  type ResolvedTarget,
+} from '../scenario/resolve-scenario';
 import type { Scenario } from '../scenario/scenario';
 import { SERVE_DEFAULTS, serveConfigToArgs, type ServeConfig } from '../server/config';
 import { checkExpectations } from './check-expectations';
@@ -131,7 +136,7 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
       docker: runtime.dockerVersion ?? null,
       note: runtime.note ?? null,
     }),
-    resolved: scenario,
+    resolved: resolveScenario(scenario),
     overrides: opts.overrides ?? {},
     cells: [],
     expectations: [],
@@ -162,6 +167,7 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
       );
       await writeRecord(dir, { ...record, endedAt: new Date().toISOString() });
     }
+    checkAborted(); // a signal during the last cell's drain still makes the run interrupted
     record.expectations = checkExpectations(scenario.expectations ?? [], record.cells);
   } catch (err) {
     if (err instanceof Interrupted || signal?.aborted) {
@@ -176,7 +182,7 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
     await runtime
       .stopAll()
       .catch((e: Error) => log(`forklab: stopping servers failed: ${e.message}`));
-    await opts.hooks?.runEnded?.({ runId });
+    await guard(log, 'runEnded', () => opts.hooks?.runEnded?.({ runId }));
     record.endedAt = new Date().toISOString();
     await writeRecord(dir, record);
   }
@@ -211,6 +217,10 @@ async function runCell(c: CellContext): Promise<CellRecord> {
 
   // 1. Servers: every target of the cell, started before any load.
   const servers = new Map<string, StartedServer[]>();
+  // The cell's load stops on the run's abort (Ctrl-C) and when one of its drivers fails.
+  const cellAbort = new AbortController();
+  const onRunAbort = () => cellAbort.abort();
+  abort.addEventListener('abort', onRunAbort);
   try {
     for (const t of cell.targets) {
       const name = c.cells > 1 ? `${t.name}-${cell.id.replace('cell-', 'c')}` : t.name;
@@ -263,12 +273,16 @@ async function runCell(c: CellContext): Promise<CellRecord> {
               urls: urls(t),
               load: { ...load, durationSec },
               phase,
-              signal: abort,
+              signal: cellAbort.signal,
               ...(arm ?? {}),
               onProgress: (p) => {
                 view?.update(t.name, p);
                 c.opts.hooks?.clientProgress?.(t.name, cell.id, p);
               },
+            }).catch((e: Error) => {
+              // One driver failed: stop the others now rather than at their watchdogs.
+              cellAbort.abort();
+              throw new Error(`target ${t.name}, ${phase}: ${e.message}`);
             }),
           ),
         );
@@ -311,6 +325,23 @@ async function runCell(c: CellContext): Promise<CellRecord> {
       await sleep(cell.drainSec * 1000);
       const after = await sampler.snapshotNow();
       await sampler.stop();
+      // A boundary snapshot that failed would make the deltas wrong (from zero, or missing a
+      // server): say so in the record, with whatever the sampler itself noticed.
+      for (const t of cell.targets) {
+        servers.get(t.name)!.forEach((sv, i) => {
+          for (const [when, batch] of [
+            ['start', before],
+            ['end', after],
+          ] as const) {
+            if (!batch.get(t.name)[i]) {
+              c.record.warnings.push(
+                `${label ? `${cell.id}: ` : ''}target ${t.name}: no counters from ${sv.name} at the ${when} of the measured load; its figures are incomplete`,
+              );
+            }
+          }
+        });
+      }
+      for (const w of sampler.warnings()) c.record.warnings.push(label ? `${cell.id}: ${w}` : w);
 
       // 5. Figures per target.
       const targets: TargetRecord[] = cell.targets.map((t, i) => {
@@ -358,7 +389,9 @@ async function runCell(c: CellContext): Promise<CellRecord> {
       await sampler.stop();
     }
   } finally {
-    await c.opts.hooks?.serversStopping?.({ runId, cell });
+    abort.removeEventListener('abort', onRunAbort);
+    cellAbort.abort();
+    await guard(log, 'serversStopping', () => c.opts.hooks?.serversStopping?.({ runId, cell }));
     for (const list of servers.values()) {
       await Promise.all(
         list.map((s) =>
@@ -375,3 +408,16 @@ export async function writeScenarioCopy(dir: string, scenario: Scenario): Promis
 }
 
 export { SERVE_DEFAULTS };
+
+/** Runs a hook, logging instead of throwing: a hook must never stop servers from being stopped. */
+async function guard(
+  log: (line: string) => void,
+  name: string,
+  hook: () => Promise<void> | void,
+): Promise<void> {
+  try {
+    await hook();
+  } catch (e) {
+    log(`forklab: the ${name} hook failed: ${(e as Error).message}`);
+  }
+}

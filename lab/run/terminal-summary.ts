@@ -92,7 +92,7 @@ export const SUMMARY_ROWS: readonly FigureRow[] = [
   f('latency p50', 'ms', 'p50 ms', 'latency', 'latencyP50Ms'),
   f('latency p99', 'ms', 'p99 ms', 'latency', 'latencyP99Ms'),
   f(
-    'vol. ctx switches (herd)',
+    'vol. ctx switches',
     '/accept',
     'vCS/acc',
     'ratio',
