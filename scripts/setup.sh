@@ -80,7 +80,8 @@ else
 fi
 
 # --- 2. No nginx or Prometheus service of Debian's own --------------------------------------
-for svc in nginx prometheus; do
+# (prometheus-node-exporter comes with prometheus's recommends and would listen on every interface)
+for svc in nginx prometheus prometheus-node-exporter; do
   if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
     systemctl disable --now "$svc" >/dev/null 2>&1 || true
   else
@@ -136,7 +137,8 @@ fi
 command -v node >/dev/null || die "Node.js 20 or later is needed (not found on PATH)"
 node_major=$(node -p 'process.versions.node.split(".")[0]')
 [ "$node_major" -ge 20 ] || die "Node.js 20 or later is needed (found $(node --version))"
-node_headers="$(dirname "$(dirname "$(command -v node)")")/include/node/node_api.h"
+# Where the native build looks (scripts/build-native.mjs): beside the real binary, links resolved.
+node_headers=$(node -p 'require("path").resolve(process.execPath, "..", "..", "include", "node", "node_api.h")')
 [ -e "$node_headers" ] || die "Node.js headers not found ($node_headers); the native build needs them"
 
 say "npm ci (builds the native engine)"

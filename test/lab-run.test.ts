@@ -145,6 +145,25 @@ describeDocker('forklab run with containers', () => {
   });
 });
 
+test('a second SIGINT exits at once and still leaves no container', async () => {
+  if (!engine.ok && !inCI) return; // reported above
+  const runsDir = mkdtempSync(path.join(os.tmpdir(), 'forklab-runs-'));
+  const run = startRun(['run', 'compare', '--runtime', 'docker', '--runs-dir', runsDir]);
+  const id = await run.id;
+  const deadline = Date.now() + 60_000;
+  while ((await containersOf(id)).filter((c) => c.State === 'running').length < 2) {
+    if (Date.now() > deadline) throw new Error('containers not running within 60000 ms');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  run.child.kill('SIGINT');
+  await new Promise((r) => setTimeout(r, 50));
+  run.child.kill('SIGINT');
+  const r = await run.done;
+  expect(r.code).toBe(130);
+  expect(r.stderr).toMatch(/again: removing every server now/);
+  expect(await containersOf(id)).toEqual([]);
+});
+
 /** A long run (30 s of load) to interrupt; `id` resolves with its run id from its first line. */
 function startRun(args: string[]) {
   let seen!: (id: string) => void;

@@ -5,10 +5,8 @@
 // dashboards must return data for the run, and the pre-fork KeyErrors must be non-zero where the
 // post-fork ones are zero.
 //
-// One gap is tolerated while it lasts: the runner's load progress (LoadProgress) carries no
-// latency yet, so the client latency panel has nothing to show for a runner run; the moment a
-// progress report carries `latencyMs`, that panel is required like every other.
-// test/prometheus-dashboards.test.ts proves that panel with its own client.
+// The runner's load progress carries each window's latency, so the client latency panel is
+// required like every other.
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -90,12 +88,9 @@ const check = (board: string, target: string): Promise<QueryOutcome[]> =>
     range: `${Math.max(10, Math.floor(lastProgressSec - firstProgressSec))}s`,
   });
 
-/** Panels the runner cannot feed yet (see the header); required once it can. */
-const tolerated = (o: QueryOutcome) =>
-  !progressHasLatency && o.query.panel === 'Client latency p50 / p99' && !o.error;
-
 test('the compare run completed, and the lab unregistered it from file SD', async () => {
   expect(outcome.record.status).toBe('completed');
+  expect(progressHasLatency).toBe(true);
   expect(outcome.record.cells[0]!.targets.map((t) => t.name)).toEqual(TARGETS);
   expect(await readdir(sdDir)).toEqual([]);
 });
@@ -105,7 +100,6 @@ test('main dashboard: every query of every panel returns data for both targets o
   for (const o of await check('forklab-main.json', '.*')) {
     const targets = new Set(o.samples.map((s) => s.metric.target));
     if (o.error) problems.push(`${describeQuery(o.query)}: ${o.error}`);
-    else if (tolerated(o)) continue;
     else if (o.samples.length === 0) problems.push(`${describeQuery(o.query)}: no data`);
     else if (!TARGETS.every((t) => targets.has(t))) {
       problems.push(`${describeQuery(o.query)}: data for ${[...targets].join(', ')} only`);

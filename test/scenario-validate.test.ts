@@ -149,7 +149,9 @@ describe('validateScenario: every error at once, each naming its field', () => {
     const at = (load: object) => validateScenario(good({ load: load as never })).ok;
     const base = { mode: 'keep-alive', connections: 1, durationSec: 1 };
     expect(at({ ...base, connections: 1000, durationSec: 3600, warmupSec: 0 })).toBe(true);
-    expect(at({ ...base, warmupSec: 600, timeoutMs: 100, pipelining: 64, rate: 0.5 })).toBe(true);
+    expect(at({ ...base, warmupSec: 600, timeoutMs: 100, pipelining: 64, rate: 1 })).toBe(true);
+    // A keep-alive rate under one request per second per connection is refused (below).
+    expect(at({ ...base, rate: 0.5 })).toBe(false);
     expect(at({ ...base, timeoutMs: 60000, path: '/delay?ms=2000' })).toBe(true);
     expect(at({ ...base, connections: 1001 })).toBe(false);
     expect(at({ ...base, durationSec: 1.5 })).toBe(false);
@@ -271,4 +273,15 @@ describe('validateScenario: expectations', () => {
     });
     expect(validateScenario(s).ok).toBe(true);
   });
+});
+
+test('keep-alive rate: a whole number of requests per second, at least one per connection', () => {
+  const load = good().load;
+  expect(errorsOf(good({ load: { ...load, mode: 'keep-alive', rate: 0.5 } }))).toEqual([
+    expect.stringMatching(/^load\.rate: .*at least load\.connections/),
+  ]);
+  const ok = (l: Scenario['load']) => validateScenario(good({ load: l })).ok;
+  expect(ok({ ...load, mode: 'keep-alive', rate: load.connections })).toBe(true);
+  // Churn paces its requests itself: any positive rate.
+  expect(ok({ ...load, mode: 'churn', rate: 0.5 })).toBe(true);
 });

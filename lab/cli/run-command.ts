@@ -1,5 +1,9 @@
 // `forklab run [scenario] [flags] [overrides]` (also `npm run scenario -- …`): parse, then call
 // runScenario, the same entry a program would use.
+import { spawnSync } from 'node:child_process';
+import { LABEL_SESSION } from '../runtime/labels';
+import { killAllLocalServers } from '../runtime/local-runtime';
+import { SESSION_ID } from '../runtime/session';
 import { listScenarios, loadScenario, DEFAULT_SCENARIO } from '../scenario/load-scenario';
 import { applyOverrides, overridesHelp, splitOverrideArgs } from '../scenario/overrides';
 import { runScenario, type RunOutcome } from '../run/run-scenario';
@@ -189,7 +193,8 @@ async function runWithSignals(
       );
       abort.abort();
     } else {
-      io.stderr.write(`forklab run: ${sig} again: exiting now\n`);
+      io.stderr.write(`forklab run: ${sig} again: removing every server now and exiting\n`);
+      forceRemoveServers();
       process.exit(130);
     }
   };
@@ -233,4 +238,16 @@ async function runWithSignals(
   }
   if (abort.signal.aborted || outcomes.some((o) => o.record.status === 'interrupted')) return 130;
   return outcomes.every((o) => o.ok) ? 0 : 1;
+}
+
+/**
+ * The second Ctrl-C: no time for an orderly stop, but nothing may be left running. Kills this
+ * process's local servers and removes its containers (by session label), synchronously.
+ */
+function forceRemoveServers(): void {
+  killAllLocalServers('SIGKILL');
+  const opts = { encoding: 'utf8' as const, timeout: 10_000 };
+  const label = `label=${LABEL_SESSION}=${SESSION_ID}`;
+  const ids = spawnSync('docker', ['ps', '-aq', '--filter', label], opts).stdout?.trim();
+  if (ids) spawnSync('docker', ['rm', '-f', ...ids.split(/\s+/)], opts);
 }

@@ -64,6 +64,9 @@ function channel(): Channel {
   };
 }
 
+/** Timer resolution slack on top of the client deadline when the last requests drain. */
+const DRAIN_MARGIN_MS = 100;
+
 function run(input: WorkerInput, ch: Channel, stopRequested: Promise<void>): void {
   const stats = new LoadStats();
   const t0 = performance.now();
@@ -88,7 +91,9 @@ function run(input: WorkerInput, ch: Channel, stopRequested: Promise<void>): voi
     // (within the client deadline) and count, so that the totals match the server's counters.
     const durationSec = elapsed();
     try {
-      await generator.stop(aborted ? 0 : input.timeoutMs);
+      // A little over the deadline, so a request written just before the end times out (and
+      // counts) rather than being abandoned by a drain that ended a millisecond too soon.
+      await generator.stop(aborted ? 0 : input.timeoutMs + DRAIN_MARGIN_MS);
       await ch.send({ type: 'result', result: stats.toClientResult(durationSec), aborted });
     } catch (e) {
       await ch.send({ type: 'error', message: e instanceof Error ? e.message : String(e) });

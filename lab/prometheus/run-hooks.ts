@@ -183,6 +183,8 @@ export function prometheusRunHooks(o: PrometheusRunHooksOptions = {}): Prometheu
     async runEnded({ runId }) {
       await removeTargets(dir, runId);
       last.clear();
+      // The exporter serves the next run (--repeat) too: nothing of this run may show there.
+      o.exporter?.remove();
     },
   };
 }

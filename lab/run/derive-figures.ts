@@ -168,8 +168,8 @@ export function crossCheck(
     const lost = client.timeouts + client.errors;
     const cause =
       lost > 0
-        ? `the client gave up on requests the server answered (${client.timeouts} timeouts, ` +
-          `${client.errors} connection errors)`
+        ? `the client gave up on requests the server had received (${client.timeouts} timeouts, ` +
+          `${client.errors} connection errors): answered late or not at all`
         : 'the load generator dropped responses it received (e.g. autocannon resets a ' +
           'reconnecting connection before it counts the response), or requests were in flight ' +
           'when the window closed';

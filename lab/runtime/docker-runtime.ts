@@ -417,7 +417,9 @@ async function removeListed(
         await docker.getContainer(c.Id).remove({ force: true, v: true });
         removed.push({ id: c.Id, name: (c.Names[0] ?? c.Id).replace(/^\//, '') });
       } catch (err) {
-        if ((err as { statusCode?: number }).statusCode !== 404) throw err;
+        // 404: already gone; 409: another lab process is removing it right now.
+        const code = (err as { statusCode?: number }).statusCode;
+        if (code !== 404 && code !== 409) throw err;
       }
     }),
   );

@@ -354,6 +354,18 @@ export function validateScenario(x: unknown): ValidationResult {
     for (const k of ['warmupSec', 'rate', 'timeoutMs', 'path', 'pipelining'] as const) {
       if (l[k] !== undefined) field(k, l[k], `load.${k}`, errors);
     }
+    // autocannon (keep-alive) spends a whole number of requests per second, and never runs more
+    // connections than that: a lower rate would silently lower the connection count.
+    if (
+      l.mode === 'keep-alive' &&
+      typeof l.rate === 'number' &&
+      typeof l.connections === 'number' &&
+      (!Number.isInteger(l.rate) || l.rate < l.connections)
+    ) {
+      errors.push(
+        `load.rate: with keep-alive load the rate must be a whole number of requests per second, at least load.connections (${l.connections}); got ${l.rate}: raise the rate or lower connections`,
+      );
+    }
     if (l.pipelining !== undefined && l.mode === 'churn') {
       errors.push(
         'load.pipelining: only keep-alive load pipelines requests (churn sends one request per connection): remove pipelining or use mode: "keep-alive"',
