@@ -2,7 +2,7 @@
 // `requests` counter (within 1 %), in both modes; deadlines turn into timeouts; abort is prompt.
 import type { ClientResult } from '../lab/run/run-record';
 import type { LoadSpec } from '../lab/scenario/scenario';
-import { runLoad, workerInput, type LoadProgress } from '../lab/load/load-driver';
+import { LoadDriver, runLoad, workerInput, type LoadProgress } from '../lab/load/load-driver';
 import { sleep, startServe, stopAll, type RunningServe } from './support/serve-process';
 
 let serve: RunningServe;
@@ -234,4 +234,23 @@ describe('options', () => {
       expect(r.errors + r.timeouts).toBe(r.sent);
     }
   });
+});
+
+test('one driver serves several runs (warm-up, then the measured load), each counted exactly', async () => {
+  const driver = LoadDriver.open();
+  try {
+    for (const mode of ['keep-alive', 'churn', 'keep-alive'] as const) {
+      const before = await serve.total('requests');
+      const client = await driver.run({
+        urls: [url(serve)],
+        load: { mode, connections: 4, durationSec: 1 },
+        phase: 'load',
+      });
+      expect(client.responses).toBeGreaterThan(100);
+      expect(client.errors + client.timeouts).toBe(0);
+      expect((await serve.total('requests')) - before).toBe(client.responses);
+    }
+  } finally {
+    await driver.close();
+  }
 });

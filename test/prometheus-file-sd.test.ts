@@ -1,7 +1,15 @@
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { defaultSdDir, removeTargets, writeTargets, type SdEntry } from '../lab/prometheus/file-sd';
+import {
+  defaultSdDir,
+  removeTargets,
+  sweepStaleTargets,
+  targetsFile,
+  writeTargets,
+  type SdEntry,
+} from '../lab/prometheus/file-sd';
 import { REPO_ROOT } from '../lab/runtime/repo-paths';
 
 const server = (port: number, target: string): SdEntry => ({
@@ -42,7 +50,8 @@ describe('file SD', () => {
         },
       },
     ]);
-    expect(file).toBe(path.join(dir, 'forklab-r1.json'));
+    expect(file).toBe(targetsFile(dir, 'r1'));
+    expect(path.basename(file)).toBe(`forklab-r1.pid${process.pid}.json`);
     const groups = JSON.parse(await readFile(file, 'utf8'));
     expect(groups).toEqual([
       {
@@ -71,18 +80,18 @@ describe('file SD', () => {
       },
     ]);
     // No temporary file left behind.
-    expect(await readdir(dir)).toEqual(['forklab-r1.json']);
+    expect(await readdir(dir)).toEqual([path.basename(targetsFile(dir, 'r1'))]);
   });
 
   test('a second write replaces the file; remove deletes it and tolerates a missing one', async () => {
     await writeTargets(dir, 'r1', [server(9081, 'post-fork'), server(9082, 'pre-fork')]);
     await writeTargets(dir, 'r1', [server(9083, 'post-fork')]);
-    const groups = JSON.parse(await readFile(path.join(dir, 'forklab-r1.json'), 'utf8'));
+    const groups = JSON.parse(await readFile(targetsFile(dir, 'r1'), 'utf8'));
     expect(groups.map((g: { targets: string[] }) => g.targets[0])).toEqual(['127.0.0.1:9083']);
     await writeTargets(dir, 'r2', [server(9084, 'pre-fork')]);
     await removeTargets(dir, 'r1');
     await removeTargets(dir, 'r1');
-    expect(await readdir(dir)).toEqual(['forklab-r2.json']);
+    expect(await readdir(dir)).toEqual([path.basename(targetsFile(dir, 'r2'))]);
   });
 
   test('rejects bad run ids, addresses and label names, listing every error', async () => {
@@ -100,4 +109,22 @@ describe('file SD', () => {
     expect(defaultSdDir({})).toBe(path.join(REPO_ROOT, '.stack', 'sd'));
     expect(defaultSdDir({ FORKLAB_SD_DIR: '/tmp/elsewhere' })).toBe('/tmp/elsewhere');
   });
+});
+
+test('files of lab processes that are gone are swept; a live owner keeps its file', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'forklab-sd-sweep-'));
+  // A pid that certainly belonged to a process that has exited.
+  const gone = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], {
+    encoding: 'utf8',
+  }).stdout;
+  await writeFile(targetsFile(dir, 'dead', Number(gone)), '[]');
+  await writeFile(targetsFile(dir, 'live'), '[]');
+  await writeFile(path.join(dir, 'unrelated.json'), '[]');
+  expect(await sweepStaleTargets(dir)).toEqual([
+    path.basename(targetsFile(dir, 'dead', Number(gone))),
+  ]);
+  expect((await readdir(dir)).sort()).toEqual(
+    [path.basename(targetsFile(dir, 'live')), 'unrelated.json'].sort(),
+  );
+  await rm(dir, { recursive: true, force: true });
 });

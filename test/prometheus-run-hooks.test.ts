@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startClientExporter, type ClientExporter } from '../lab/prometheus/client-exporter';
 import { prometheusRunHooks } from '../lab/prometheus/run-hooks';
+import { targetsFile } from '../lab/prometheus/file-sd';
 
 describe('Prometheus run hooks', () => {
   let dir: string;
@@ -33,7 +34,7 @@ describe('Prometheus run hooks', () => {
       ],
     ],
   ]);
-  const sdFile = () => readFile(path.join(dir, 'forklab-r1.json'), 'utf8').then(JSON.parse);
+  const sdFile = () => readFile(targetsFile(dir, 'r1'), 'utf8').then(JSON.parse);
 
   test('registers every server of the cell and the client exporter, then unregisters', async () => {
     const hooks = prometheusRunHooks({ sdDir: dir, exporter, finalScrapeMs: 0 });

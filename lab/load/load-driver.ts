@@ -182,60 +182,113 @@ function startProcess(ev: HostEvents): Host {
 }
 
 /**
- * Drives `load` into one target until its duration is over (then lets the requests in flight
- * finish, up to the client deadline) or `signal` aborts (then stops at once). Resolves with what
- * the client saw; rejects on bad options, or if the load cannot start or will not stop.
+ * A load generator for one target, kept for several runs (warm-up, then the measured load), so
+ * that the measured load starts with a warm client instead of a freshly started thread.
  */
-export function runLoad(o: RunLoadOptions): Promise<ClientResult> {
-  let input: WorkerInput;
-  try {
-    input = workerInput(o);
-  } catch (e) {
-    return Promise.reject(e as Error);
-  }
-  if (input.durationSec === 0 || o.signal?.aborted) return Promise.resolve(emptyClientResult());
-  return new Promise<ClientResult>((resolve, reject) => {
-    let settled = false;
-    let stopTimer: NodeJS.Timeout | undefined;
-    const settle = (how: () => void): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(watchdog);
-      clearTimeout(stopTimer);
-      o.signal?.removeEventListener('abort', onAbort);
-      void host.kill().then(how, how);
-    };
-    const fail = (why: string): void => settle(() => reject(new Error(why)));
-    let startSent = false;
-    const events: HostEvents = {
+export class LoadDriver {
+  private readonly host: Host;
+  private readonly loaded: Promise<void>;
+  private listener: ((m: FromWorker) => void) | null = null;
+  private dead: string | null = null;
+  private onGone: ((why: string) => void) | null = null;
+
+  private constructor(isolation: 'thread' | 'process') {
+    let markLoaded!: () => void;
+    this.loaded = new Promise<void>((r) => (markLoaded = r));
+    this.host = (isolation === 'process' ? startProcess : startThread)({
       message: (m) => {
-        if (m.type === 'ready') {
-          o.onReady?.();
-          void (o.gate ?? Promise.resolve()).then(() => {
-            if (settled || o.signal?.aborted) return;
-            startSent = true;
-            host.send({ type: 'start', input });
-          });
-        } else if (m.type === 'progress') o.onProgress?.(m.progress);
-        else if (m.type === 'result') settle(() => resolve(m.result));
-        else fail(`runLoad: ${m.message}`);
+        if (m.type === 'ready') markLoaded();
+        else this.listener?.(m);
       },
-      gone: (why) => fail(`runLoad: ${why}`),
-    };
-    const host = (o.isolation === 'process' ? startProcess : startThread)(events);
-    const onAbort = (): void => {
-      if (!startSent) return settle(() => resolve(emptyClientResult())); // nothing was sent yet
-      host.send({ type: 'stop' });
-      stopTimer ??= setTimeout(
-        () => fail(`runLoad: the load did not stop within ${STOP_LIMIT_MS} ms of the abort`),
-        STOP_LIMIT_MS,
+      gone: (why) => {
+        this.dead = why;
+        this.onGone?.(why);
+      },
+    });
+  }
+
+  /** Starts the worker (thread or process); it loads while the caller goes on. */
+  static open(isolation: 'thread' | 'process' = 'thread'): LoadDriver {
+    return new LoadDriver(isolation);
+  }
+
+  /**
+   * Drives `load` into one target until its duration is over (then lets the requests in flight
+   * finish, up to the client deadline) or `signal` aborts (then stops at once). Resolves with what
+   * the client saw; rejects on bad options, or if the load cannot start or will not stop.
+   */
+  run(o: RunLoadOptions): Promise<ClientResult> {
+    let input: WorkerInput;
+    try {
+      input = workerInput(o);
+    } catch (e) {
+      return Promise.reject(e as Error);
+    }
+    if (input.durationSec === 0 || o.signal?.aborted) return Promise.resolve(emptyClientResult());
+    if (this.dead) return Promise.reject(new Error(`runLoad: ${this.dead}`));
+    return new Promise<ClientResult>((resolve, reject) => {
+      let settled = false;
+      let startSent = false;
+      let stopTimer: NodeJS.Timeout | undefined;
+      const settle = (how: () => void): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(watchdog);
+        clearTimeout(stopTimer);
+        o.signal?.removeEventListener('abort', onAbort);
+        this.listener = null;
+        this.onGone = null;
+        how();
+      };
+      // A run that cannot end cleanly takes the worker with it: it may still be sending.
+      const fail = (why: string): void =>
+        settle(() => {
+          this.dead ??= why;
+          void this.host.kill().then(
+            () => reject(new Error(why)),
+            () => reject(new Error(why)),
+          );
+        });
+      this.listener = (m) => {
+        if (m.type === 'progress') o.onProgress?.(m.progress);
+        else if (m.type === 'result') settle(() => resolve(m.result));
+        else if (m.type === 'error') fail(`runLoad: ${m.message}`);
+      };
+      this.onGone = (why) => fail(`runLoad: ${why}`);
+      const onAbort = (): void => {
+        if (!startSent) return settle(() => resolve(emptyClientResult())); // nothing was sent yet
+        this.host.send({ type: 'stop' });
+        stopTimer ??= setTimeout(
+          () => fail(`runLoad: the load did not stop within ${STOP_LIMIT_MS} ms of the abort`),
+          STOP_LIMIT_MS,
+        );
+      };
+      const limitMs = START_LIMIT_MS + input.durationSec * 1000 + input.timeoutMs + STOP_LIMIT_MS;
+      const watchdog = setTimeout(
+        () => fail(`runLoad: the load did not end within ${Math.round(limitMs / 1000)} s`),
+        limitMs,
       );
-    };
-    const limitMs = START_LIMIT_MS + input.durationSec * 1000 + input.timeoutMs + STOP_LIMIT_MS;
-    const watchdog = setTimeout(
-      () => fail(`runLoad: the load did not end within ${Math.round(limitMs / 1000)} s`),
-      limitMs,
-    );
-    o.signal?.addEventListener('abort', onAbort, { once: true });
-  });
+      o.signal?.addEventListener('abort', onAbort, { once: true });
+      void this.loaded.then(() => {
+        if (settled) return;
+        o.onReady?.();
+        void (o.gate ?? Promise.resolve()).then(() => {
+          if (settled || o.signal?.aborted) return;
+          startSent = true;
+          this.host.send({ type: 'start', input });
+        });
+      });
+    });
+  }
+
+  /** Ends the worker; resolves once it is gone. */
+  close(): Promise<void> {
+    return this.host.kill();
+  }
+}
+
+/** One run on a driver of its own (started and ended around it). */
+export function runLoad(o: RunLoadOptions): Promise<ClientResult> {
+  const driver = LoadDriver.open(o.isolation);
+  return driver.run(o).finally(() => driver.close());
 }

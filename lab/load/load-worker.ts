@@ -67,7 +67,12 @@ function channel(): Channel {
 /** Timer resolution slack on top of the client deadline when the last requests drain. */
 const DRAIN_MARGIN_MS = 100;
 
-function run(input: WorkerInput, ch: Channel, stopRequested: Promise<void>): void {
+function run(
+  input: WorkerInput,
+  ch: Channel,
+  stopRequested: Promise<void>,
+  done: () => void,
+): void {
   const stats = new LoadStats();
   const t0 = performance.now();
   const elapsed = (): number => (performance.now() - t0) / 1000;
@@ -99,24 +104,34 @@ function run(input: WorkerInput, ch: Channel, stopRequested: Promise<void>): voi
       await ch.send({ type: 'error', message: e instanceof Error ? e.message : String(e) });
     } finally {
       clearInterval(progress);
+      done();
     }
   };
   const timer = setTimeout(() => void finish(false), input.durationSec * 1000);
   void stopRequested.then(() => finish(true));
 }
 
+/**
+ * One run at a time, as many as the driver asks for: the thread (and the JIT-compiled client in
+ * it) stays warm from the warm-up into the measured load.
+ */
 function main(): void {
   const ch = channel();
-  let requestStop: () => void = () => {};
-  const stopRequested = new Promise<void>((resolve) => (requestStop = resolve));
-  let started = false;
+  let current: { requestStop: () => void } | null = null;
   ch.onMessage((m) => {
-    if (m.type === 'stop') return requestStop();
-    if (started) return;
-    started = true;
+    if (m.type === 'stop') return current?.requestStop();
+    if (current) return;
+    let requestStop!: () => void;
+    const stopRequested = new Promise<void>((resolve) => (requestStop = resolve));
+    const mine = { requestStop };
+    current = mine;
+    const done = (): void => {
+      if (current === mine) current = null;
+    };
     try {
-      run(m.input, ch, stopRequested);
+      run(m.input, ch, stopRequested, done);
     } catch (e) {
+      done();
       void ch.send({ type: 'error', message: e instanceof Error ? e.message : String(e) });
     }
   });

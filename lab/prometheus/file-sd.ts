@@ -15,7 +15,7 @@
 //
 // The label that tells server from client is `role`, not `kind`: forklab_context_switches_total
 // has a `kind` label of its own (voluntary/involuntary), and with honor_labels it would hide ours.
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { REPO_ROOT } from '../runtime/repo-paths';
 
@@ -75,14 +75,43 @@ const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const ADDRESS = /^[A-Za-z0-9.-]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/;
 
-/** The file a run's targets go to. */
-export function targetsFile(dir: string, runId: string): string {
+/**
+ * The file a run's targets go to. It names the lab process that owns it, so that a file left by a
+ * lab that was killed outright can be told apart and swept (sweepStaleTargets).
+ */
+export function targetsFile(dir: string, runId: string, ownerPid = process.pid): string {
   if (!RUN_ID.test(runId)) {
     throw new Error(
       `file-sd: run id "${runId}" is not usable in a file name (letters, digits, . _ -)`,
     );
   }
-  return path.join(dir, `forklab-${runId}.json`);
+  return path.join(dir, `forklab-${runId}.pid${ownerPid}.json`);
+}
+
+const OWNED_FILE = /^forklab-.+\.pid(\d+)\.json$/;
+
+/**
+ * Removes the SD files of lab processes that are gone (killed before they could unregister), so
+ * that Prometheus stops scraping ports a later server may have taken. Returns the files removed.
+ */
+export async function sweepStaleTargets(dir: string): Promise<string[]> {
+  const removed: string[] = [];
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    const pid = Number(OWNED_FILE.exec(name)?.[1] ?? NaN);
+    if (!Number.isInteger(pid) || processAlive(pid)) continue;
+    await rm(path.join(dir, name), { force: true });
+    removed.push(name);
+  }
+  return removed;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'; // alive, someone else's
+  }
 }
 
 /** The file_sd groups for `entries` (one group per address), checked. */

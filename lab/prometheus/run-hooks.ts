@@ -3,7 +3,13 @@
 // and unregister at the end. The types here are structural (what the hooks read), so that
 // `hooks: prometheusRunHooks({...})` fits RunHooks without this module importing the runner.
 import { type ClientExporter, type ClientFigures } from './client-exporter';
-import { defaultSdDir, removeTargets, writeTargets, type SdEntry } from './file-sd';
+import {
+  defaultSdDir,
+  removeTargets,
+  sweepStaleTargets,
+  writeTargets,
+  type SdEntry,
+} from './file-sd';
 import { instantQuery } from './prometheus-process';
 
 /** What the hooks read of a started server (lab/runtime/runtime.ts StartedServer). */
@@ -117,6 +123,10 @@ export function prometheusRunHooks(o: PrometheusRunHooksOptions = {}): Prometheu
   return {
     async serversStarted({ runId, scenario: name, cell, servers }) {
       scenario = name;
+      // Files of labs killed before they could unregister would have Prometheus scrape ports
+      // that a server of this run may now hold.
+      for (const f of await sweepStaleTargets(dir))
+        log(`forklab: removed stale file SD entry ${f}`);
       const entries: SdEntry[] = [];
       for (const t of cell.targets) {
         for (const s of servers.get(t.name) ?? []) {

@@ -1,4 +1,5 @@
 // Checks a scenario's expectations against the derived figures of each cell's targets.
+import { selectorMatches } from '../scenario/validate-scenario';
 import type { Comparison, Expectation, ExpectationMetric } from '../scenario/scenario';
 import type { CellRecord, DerivedFigures, ExpectationResult, TargetRecord } from './run-record';
 
@@ -20,13 +21,11 @@ export function figureOf(d: DerivedFigures, metric: ExpectationMetric): number |
 
 /** Whether `target` is selected by `selector`: a name, `*`, or `setting=value` on its server. */
 export function selects(selector: string, target: TargetRecord): boolean {
-  if (selector === '*' || selector === target.name) return true;
-  const eq = selector.indexOf('=');
-  if (eq <= 0) return false;
-  const key = selector.slice(0, eq);
-  const want = selector.slice(eq + 1);
-  const value = (target.server as unknown as Record<string, unknown>)[key];
-  return value !== undefined && String(value) === want;
+  return selectorMatches(
+    selector,
+    target.name,
+    target.server as unknown as Record<string, unknown>,
+  );
 }
 
 export function compare(actual: number, op: Comparison, value: number): boolean {

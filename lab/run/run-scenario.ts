@@ -5,13 +5,12 @@
 // once, snapshot, drain, snapshot, stop the servers. Then derive the figures, check the
 // expectations, and write the run record. Whatever happens — an error, Ctrl-C, SIGTERM — every
 // server the run started is stopped and removed, and the record written so far is kept.
-import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { StartedServer, Runtime } from '../runtime/runtime';
 import { selectRuntime, type RuntimePreference } from '../runtime/select-runtime';
 import { newRunId } from '../runtime/session';
-import { runLoad, type LoadProgress } from '../load/load-driver';
+import { LoadDriver, type LoadProgress } from '../load/load-driver';
 import { LoadProgressView } from '../load/progress';
 import { SeriesOutput } from '../sample/series-output';
 import { startSampler, type SampleOutput } from '../sample/sampler';
@@ -22,7 +21,7 @@ import {
   type ResolvedTarget,
 } from '../scenario/resolve-scenario';
 import type { Scenario } from '../scenario/scenario';
-import { SERVE_DEFAULTS, serveConfigToArgs, type ServeConfig } from '../server/config';
+import { serveConfigToArgs, type ServeConfig } from '../server/config';
 import { checkExpectations } from './check-expectations';
 import { counterDeltas, crossCheck, deriveFigures } from './derive-figures';
 import { captureEnvironment } from './environment';
@@ -219,6 +218,7 @@ async function runCell(c: CellContext): Promise<CellRecord> {
   const servers = new Map<string, StartedServer[]>();
   // The cell's load stops on the run's abort (Ctrl-C) and when one of its drivers fails.
   const cellAbort = new AbortController();
+  const closers: Array<() => Promise<unknown>> = [];
   const onRunAbort = () => cellAbort.abort();
   abort.addEventListener('abort', onRunAbort);
   try {
@@ -252,6 +252,10 @@ async function runCell(c: CellContext): Promise<CellRecord> {
     });
     const urls = (t: ResolvedTarget) =>
       servers.get(t.name)!.map((s) => `http://127.0.0.1:${s.port}${load.path}`);
+    // One load driver per target for the whole cell: warmed up by the warm-up, so the measured
+    // load does not start with a cold client.
+    const drivers = new Map(cell.targets.map((t) => [t.name, LoadDriver.open()]));
+    closers.push(() => Promise.all([...drivers.values()].map((d) => d.close())));
     const driveAll = async (
       phase: 'warmup' | 'load',
       durationSec: number,
@@ -269,21 +273,24 @@ async function runCell(c: CellContext): Promise<CellRecord> {
       try {
         return await Promise.all(
           cell.targets.map((t) =>
-            runLoad({
-              urls: urls(t),
-              load: { ...load, durationSec },
-              phase,
-              signal: cellAbort.signal,
-              ...(arm ?? {}),
-              onProgress: (p) => {
-                view?.update(t.name, p);
-                c.opts.hooks?.clientProgress?.(t.name, cell.id, p);
-              },
-            }).catch((e: Error) => {
-              // One driver failed: stop the others now rather than at their watchdogs.
-              cellAbort.abort();
-              throw new Error(`target ${t.name}, ${phase}: ${e.message}`);
-            }),
+            drivers
+              .get(t.name)!
+              .run({
+                urls: urls(t),
+                load: { ...load, durationSec },
+                phase,
+                signal: cellAbort.signal,
+                ...(arm ?? {}),
+                onProgress: (p) => {
+                  view?.update(t.name, p);
+                  c.opts.hooks?.clientProgress?.(t.name, cell.id, p);
+                },
+              })
+              .catch((e: Error) => {
+                // One driver failed: stop the others now rather than at their watchdogs.
+                cellAbort.abort();
+                throw new Error(`target ${t.name}, ${phase}: ${e.message}`);
+              }),
           ),
         );
       } finally {
@@ -391,6 +398,7 @@ async function runCell(c: CellContext): Promise<CellRecord> {
   } finally {
     abort.removeEventListener('abort', onRunAbort);
     cellAbort.abort();
+    await Promise.all(closers.map((close) => close().catch(() => undefined)));
     await guard(log, 'serversStopping', () => c.opts.hooks?.serversStopping?.({ runId, cell }));
     for (const list of servers.values()) {
       await Promise.all(
@@ -401,13 +409,6 @@ async function runCell(c: CellContext): Promise<CellRecord> {
     }
   }
 }
-
-/** Writes the scenario the run used next to its record, for reproduction. */
-export async function writeScenarioCopy(dir: string, scenario: Scenario): Promise<void> {
-  await writeFile(path.join(dir, 'scenario.json'), JSON.stringify(scenario, null, 2) + '\n');
-}
-
-export { SERVE_DEFAULTS };
 
 /** Runs a hook, logging instead of throwing: a hook must never stop servers from being stopped. */
 async function guard(
