@@ -176,7 +176,11 @@ export function startSampler(opts: SamplerOptions): Sampler {
                 spec.metricsPort,
                 timeout,
               );
-              return { ...base, snapshot };
+              // When the server took it (same clock), not when we asked: fetches jitter.
+              const taken = Number.isFinite(snapshot.takenAtMs)
+                ? snapshot.takenAtMs - opts.startedAtMs
+                : tMs;
+              return { ...base, tMs: taken, snapshot };
             } catch (err) {
               error = (err as Error).message;
             }

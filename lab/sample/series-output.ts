@@ -16,6 +16,8 @@ import type { Sample, SampleOutput } from './sample';
 
 interface Pending {
   tMs: number;
+  /** Sum of the answering servers' snapshot times (their mean becomes tMs). */
+  tSum: number;
   phase: Phase;
   got: number;
   answered: number;
@@ -56,12 +58,14 @@ export class SeriesOutput implements SampleOutput {
     const st = this.target(s.target);
     let p = st.pending.get(s.tick);
     if (!p) {
-      p = { tMs: s.tMs, phase: s.phase, got: 0, answered: 0 };
+      p = { tMs: s.tMs, tSum: 0, phase: s.phase, got: 0, answered: 0 };
       st.pending.set(s.tick, p);
     }
     p.got++;
     if (s.snapshot) {
       p.answered++;
+      p.tSum += s.tMs;
+      p.tMs = p.tSum / p.answered; // the mean time the answering servers took their snapshots
       st.last[s.server] = s.snapshot;
     }
     if (p.got >= s.targetServers) {
