@@ -118,7 +118,3 @@ export function substitute(expr: string, s: Substitution): string {
   });
 }
 
-/** Escapes a literal for a regex matcher (=~), as Grafana does for multi-value variables. */
-export function regexEscape(value: string): string {
-  return value.replace(/[\\^$*+?.()|[\]{}]/g, '\\$&');
-}

@@ -42,10 +42,6 @@ export class HttpWait {
     return new HttpWait(`http://${LOOPBACK}:${metricsPort}/healthz`, timeoutMs);
   }
 
-  withStartupTimeout(timeoutMs: number): HttpWait {
-    return new HttpWait(this.url, timeoutMs, this.intervalMs);
-  }
-
   async waitUntilReady(target: WaitTarget): Promise<void> {
     const deadline = performance.now() + this.timeoutMs;
     let last = 'no answer yet';
