@@ -117,4 +117,3 @@ export function substitute(expr: string, s: Substitution): string {
     return value;
   });
 }
-
