@@ -24,9 +24,9 @@ export async function startServe(args: string[], readyTimeoutMs = 10_000): Promi
   const proc = spawn(
     process.execPath,
     [BIN, 'serve', '--port', '0', '--metrics-port', '0', ...args],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
+    // The lifeline (stdin held open by this process): a test runner killed outright leaves no
+    // server behind.
+    { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, FORKLAB_LIFELINE: 'stdin' } },
   );
   let out = '';
   let err = '';
