@@ -6,6 +6,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { connectDocker, probeDockerSync } from '../lab/runtime/docker-engine';
+import { waitFor } from './support/serve-process';
 import type { RunRecord } from '../lab/run/run-record';
 
 const BIN = path.resolve(__dirname, '..', 'bin', 'forklab.js');
@@ -74,6 +75,25 @@ async function containersOf(runId: string) {
   });
 }
 
+/** Both targets of a compare run have their container running. */
+const bothContainersRunning = (id: string) =>
+  waitFor(
+    'both containers running',
+    async () =>
+      (await containersOf(id)).filter((c) => c.State === 'running').length >= 2 ? true : undefined,
+    60_000,
+    100,
+  );
+
+/** Both targets of a compare run have their local server running. */
+const bothLocalServersRunning = (id: string) =>
+  waitFor(
+    'both local servers running',
+    async () => ((await processesOf(id)).length >= 2 ? true : undefined),
+    30_000,
+    100,
+  );
+
 const SHORT = ['--duration', '2', '--warmup', '1', '--drain', '1', '--connections', '16'];
 
 function expectCompareVerdicts(record: RunRecord): void {
@@ -126,11 +146,7 @@ describeDocker('forklab run with containers', () => {
     const run = startRun(['run', 'compare', '--runtime', 'docker', '--runs-dir', runsDir]);
     const id = await run.id;
     // Wait until both targets' containers run and the load has gone on for a moment.
-    const deadline = Date.now() + 60_000;
-    while ((await containersOf(id)).filter((c) => c.State === 'running').length < 2) {
-      if (Date.now() > deadline) throw new Error('containers not running within 60000 ms');
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await bothContainersRunning(id);
     await new Promise((r) => setTimeout(r, 3000));
     const t0 = Date.now();
     run.child.kill('SIGINT');
@@ -150,11 +166,7 @@ test('a second SIGINT exits at once and still leaves no container', async () => 
   const runsDir = mkdtempSync(path.join(os.tmpdir(), 'forklab-runs-'));
   const run = startRun(['run', 'compare', '--runtime', 'docker', '--runs-dir', runsDir]);
   const id = await run.id;
-  const deadline = Date.now() + 60_000;
-  while ((await containersOf(id)).filter((c) => c.State === 'running').length < 2) {
-    if (Date.now() > deadline) throw new Error('containers not running within 60000 ms');
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await bothContainersRunning(id);
   run.child.kill('SIGINT');
   await new Promise((r) => setTimeout(r, 50));
   run.child.kill('SIGINT');
@@ -208,11 +220,7 @@ describe('forklab run with local processes', () => {
     const runsDir = mkdtempSync(path.join(os.tmpdir(), 'forklab-runs-'));
     const run = startRun(['run', 'compare', '--runtime', 'local', '--runs-dir', runsDir]);
     const id = await run.id;
-    const deadline = Date.now() + 30_000;
-    while ((await processesOf(id)).length < 2) {
-      if (Date.now() > deadline) throw new Error('local servers not running within 30000 ms');
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await bothLocalServersRunning(id);
     await new Promise((r) => setTimeout(r, 3000));
     run.child.kill('SIGINT');
     const r = await run.done;
@@ -227,20 +235,16 @@ test('a lab killed outright (SIGKILL) leaves no local server behind', async () =
   const runsDir = mkdtempSync(path.join(os.tmpdir(), 'forklab-runs-'));
   const run = startRun(['run', 'compare', '--runtime', 'local', '--runs-dir', runsDir]);
   const id = await run.id;
-  const deadline = Date.now() + 30_000;
-  while ((await processesOf(id)).length < 2) {
-    if (Date.now() > deadline) throw new Error('local servers not running within 30000 ms');
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await bothLocalServersRunning(id);
   run.child.kill('SIGKILL');
   await run.done;
   // The servers notice their lifeline (stdin) closed and stop by themselves.
-  const gone = Date.now() + 10_000;
-  while ((await processesOf(id)).length > 0) {
-    if (Date.now() > gone)
-      throw new Error('local servers still running 10000 ms after the lab died');
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitFor(
+    'local servers gone after the lab died',
+    async () => ((await processesOf(id)).length === 0 ? true : undefined),
+    10_000,
+    100,
+  );
 });
 
 describe('bad input is rejected with every error, and nothing starts', () => {
