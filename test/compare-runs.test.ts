@@ -18,9 +18,12 @@ const REPO = path.resolve(__dirname, '..');
 const scenario = (loopCreation: 'post-fork' | 'pre-fork') =>
   defineScenario({
     name: 'compare-test',
-    description: 'One server, two workers, keep-alive: the loop created after or before fork.',
-    targets: [{ name: 'server', server: { workers: 2, loopCreation } }],
-    load: { mode: 'keep-alive', connections: 8, durationSec: 1, warmupSec: 0.3 },
+    description: 'One server, four workers, keep-alive: the loop created after or before fork.',
+    // Accept batch 1: connections spread over the workers, so a shared loop must misroute
+    // events. (With Tornado's 128 one worker may take all of them in a short run, and a busy
+    // owner can then consume its own events before a sleeping sibling runs: no KeyError at all.)
+    targets: [{ name: 'server', server: { workers: 4, loopCreation, acceptBatch: 1 } }],
+    load: { mode: 'keep-alive', connections: 16, durationSec: 1, warmupSec: 0.3 },
     sampleIntervalMs: 200,
     drainSec: 0.4,
   });

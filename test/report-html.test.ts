@@ -17,8 +17,12 @@ const single = defineScenario({
   description: 'Post-fork against pre-fork (both flavours), keep-alive.',
   targets: [
     { name: 'post-fork', server: { workers: 4 } },
-    { name: 'pre-fork', server: { workers: 4, loopCreation: 'pre-fork' } },
-    { name: 'asyncio', server: { workers: 4, loopCreation: 'pre-fork', flavour: 'asyncio' } },
+    // Accept batch 1: connections spread over the workers, so the shared loop must misroute.
+    { name: 'pre-fork', server: { workers: 4, loopCreation: 'pre-fork', acceptBatch: 1 } },
+    {
+      name: 'asyncio',
+      server: { workers: 4, loopCreation: 'pre-fork', flavour: 'asyncio', acceptBatch: 1 },
+    },
   ],
   load: { mode: 'keep-alive', connections: 16, durationSec: 2, warmupSec: 0.6 },
   sampleIntervalMs: 200,

@@ -23,8 +23,12 @@ const sharedEpoll = defineScenario({
   description: 'The loop created after fork, and before it with both flavours.',
   targets: [
     { name: 'post-fork', server: { workers: 4 } },
-    { name: 'pre-fork', server: { workers: 4, loopCreation: 'pre-fork' } },
-    { name: 'asyncio', server: { workers: 4, loopCreation: 'pre-fork', flavour: 'asyncio' } },
+    // Accept batch 1: connections spread over the workers, so the shared loop must misroute.
+    { name: 'pre-fork', server: { workers: 4, loopCreation: 'pre-fork', acceptBatch: 1 } },
+    {
+      name: 'asyncio',
+      server: { workers: 4, loopCreation: 'pre-fork', flavour: 'asyncio', acceptBatch: 1 },
+    },
   ],
   load: { mode: 'keep-alive', connections: 16, timeoutMs: 2000, ...SHORT },
   sampleIntervalMs: 200,
