@@ -12,18 +12,13 @@
 // 'timeout' and 'lost' — so every request ends exactly one way, as in churn-client.ts.
 import { createRequire } from 'node:module';
 import autocannon from 'autocannon';
-import type { Generator, HttpTarget } from './churn-client';
+import type { ChurnOptions, Generator } from './churn-client';
 import type { LoadStats } from './load-stats';
 
-export interface KeepAliveOptions {
-  /** Connections are spread over the targets round-robin. */
-  targets: HttpTarget[];
-  path: string;
-  connections: number;
+/** The churn client's options (targets, path, connections, rate, deadline), and: */
+export interface KeepAliveOptions extends ChurnOptions {
+  /** Requests in flight per connection. */
   pipelining: number;
-  /** Requests per second over all connections; undefined = as fast as possible. */
-  rate: number | undefined;
-  timeoutMs: number;
   /** A limit autocannon enforces by itself should stop() never come; seconds. */
   backstopSec: number;
 }

@@ -4,19 +4,14 @@
 import { performance } from 'node:perf_hooks';
 import { parentPort } from 'node:worker_threads';
 import type { ClientResult } from '../run/run-record';
-import { startChurn, type Generator, type HttpTarget } from './churn-client';
+import { startChurn, type ChurnOptions, type Generator } from './churn-client';
 import { startKeepAlive } from './keep-alive';
 import { LoadStats, type LoadProgress } from './load-stats';
 
 /** What the driver asks for; every value resolved. */
-export interface WorkerInput {
+export interface WorkerInput extends ChurnOptions {
   mode: 'keep-alive' | 'churn';
-  targets: HttpTarget[];
-  path: string;
-  connections: number;
   pipelining: number;
-  rate: number | undefined;
-  timeoutMs: number;
   durationSec: number;
   progressEveryMs: number;
 }

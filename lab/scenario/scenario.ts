@@ -41,29 +41,32 @@ export type LoadSpec =
   | (LoadCommon & { mode: 'churn' });
 
 /** Derived figures an expectation can name (see lab/run/run-record.ts DerivedFigures). */
-export type ExpectationMetric =
-  | 'requestsPerSec'
-  | 'keyErrorsPer1000'
-  | 'unknownFdPer1000'
-  | 'spuriousReadsPerRequest'
-  | 'acceptEagainPerAccept'
-  | 'voluntaryCsPerAccept'
-  | 'voluntaryCsPerRequest'
-  | 'listenEventsPerAccept'
-  | 'acceptShareMaxMin'
-  | 'acceptJain'
-  | 'requestJain'
-  | 'cpuUsPerRequest'
-  | 'stuckConnectionsMax'
-  | 'workerRestarts'
-  | 'eexistErrors'
-  | 'clientAborts'
-  | 'clientTimeouts'
-  | 'clientErrors'
-  | 'clientRequests'
-  | 'serverRequests';
+export const EXPECTATION_METRICS = [
+  'requestsPerSec',
+  'keyErrorsPer1000',
+  'unknownFdPer1000',
+  'spuriousReadsPerRequest',
+  'acceptEagainPerAccept',
+  'voluntaryCsPerAccept',
+  'voluntaryCsPerRequest',
+  'listenEventsPerAccept',
+  'acceptShareMaxMin',
+  'acceptJain',
+  'requestJain',
+  'cpuUsPerRequest',
+  'stuckConnectionsMax',
+  'workerRestarts',
+  'eexistErrors',
+  'clientAborts',
+  'clientTimeouts',
+  'clientErrors',
+  'clientRequests',
+  'serverRequests',
+] as const;
+export type ExpectationMetric = (typeof EXPECTATION_METRICS)[number];
 
-export type Comparison = '>' | '>=' | '<' | '<=' | '==' | '!=';
+export const COMPARISONS = ['>', '>=', '<', '<=', '==', '!='] as const;
+export type Comparison = (typeof COMPARISONS)[number];
 
 export interface Expectation {
   /** A target name, or a server-setting selector such as `loopCreation=pre-fork`, or `*`. */

@@ -11,52 +11,16 @@ import {
   type ServeConfig,
   type ValidateOptions,
 } from '../server/config';
-import type {
-  Comparison,
-  ExpectationMetric,
-  LoadSpec,
-  Scenario,
-  ServerSettings,
-  TargetSpec,
+import {
+  COMPARISONS,
+  EXPECTATION_METRICS,
+  type LoadSpec,
+  type Scenario,
+  type ServerSettings,
+  type TargetSpec,
 } from './scenario';
 
-export const EXPECTATION_METRICS = [
-  'requestsPerSec',
-  'keyErrorsPer1000',
-  'unknownFdPer1000',
-  'spuriousReadsPerRequest',
-  'acceptEagainPerAccept',
-  'voluntaryCsPerAccept',
-  'voluntaryCsPerRequest',
-  'listenEventsPerAccept',
-  'acceptShareMaxMin',
-  'acceptJain',
-  'requestJain',
-  'cpuUsPerRequest',
-  'stuckConnectionsMax',
-  'workerRestarts',
-  'eexistErrors',
-  'clientAborts',
-  'clientTimeouts',
-  'clientErrors',
-  'clientRequests',
-  'serverRequests',
-] as const satisfies readonly ExpectationMetric[];
-
-export const COMPARISONS = [
-  '>',
-  '>=',
-  '<',
-  '<=',
-  '==',
-  '!=',
-] as const satisfies readonly Comparison[];
-
-// Compile-time checks that the two lists above name every member of their union in scenario.ts.
-type MissingMetric = Exclude<ExpectationMetric, (typeof EXPECTATION_METRICS)[number]>;
-const _everyMetric: [MissingMetric] extends [never] ? true : MissingMetric = true;
-type MissingComparison = Exclude<Comparison, (typeof COMPARISONS)[number]>;
-const _everyComparison: [MissingComparison] extends [never] ? true : MissingComparison = true;
+export { COMPARISONS, EXPECTATION_METRICS };
 
 export const LOAD_MODES = ['keep-alive', 'churn'] as const satisfies readonly LoadSpec['mode'][];
 
