@@ -20,7 +20,7 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { runLoad } from '../lab/load/load-driver';
-import type { ClientResult } from '../lab/run/run-record';
+import type { ClientResult } from '../lab/record/run-record';
 import type { LoadSpec } from '../lab/scenario/scenario';
 import type { ServerSnapshot } from '../lab/server/snapshot';
 import { killAllNow, startChild, stopAll, stopChild, type Child } from './support/children';

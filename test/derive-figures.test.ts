@@ -7,8 +7,8 @@ import {
   readFigure,
   share,
   stuckConnectionsMax,
-} from '../lab/run/derive-figures';
-import type { ClientResult, TargetSeries, WorkerRecord } from '../lab/run/run-record';
+} from '../lab/record/derive-figures';
+import type { ClientResult, TargetSeries, WorkerRecord } from '../lab/record/run-record';
 import type { ServerSnapshot } from '../lab/server/snapshot';
 
 function snap(

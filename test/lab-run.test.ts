@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { connectDocker, probeDockerSync } from '../lab/runtime/docker-engine';
 import { waitFor } from './support/serve-process';
-import type { RunRecord } from '../lab/run/run-record';
+import type { RunRecord } from '../lab/record/run-record';
 
 const BIN = path.resolve(__dirname, '..', 'bin', 'forklab.js');
 const engine = probeDockerSync(3000);

@@ -1,6 +1,6 @@
 // The load driver against the real server: what the client counts must match the server's own
 // `requests` counter (within 1 %), in both modes; deadlines turn into timeouts; abort is prompt.
-import type { ClientResult } from '../lab/run/run-record';
+import type { ClientResult } from '../lab/record/run-record';
 import type { LoadSpec } from '../lab/scenario/scenario';
 import { LoadDriver, runLoad, workerInput, type LoadProgress } from '../lab/load/load-driver';
 import { sleep, startServe, stopAll, type RunningServe } from './support/serve-process';

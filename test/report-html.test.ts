@@ -4,7 +4,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { RunRecord } from '../lab/run/run-record';
+import type { RunRecord } from '../lab/record/run-record';
 import { rateOf, type ChartSpec } from '../lab/report/chart-data';
 import { checkPage, findChromium } from '../lab/report/headless-check';
 import { renderReport, writeReport } from '../lab/report/html-report';

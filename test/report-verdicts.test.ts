@@ -1,7 +1,7 @@
 // Verdicts from real runs: each finding names its mechanism and carries the measured number.
 // Three short real runs (the lab's runner, local servers): the shared epoll under keep-alive, the
 // accept path under churn, and the hang / start-up failures.
-import type { RunRecord, TargetRecord } from '../lab/run/run-record';
+import type { RunRecord, TargetRecord } from '../lab/record/run-record';
 import { fmtNum, fmtPct, maxShareFraction, ratioFig } from '../lab/report/format';
 import {
   COUNT_MISMATCH_MIN_ABS,

@@ -1,8 +1,8 @@
 // The sampler against real `forklab serve` processes under a little load.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { counterDeltas } from '../lab/run/derive-figures';
-import type { Phase } from '../lab/run/run-record';
+import { counterDeltas } from '../lab/record/derive-figures';
+import type { Phase } from '../lab/record/run-record';
 import { isCounterField } from '../lab/sample/fields';
 import type { Sample, SampleOutput } from '../lab/sample/sample';
 import { startSampler, type Sampler } from '../lab/sample/sampler';

@@ -1,5 +1,5 @@
 // SeriesOutput on synthetic samples, and the field kinds against the metrics table.
-import type { Phase } from '../lab/run/run-record';
+import type { Phase } from '../lab/record/run-record';
 import {
   GAUGE_FIELDS,
   INTERNAL_FIELDS,

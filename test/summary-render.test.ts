@@ -2,8 +2,14 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { csvField, figuresCsv, samplesCsv, toCsv, workerSamplesCsv } from '../lab/run/csv-export';
-import { deriveFigures } from '../lab/run/derive-figures';
+import {
+  csvField,
+  figuresCsv,
+  samplesCsv,
+  toCsv,
+  workerSamplesCsv,
+} from '../lab/report/csv-export';
+import { deriveFigures } from '../lab/record/derive-figures';
 import {
   RUN_RECORD_SCHEMA,
   type CellRecord,
@@ -11,9 +17,10 @@ import {
   type ExpectationResult,
   type RunRecord,
   type TargetRecord,
-} from '../lab/run/run-record';
-import { formatFigure, renderSummary, shouldUseColor } from '../lab/run/terminal-summary';
-import { createRunDir, runStamp, writeRecord } from '../lab/run/write-record';
+} from '../lab/record/run-record';
+import { formatFigure, renderSummary, shouldUseColor } from '../lab/report/terminal-summary';
+import { createRunDir, runStamp, writeRecord } from '../lab/record/run-folder';
+import { runViews } from '../lab/report/run-views';
 import { SERVE_DEFAULTS } from '../lab/server/config';
 
 function client(responses: number): ClientResult {
@@ -341,8 +348,9 @@ describe('run folder', () => {
 
   it('writes results.json and the views atomically, again for a newer record', async () => {
     const dir = await createRunDir(root, 'herd', new Date());
-    await writeRecord(dir, record({ status: 'interrupted', cells: [] }));
-    await writeRecord(dir, record());
+    const partial = record({ status: 'interrupted', cells: [] });
+    await writeRecord(dir, partial, runViews(partial));
+    await writeRecord(dir, record(), runViews(record()));
     expect((await readdir(dir)).sort()).toEqual([
       'figures.csv',
       'results.json',

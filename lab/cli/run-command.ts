@@ -7,7 +7,7 @@ import { SESSION_ID } from '../runtime/session';
 import { listScenarios, loadScenario, DEFAULT_SCENARIO } from '../scenario/load-scenario';
 import { applyOverrides, overridesHelp, splitOverrideArgs } from '../scenario/overrides';
 import { runScenario, type RunOutcome } from '../run/run-scenario';
-import { renderSummary, shouldUseColor } from '../run/terminal-summary';
+import { renderSummary, shouldUseColor } from '../report/terminal-summary';
 import { parseRuntimePreference, type RuntimePreference } from '../runtime/select-runtime';
 import { startClientExporter } from '../prometheus/client-exporter';
 import { prometheusRunHooks } from '../prometheus/run-hooks';

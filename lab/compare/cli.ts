@@ -2,7 +2,7 @@
 // page (runs/compare-<time>.html unless --out), and optionally CSV and JSON.
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { runStamp } from '../run/write-record';
+import { runStamp } from '../record/run-folder';
 import { compareRuns, type GroupBy } from './compare';
 import { loadRuns } from './load-runs';
 import { comparisonCsv, comparisonJson, comparisonLines, renderComparisonHtml } from './render';

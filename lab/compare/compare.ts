@@ -15,7 +15,7 @@
 // difference is real when |median B − median A| > spread A + spread B. With two runs per side
 // that is exactly "the two min..max ranges do not overlap". With one run on either side the
 // noise is unknown and the difference is shown but not judged.
-import type { CellRecord, RunRecord, TargetRecord } from '../run/run-record';
+import type { CellRecord, RunRecord, TargetRecord } from '../record/run-record';
 import { FIGURES, matrixLabel, type FigureDef, type FigureUnit } from '../report/format';
 import type { LoadedRun } from './load-runs';
 

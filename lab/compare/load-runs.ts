@@ -1,11 +1,12 @@
 // Finds the run records named on the command line: a run folder (holding results.json), a
 // results.json file, a group folder (sub-folders that hold results.json, e.g. the repeats of one
 // `--repeat N` run), or a name under the runs folder.
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { RUN_RECORD_SCHEMA, type RunRecord } from '../run/run-record';
+import { readRecord, RESULTS_FILE } from '../record/run-folder';
+import type { RunRecord } from '../record/run-record';
 
-export const RESULTS_FILE = 'results.json';
+export { readRecord, RESULTS_FILE };
 
 export interface LoadedRun {
   /** The run folder. */
@@ -51,23 +52,6 @@ export async function resolveRunArg(arg: string, runsDir = 'runs'): Promise<stri
   throw new Error(
     `${arg}: not a run folder, a ${RESULTS_FILE}, or a name under ${runsDir}/ (looked for ${candidates.join(' and ')})`,
   );
-}
-
-/** Reads and checks one record. */
-export async function readRecord(dir: string): Promise<RunRecord> {
-  const file = path.join(dir, RESULTS_FILE);
-  let record: RunRecord;
-  try {
-    record = JSON.parse(await readFile(file, 'utf8')) as RunRecord;
-  } catch (e) {
-    throw new Error(`${file}: cannot read the run record (${(e as Error).message})`);
-  }
-  if (record?.schema !== RUN_RECORD_SCHEMA) {
-    throw new Error(
-      `${file}: schema ${JSON.stringify(record?.schema)}, expected ${RUN_RECORD_SCHEMA}`,
-    );
-  }
-  return record;
 }
 
 /** Every run the arguments name, in argument order, each folder once. */

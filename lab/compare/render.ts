@@ -1,7 +1,7 @@
 // Views of a Comparison: a plain-text table for the terminal, a self-contained HTML page (same
 // shell as the run report: uPlot inlined, no external URL), CSV and JSON for other tools.
 import path from 'node:path';
-import { toCsv, type CsvValue } from '../run/csv-export';
+import { toCsv, type CsvValue } from '../report/csv-export';
 import { colorOf, hasData, type ChartLine, type ChartSpec } from '../report/chart-data';
 import { FIGURES, esc, fmtFigure, fmtNum, type FigureUnit } from '../report/format';
 import { chartBox, htmlPage } from '../report/page';

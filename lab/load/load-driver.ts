@@ -9,7 +9,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { ClientResult } from '../run/run-record';
+import type { ClientResult } from '../record/run-record';
 import type { LoadSpec } from '../scenario/scenario';
 import type { HttpTarget } from './churn-client';
 import type { LoadProgress } from './load-stats';

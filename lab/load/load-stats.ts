@@ -3,7 +3,7 @@
 // the two report the same fields with the same meaning and the same latency resolution.
 import { createRequire } from 'node:module';
 import type { Histogram } from 'hdr-histogram-js';
-import type { ClientResult } from '../run/run-record';
+import type { ClientResult } from '../record/run-record';
 
 // hdr-histogram-js comes with autocannon: load the very copy autocannon uses, wherever npm put it.
 const hdr = createRequire(require.resolve('autocannon'))(

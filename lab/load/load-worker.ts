@@ -3,7 +3,7 @@
 // against one target, so that the main process stays free to sample the servers.
 import { performance } from 'node:perf_hooks';
 import { parentPort } from 'node:worker_threads';
-import type { ClientResult } from '../run/run-record';
+import type { ClientResult } from '../record/run-record';
 import { startChurn, type ChurnOptions, type Generator } from './churn-client';
 import { startKeepAlive } from './keep-alive';
 import { LoadStats, type LoadProgress } from './load-stats';

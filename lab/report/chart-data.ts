@@ -4,7 +4,7 @@
 // Time series: the record keeps cumulative counter sums per sample, so a rate is the difference
 // of two consecutive samples over the time between them, plotted at the later sample. Gauges
 // (stuck connections) are plotted as they are.
-import type { Phase, RunRecord, TargetRecord, TargetSeries } from '../run/run-record';
+import type { Phase, RunRecord, TargetRecord, TargetSeries } from '../record/run-record';
 import { FIGURES, matrixLabel, num, type FigureDef } from './format';
 
 export interface ChartLine {

@@ -1,11 +1,11 @@
 // Shared by the verdicts, the HTML report and the comparison: number formatting, HTML escaping,
 // labels of cells and set-ups, and the table of derived figures every view shows.
 //
-// Reading figures back from results.json (see lab/run/derive-figures.ts): a ratio over zero is
+// Reading figures back from results.json (see lab/record/derive-figures.ts): a ratio over zero is
 // Infinity, which JSON writes as null, so a null in a number-typed figure means +Infinity —
 // except the latencies, where null means no request completed. A Share over workers that all got
 // 0 is all zeros (no data). A field missing altogether (an older record) is "n/a".
-import type { CounterTotals, DerivedFigures, Share } from '../run/run-record';
+import type { CounterTotals, DerivedFigures, Share } from '../record/run-record';
 import type { ServeConfig } from '../server/config';
 
 /** A derived figure as shown: null when there is nothing to show (n/a). */
@@ -131,7 +131,7 @@ export function setupLabel(server: ServerLike | null | undefined): string {
 export type FigureUnit = 'count' | 'rate' | 'ratio' | 'fraction' | 'pct' | 'ms' | 'us';
 
 export interface FigureDef {
-  /** Stable key, also used in CSV/JSON exports (named as lab/run/csv-export.ts flattens them; `…MaxShare` is the largest worker's fraction of the total). */
+  /** Stable key, also used in CSV/JSON exports (named as lab/report/csv-export.ts flattens them; `…MaxShare` is the largest worker's fraction of the total). */
   key: string;
   label: string;
   unit: FigureUnit;

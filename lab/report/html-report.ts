@@ -4,9 +4,10 @@
 // Sections: the run and its configuration, the verdicts, the derived figures side by side per
 // target (per cell for sweeps), sweep charts (each key figure against the swept parameter), time
 // series of the key rates per target with the phases shaded, and per-worker balance bars.
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { CellRecord, RunRecord, TargetRecord } from '../run/run-record';
+import { readRecord, RESULTS_FILE } from '../record/run-folder';
+import type { CellRecord, RunRecord, TargetRecord } from '../record/run-record';
 import { sweepCharts, targetCharts, type ChartSpec } from './chart-data';
 import {
   FIGURES,
@@ -23,7 +24,6 @@ import { chartBox, htmlPage } from './page';
 import { verdicts, type Verdict } from './verdicts';
 
 export const REPORT_FILE = 'report.html';
-export const RESULTS_FILE = 'results.json';
 
 function kvTable(rows: [string, unknown][]): string {
   return `<table class="kv">${rows
@@ -327,7 +327,7 @@ ${cells
 
 /** Reads <runDir>/results.json and writes <runDir>/report.html; resolves with its path. */
 export async function writeReport(runDir: string): Promise<string> {
-  const record = JSON.parse(await readFile(path.join(runDir, RESULTS_FILE), 'utf8')) as RunRecord;
+  const record = await readRecord(runDir);
   const out = path.join(runDir, REPORT_FILE);
   await writeFile(out, renderReport(record));
   return out;

@@ -3,7 +3,7 @@
 // terminal, and the HTML report shows the same list.
 //
 // Every threshold that changes the wording is a named constant below, with why it is where it is.
-import type { CellRecord, RunRecord, TargetRecord } from '../run/run-record';
+import type { CellRecord, RunRecord, TargetRecord } from '../record/run-record';
 import {
   fmtNum,
   fmtPct,

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { Engine } from '../native/engine';
-import type { RunEnvironment } from './run-record';
+import type { RunEnvironment } from '../record/run-record';
 
 const REPO = path.resolve(__dirname, '..', '..');
 

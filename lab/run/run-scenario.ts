@@ -22,8 +22,8 @@ import {
 } from '../scenario/resolve-scenario';
 import type { Scenario } from '../scenario/scenario';
 import { serveConfigToArgs, type ServeConfig } from '../server/config';
-import { checkExpectations } from './check-expectations';
-import { counterDeltas, crossCheck, deriveFigures } from './derive-figures';
+import { checkExpectations } from '../record/check-expectations';
+import { counterDeltas, crossCheck, deriveFigures } from '../record/derive-figures';
 import { captureEnvironment } from './environment';
 import {
   RUN_RECORD_SCHEMA,
@@ -31,9 +31,10 @@ import {
   type ClientResult,
   type RunRecord,
   type TargetRecord,
-} from './run-record';
-import { createRunDir, writeRecord } from './write-record';
+} from '../record/run-record';
+import { createRunDir, writeRecord } from '../record/run-folder';
 import { writeReport } from '../report/html-report';
+import { runViews } from '../report/run-views';
 
 export interface RunOptions {
   scenario: Scenario;
@@ -164,7 +165,10 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
           record,
         }),
       );
-      await writeRecord(dir, { ...record, endedAt: new Date().toISOString() });
+      {
+        const partial = { ...record, endedAt: new Date().toISOString() };
+        await writeRecord(dir, partial, runViews(partial));
+      }
     }
     checkAborted(); // a signal during the last cell's drain still makes the run interrupted
     record.expectations = checkExpectations(scenario.expectations ?? [], record.cells);
@@ -183,7 +187,7 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
       .catch((e: Error) => log(`forklab: stopping servers failed: ${e.message}`));
     await guard(log, 'runEnded', () => opts.hooks?.runEnded?.({ runId }));
     record.endedAt = new Date().toISOString();
-    await writeRecord(dir, record);
+    await writeRecord(dir, record, runViews(record));
   }
   // The HTML report is made from results.json alone; a failure to render it loses no data.
   const report = await writeReport(dir).catch((e: Error) => {

@@ -4,7 +4,7 @@
 // here (test/sample-fields.test.ts checks these lists against lab/server/metrics.ts FIELD_METRICS,
 // which is itself checked against the engine's layout). Any field not named here is a counter:
 // cumulative, never reset (it survives worker restarts), so a delta is a plain difference.
-import type { CounterTotals } from '../run/run-record';
+import type { CounterTotals } from '../record/run-record';
 
 /** Gauges: a value per sample, never differenced. */
 export const GAUGE_FIELDS: readonly string[] = [

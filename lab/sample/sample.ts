@@ -1,6 +1,6 @@
 // What the sampler emits, and the interface its outputs implement (the k6 way: samples flow
 // through small outputs; the series builder is one, a Prometheus export can be another).
-import type { Phase } from '../run/run-record';
+import type { Phase } from '../record/run-record';
 import type { ServerSnapshot } from '../server/snapshot';
 
 /** One server's snapshot at one sample time. */

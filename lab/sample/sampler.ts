@@ -8,7 +8,7 @@
 // counted per server, never an exception.
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
-import type { Phase } from '../run/run-record';
+import type { Phase } from '../record/run-record';
 import type { ServerSnapshot } from '../server/snapshot';
 import type { Sample, SampleOutput } from './sample';
 

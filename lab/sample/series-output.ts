@@ -9,7 +9,7 @@
 // server that did not answer contributes its last snapshot (carried over, so cumulative series
 // stay monotonic), or nothing if it never answered. A batch where none answered makes no point.
 // A field or worker first seen after some points is back-filled with 0 for the earlier ones.
-import type { Phase, TargetSeries } from '../run/run-record';
+import type { Phase, TargetSeries } from '../record/run-record';
 import type { ServerSnapshot } from '../server/snapshot';
 import { isSeriesTotalField, WORKER_SERIES_FIELDS } from './fields';
 import type { Sample, SampleOutput } from './sample';

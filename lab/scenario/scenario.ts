@@ -40,7 +40,7 @@ export type LoadSpec =
     })
   | (LoadCommon & { mode: 'churn' });
 
-/** Derived figures an expectation can name (see lab/run/run-record.ts DerivedFigures). */
+/** Derived figures an expectation can name (see lab/record/run-record.ts DerivedFigures). */
 export const EXPECTATION_METRICS = [
   'requestsPerSec',
   'keyErrorsPer1000',

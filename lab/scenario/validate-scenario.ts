@@ -162,7 +162,7 @@ export function cellSettings(
 
 /**
  * Whether an expectation's `target` selects a target: its name, `*`, or `setting=value` on its
- * (cell-resolved) server settings, compared as text as lab/run/check-expectations.ts does.
+ * (cell-resolved) server settings, compared as text as lab/record/check-expectations.ts does.
  */
 export function selectorMatches(
   selector: string,

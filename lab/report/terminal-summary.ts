@@ -9,9 +9,15 @@
 // Figures: ∞ is a ratio over zero (a null in a record read from JSON, see derive-figures.ts), `-`
 // is no data (no latency when nothing completed; a share when every worker had 0), a trailing `!`
 // marks a value that failed an expectation.
-import { verdictLines, verdicts } from '../report/verdicts';
+import { verdictLines, verdicts } from './verdicts';
 import type { ExpectationMetric } from '../scenario/scenario';
-import type { CellRecord, DerivedFigures, ExpectationResult, RunRecord, Share } from './run-record';
+import type {
+  CellRecord,
+  DerivedFigures,
+  ExpectationResult,
+  RunRecord,
+  Share,
+} from '../record/run-record';
 
 export const SUMMARY_WIDTH = 100;
 const TARGETS_PER_TABLE = 4;

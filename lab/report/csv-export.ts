@@ -7,7 +7,7 @@
 //   which spreadsheets and pandas read as a number or infinity; a missing value is empty.
 // samples.csv: one row per cell × target × sample of TargetSeries.totals (cumulative counters,
 //   gauges as sampled). worker-samples.csv: the same for each worker's series.
-import type { CellRecord, DerivedFigures, RunRecord, Share } from './run-record';
+import type { CellRecord, DerivedFigures, RunRecord, Share } from '../record/run-record';
 
 export type CsvValue = string | number | boolean | null | undefined;
 
