@@ -37,7 +37,7 @@ export default defineScenario({
     },
     {
       target: 'reusePort=true',
-      metric: 'acceptJain',
+      metric: 'acceptShareJain',
       op: '>=',
       value: 0.95,
       why: 'SO_REUSEPORT spreads new connections evenly over the workers’ sockets by hash',

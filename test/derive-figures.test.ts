@@ -1,13 +1,7 @@
 // derive-figures.ts on hand-made inputs with known answers.
-import {
-  counterDeltas,
-  crossCheck,
-  deriveFigures,
-  ratio,
-  readFigure,
-  share,
-  stuckConnectionsMax,
-} from '../lab/record/derive-figures';
+import { counterDeltas, crossCheck, deriveFigures, ratio } from '../lab/record/derive-figures';
+import { jain, stuckConnectionsMax } from '../lab/record/figures';
+import { parseRecordJson, recordJson } from '../lab/record/run-folder';
 import type { ClientResult, TargetSeries, WorkerRecord } from '../lab/record/run-record';
 import type { ServerSnapshot } from '../lab/server/snapshot';
 
@@ -65,38 +59,32 @@ describe('ratio', () => {
     expect(ratio(-5, 0)).toBe(-Infinity);
   });
 
-  it('survives JSON as null, read back as Infinity', () => {
-    const back = JSON.parse(JSON.stringify({ v: ratio(1, 0) })) as { v: number | null };
-    expect(back.v).toBeNull();
-    expect(readFigure(back.v)).toBe(Infinity);
-    expect(readFigure(3)).toBe(3);
+  it('survives results.json as "inf", read back as Infinity', () => {
+    const text = recordJson({ v: ratio(1, 0), w: ratio(-1, 0), n: null, x: 3 });
+    expect(text).toContain('"v": "inf"');
+    expect(text).toContain('"w": "-inf"');
+    expect(parseRecordJson(text)).toEqual({ v: Infinity, w: -Infinity, n: null, x: 3 });
   });
 });
 
-describe('share (Jain and max/min over workers)', () => {
-  it('is 1 and 1 for a perfectly even spread', () => {
-    expect(share([1, 1, 1, 1])).toEqual({ max: 1, min: 1, maxMin: 1, jain: 1 });
+describe("Jain's index over workers", () => {
+  it('is 1 for a perfectly even spread', () => {
+    expect(jain([1, 1, 1, 1])).toBe(1);
   });
 
-  it('is 1/n when one worker takes everything, with max/min Infinity', () => {
-    expect(share([4, 0, 0, 0])).toEqual({ max: 4, min: 0, maxMin: Infinity, jain: 0.25 });
-    expect(share([7, 0]).jain).toBe(0.5);
+  it('is 1/n when one worker takes everything', () => {
+    expect(jain([4, 0, 0, 0])).toBe(0.25);
+    expect(jain([7, 0])).toBe(0.5);
   });
 
   it('matches the formula on an uneven spread', () => {
     // (1+2+3)² / (3·(1+4+9)) = 36/42
-    const s = share([1, 2, 3]);
-    expect(s.jain).toBeCloseTo(36 / 42, 12);
-    expect(s.maxMin).toBe(3);
-    // 84 % to one of 8 workers, the rest even (EPOLLEXCLUSIVE-like)
-    const ex = share([84, ...Array<number>(7).fill(16 / 7)]);
-    expect(ex.jain).toBeGreaterThan(1 / 8);
-    expect(ex.jain).toBeLessThan(0.25);
+    expect(jain([1, 2, 3])).toBeCloseTo(36 / 42, 12);
   });
 
-  it('is all 0 ("no data") when every worker got 0, or there are no workers', () => {
-    expect(share([0, 0, 0])).toEqual({ max: 0, min: 0, maxMin: 0, jain: 0 });
-    expect(share([])).toEqual({ max: 0, min: 0, maxMin: 0, jain: 0 });
+  it('is 0 ("no data") when every worker got 0, or there are no workers', () => {
+    expect(jain([0, 0, 0])).toBe(0);
+    expect(jain([])).toBe(0);
   });
 });
 
@@ -152,7 +140,7 @@ describe('counterDeltas', () => {
 describe('deriveFigures', () => {
   const totals = {
     requests: 2000,
-    accepts_ok: 500,
+    accepts_ok: 1000,
     accept_eagain: 10,
     nvcsw: 1800,
     nivcsw: 200,
@@ -167,8 +155,8 @@ describe('deriveFigures', () => {
     epoll_ctl_eexist: 0,
   };
   const workers = [
-    worker({ accepts_ok: 400, requests: 1000 }, 1),
-    worker({ accepts_ok: 100, requests: 1000 }, 0),
+    worker({ accepts_ok: 800, requests: 1000 }, 1),
+    worker({ accepts_ok: 200, requests: 1000 }, 0),
   ];
   const series: TargetSeries = {
     t: [0, 100, 200, 300],
@@ -177,24 +165,31 @@ describe('deriveFigures', () => {
     workers: {},
   };
 
-  it('computes every figure from known counts', () => {
-    const d = deriveFigures({
+  it('computes every figure from known counts (churn: every figure applies)', () => {
+    const { derived: d, notApplicable } = deriveFigures({
       totals,
       workers,
       client: client({ responses: 1990, timeouts: 7, errors: 1 }),
       series,
       durationSec: 4,
+      loadMode: 'churn',
     });
+    expect(notApplicable).toEqual({});
     expect(d).toMatchObject({
       requestsPerSec: 500,
       keyErrorsPer1000: 25,
       unknownFdPer1000: 2,
       spuriousReadsPerRequest: 0.05,
-      acceptEagainPerAccept: 0.02,
-      voluntaryCsPerAccept: 3.6,
+      acceptEagainPerAccept: 0.01,
+      voluntaryCsPerAccept: 1.8,
       voluntaryCsPerRequest: 0.9,
       involuntaryCsPerRequest: 0.1,
-      listenEventsPerAccept: 2,
+      listenEventsPerAccept: 1,
+      acceptMaxShare: 0.8,
+      acceptShareMaxMin: 4,
+      requestMaxShare: 0.5,
+      requestShareMaxMin: 1,
+      requestShareJain: 1,
       cpuUsPerRequest: 20,
       stuckConnectionsMax: 4, // the warm-up's 9 does not count
       stuckDetected: 2,
@@ -209,12 +204,62 @@ describe('deriveFigures', () => {
       latencyP99Ms: 4.25,
     });
     expect(d.clientServerDiffPct).toBeCloseTo(-0.5, 12);
-    expect(d.acceptShare).toEqual({ max: 400, min: 100, maxMin: 4, jain: 250_000 / 340_000 });
-    expect(d.requestShare.jain).toBe(1);
+    // (800 + 200)² / (2 · (800² + 200²))
+    expect(d.acceptShareJain).toBeCloseTo(1_000_000 / 1_360_000, 12);
+  });
+
+  it('gives no herd or accept-share figure under keep-alive, and says why', () => {
+    const { derived, notApplicable } = deriveFigures({
+      totals,
+      workers,
+      client: client(),
+      series,
+      durationSec: 4,
+      loadMode: 'keep-alive',
+    });
+    const herd = [
+      'voluntaryCsPerAccept',
+      'acceptEagainPerAccept',
+      'listenEventsPerAccept',
+      'acceptMaxShare',
+      'acceptShareMaxMin',
+      'acceptShareJain',
+    ] as const;
+    expect(Object.keys(notApplicable).sort()).toEqual([...herd].sort());
+    for (const k of herd) {
+      expect(derived[k]).toBeNull();
+      expect(notApplicable[k]).toContain('churn');
+    }
+    expect(derived.voluntaryCsPerRequest).toBe(0.9); // per request still applies
+  });
+
+  it('gives no herd figure under churn with too few accepts or too many requests per accept', () => {
+    const few = deriveFigures({
+      totals: { ...totals, accepts_ok: 99 },
+      workers,
+      client: client(),
+      series,
+      durationSec: 4,
+      loadMode: 'churn',
+    });
+    expect(few.derived.voluntaryCsPerAccept).toBeNull();
+    expect(few.notApplicable.voluntaryCsPerAccept).toContain('99 connections accepted');
+    expect(few.notApplicable.acceptShareJain).toContain('99 connections accepted');
+    const reused = deriveFigures({
+      totals: { ...totals, accepts_ok: 400 }, // 2000 requests on 400 connections: 5 each
+      workers,
+      client: client(),
+      series,
+      durationSec: 4,
+      loadMode: 'churn',
+    });
+    expect(reused.derived.voluntaryCsPerAccept).toBeNull();
+    expect(reused.notApplicable.voluntaryCsPerAccept).toContain('5 requests per accepted');
+    expect(reused.derived.acceptShareJain).not.toBeNull(); // balance needs no new connection each
   });
 
   it('takes restarts and EEXIST from the caller when given', () => {
-    const d = deriveFigures({
+    const { derived: d } = deriveFigures({
       totals,
       workers,
       client: client(),
@@ -222,27 +267,34 @@ describe('deriveFigures', () => {
       durationSec: 4,
       restarts: 9,
       eexist: 3,
+      loadMode: 'churn',
     });
     expect(d.workerRestarts).toBe(9);
     expect(d.eexistErrors).toBe(3);
   });
 
   it('defines division by zero: 0 when nothing happened, Infinity when only the numerator did', () => {
-    const d = deriveFigures({
+    const { derived: d, notApplicable } = deriveFigures({
       totals: { keyerrors: 70, nvcsw: 12 },
       workers: [worker({}), worker({})],
       client: client({ responses: 0, latencyMs: null }),
       series: emptySeries,
       durationSec: 0,
+      loadMode: 'churn',
     });
     expect(d.requestsPerSec).toBe(0);
     expect(d.keyErrorsPer1000).toBe(Infinity);
-    expect(d.voluntaryCsPerAccept).toBe(Infinity);
+    expect(d.voluntaryCsPerRequest).toBe(Infinity);
     expect(d.unknownFdPer1000).toBe(0);
-    expect(d.acceptEagainPerAccept).toBe(0);
-    expect(d.acceptShare).toEqual({ max: 0, min: 0, maxMin: 0, jain: 0 });
+    // Nothing accepted, no request, nothing completed: those figures do not apply.
+    expect(d.acceptEagainPerAccept).toBeNull();
+    expect(d.acceptShareJain).toBeNull();
     expect(d.latencyP50Ms).toBeNull();
-    expect(d.clientServerDiffPct).toBe(0);
+    expect(notApplicable.latencyP50Ms).toBe('no request completed');
+    expect(d.clientServerDiffPct).toBeNull();
+    expect(notApplicable.clientServerDiffPct).toBe(
+      'the server counted no request in the measured window',
+    );
     expect(d.stuckConnectionsMax).toBe(0);
     for (const v of Object.values(d)) {
       if (typeof v === 'number') expect(Number.isNaN(v)).toBe(false);

@@ -103,6 +103,7 @@ describe('the stage import rule', () => {
       expect.arrayContaining([
         'run-record.ts',
         'derive-figures.ts',
+        'figures.ts',
         'check-expectations.ts',
         'run-folder.ts',
       ]),

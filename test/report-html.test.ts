@@ -8,7 +8,7 @@ import type { RunRecord } from '../lab/record/run-record';
 import { rateOf, type ChartSpec } from '../lab/report/chart-data';
 import { checkPage, findChromium } from '../lab/report/headless-check';
 import { renderReport, writeReport } from '../lab/report/html-report';
-import { esc, ratioFig } from '../lab/report/format';
+import { esc } from '../lab/report/format';
 import { defineScenario } from '../lab/scenario/scenario';
 import { freshRunsDir, realRun } from './fixtures/real-run';
 
@@ -160,7 +160,7 @@ describe('charts have the measured data', () => {
     expect(ke.x).toEqual([1, 2, 4]);
     expect(ke.lines.map((l) => l.label)).toEqual(['post-fork', 'pre-fork']);
     const measured = swept.record.cells.map((c) =>
-      ratioFig(c.targets.find((t) => t.name === 'pre-fork')!.derived.keyErrorsPer1000),
+      c.targets.find((t) => t.name === 'pre-fork')!.derived.keyErrorsPer1000,
     );
     expect(ke.lines[1]!.values).toEqual(measured);
     expect(charts.find((c) => c.id === 'sweep-requestsPerSec')).toBeDefined();

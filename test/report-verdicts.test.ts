@@ -2,7 +2,7 @@
 // Three short real runs (the lab's runner, local servers): the shared epoll under keep-alive, the
 // accept path under churn, and the hang / start-up failures.
 import type { RunRecord, TargetRecord } from '../lab/record/run-record';
-import { fmtNum, fmtPct, maxShareFraction, ratioFig } from '../lab/report/format';
+import { fmtNum, fmtPct } from '../lab/report/format';
 import {
   COUNT_MISMATCH_MIN_ABS,
   COUNT_MISMATCH_PCT,
@@ -111,7 +111,7 @@ describe('shared epoll (keep-alive)', () => {
     const v = one(vs, 'pre-fork', 'keyerrors');
     expect(v.severity).toBe('bad');
     expect(v.cell).toBe('cell-0');
-    expect(v.value).toBe(ratioFig(t.derived.keyErrorsPer1000));
+    expect(v.value).toBe(t.derived.keyErrorsPer1000);
     expect(v.text).toContain(
       `pre-fork, 4 workers: ${fmtNum(t.derived.keyErrorsPer1000)} KeyErrors per 1000 requests`,
     );
@@ -140,7 +140,7 @@ describe('shared epoll (keep-alive)', () => {
     for (const name of ['pre-fork', 'asyncio']) {
       const t = target(shared, name);
       const found = find(vs, name, 'spurious-reads');
-      if ((ratioFig(t.derived.spuriousReadsPerRequest) ?? 0) > 0.01) {
+      if ((t.derived.spuriousReadsPerRequest ?? 0) > 0.01) {
         expect(found).toHaveLength(1);
         expect(found[0]!.text).toContain(
           `${fmtNum(t.derived.spuriousReadsPerRequest)} spurious reads per request`,
@@ -178,10 +178,10 @@ describe('accept path (churn)', () => {
     const vs = verdicts(accept);
     const t = target(accept, 'herd');
     const v = one(vs, 'herd', 'herd');
-    const cs = t.derived.voluntaryCsPerAccept;
+    const cs = t.derived.voluntaryCsPerAccept!;
     // The baseline is what serving a connection costs without a herd: the SO_REUSEPORT target of
     // the same cell, measured in the same run.
-    const base = target(accept, 'reuseport').derived.voluntaryCsPerAccept;
+    const base = target(accept, 'reuseport').derived.voluntaryCsPerAccept!;
     expect(v.value).toBe(cs);
     expect(v.text).toContain(
       `${fmtNum(cs)} voluntary context switches per accepted connection with 4 workers (serving one costs about ${fmtNum(base)}: reuseport in the same cell, on SO_REUSEPORT)`,
@@ -197,17 +197,17 @@ describe('accept path (churn)', () => {
     const vs = verdicts(accept);
     const t = target(accept, 'exclusive');
     const v = one(vs, 'exclusive', 'accept-balance');
-    const share = maxShareFraction(t.derived.acceptShare, t.counters.accepts_ok ?? 0);
+    const share = t.derived.acceptMaxShare;
     expect(v.severity).toBe('warn');
     expect(v.text).toContain(
       `EPOLLEXCLUSIVE imbalance — one worker took ${fmtPct(share)} of the connections`,
     );
     expect(v.text).toContain('first idle waiter in registration order');
-    expect(v.text).toContain(`Jain ${fmtNum(t.derived.acceptShare.jain)}`);
+    expect(v.text).toContain(`Jain ${fmtNum(t.derived.acceptShareJain)}`);
     // Its herd verdict matches its own number, whichever way it fell.
     const herd = one(vs, 'exclusive', 'herd');
-    const base = target(accept, 'reuseport').derived.voluntaryCsPerAccept;
-    const extra = (t.derived.voluntaryCsPerAccept - base) / 3;
+    const base = target(accept, 'reuseport').derived.voluntaryCsPerAccept!;
+    const extra = (t.derived.voluntaryCsPerAccept! - base) / 3;
     expect(herd.text).toContain(
       extra >= HERD_EXTRA_WAKE_SHARE
         ? 'more than one worker woke per connection despite EPOLLEXCLUSIVE'
@@ -221,7 +221,7 @@ describe('accept path (churn)', () => {
     const v = one(vs, 'reuseport', 'accept-balance');
     expect(v.severity).toBe('info');
     expect(v.text).toContain('SO_REUSEPORT balanced');
-    expect(v.text).toContain(`Jain ${fmtNum(t.derived.acceptShare.jain)}`);
+    expect(v.text).toContain(`Jain ${fmtNum(t.derived.acceptShareJain)}`);
   });
 });
 
@@ -265,8 +265,8 @@ describe('hangs and start-up failures', () => {
       const vs = verdicts(r);
       for (const t of r.cells[0]!.targets) {
         const d = t.derived;
-        const diff = ratioFig(d.clientServerDiffPct) ?? 0;
-        const apart = Math.abs(d.clientRequests - d.serverRequests);
+        const diff = d.clientServerDiffPct ?? 0;
+        const apart = Math.abs(d.clientRequests! - d.serverRequests!);
         const mismatch = Math.abs(diff) > COUNT_MISMATCH_PCT && apart >= COUNT_MISMATCH_MIN_ABS;
         expect([t.name, find(vs, t.name, 'count-mismatch').length]).toEqual([
           t.name,
@@ -274,11 +274,11 @@ describe('hangs and start-up failures', () => {
         ]);
         expect([t.name, find(vs, t.name, 'client-aborts').length]).toEqual([
           t.name,
-          d.clientAborts > 0 ? 1 : 0,
+          d.clientAborts! > 0 ? 1 : 0,
         ]);
         expect([t.name, find(vs, t.name, 'client-errors').length]).toEqual([
           t.name,
-          d.clientErrors > 0 ? 1 : 0,
+          d.clientErrors! > 0 ? 1 : 0,
         ]);
       }
       // The record's own warnings are passed on, word for word.

@@ -181,8 +181,27 @@ describe('applyOverrides', () => {
       durationSec: 10,
       warmupSec: 2,
     });
-    const back = applyOverrides(shipped('herd'), ['--mode', 'keep-alive']);
-    expect(back.ok && back.scenario.load.mode).toBe('keep-alive');
+    const back = applyOverrides(shipped('edge-hang'), ['--mode', 'churn']);
+    expect(back.ok && back.scenario.load.mode).toBe('churn');
+  });
+
+  test('--mode keep-alive on a scenario that expects herd figures is rejected, naming the fix', () => {
+    const r = applyOverrides(shipped('herd'), ['--mode', 'keep-alive']);
+    expect(r.ok).toBe(false);
+    const errors = r.ok ? [] : r.errors;
+    // herd.ts expects acceptShareJain once and voluntaryCsPerAccept twice (expectations 1..3).
+    expect(errors).toHaveLength(3);
+    expect(errors[0]).toMatch(
+      /^with the overrides \(--mode keep-alive\): expectations\[1\]\.metric: acceptShareJain needs connection churn/,
+    );
+    expect(errors[1]).toContain(
+      'expectations[2].metric: voluntaryCsPerAccept needs connection churn',
+    );
+    for (const e of errors) {
+      expect(e).toContain(
+        "set load.mode to 'churn' (or run with --mode churn), or remove this expectation",
+      );
+    }
   });
 
   test('what the overridden scenario breaks is reported too', () => {
@@ -190,7 +209,7 @@ describe('applyOverrides', () => {
     const broken = {
       ...s,
       expectations: [
-        { target: 'workers=4', metric: 'acceptJain' as const, op: '>' as const, value: 0 },
+        { target: 'workers=4', metric: 'clientErrors' as const, op: '>' as const, value: 0 },
       ],
     };
     const r = applyOverrides(broken, ['--workers', '2']);

@@ -1,3 +1,4 @@
+import { FIGURES } from '../lab/record/figures';
 import { scenarioNames, loadScenario } from '../lab/scenario/load-scenario';
 import { defineScenario, type Scenario } from '../lab/scenario/scenario';
 import {
@@ -37,7 +38,9 @@ describe('validateScenario: shipped scenarios', () => {
   });
 
   test('the metric list names exactly the ExpectationMetric members, and settings exclude lab-owned keys', () => {
-    expect(EXPECTATION_METRICS).toHaveLength(20);
+    expect(EXPECTATION_METRICS).toEqual(FIGURES.map((f) => f.key));
+    expect(new Set(EXPECTATION_METRICS).size).toBe(EXPECTATION_METRICS.length);
+    expect(EXPECTATION_METRICS).toContain('acceptShareJain');
     for (const k of ['host', 'port', 'metricsPort', 'metricsHost', 'name'])
       expect(SERVER_SETTING_KEYS).not.toContain(k);
     expect(SERVER_SETTING_KEYS).toEqual(
@@ -73,7 +76,7 @@ describe('validateScenario: every error at once, each naming its field', () => {
       drainSec: 61,
       expectations: [
         { target: 'b', metric: 'keyErrorsPer100', op: '=', value: NaN },
-        { target: '*', metric: 'acceptJain', op: '>', value: 0.5, extra: 1 },
+        { target: '*', metric: 'acceptShareJain', op: '>', value: 0.5, extra: 1 },
       ],
     };
     expect(errorsOf(bad)).toEqual([
@@ -237,7 +240,7 @@ describe('validateScenario: expectations', () => {
       expectations: [
         { target: 'loopCreation=post-fork', metric: 'keyErrorsPer1000', op: '==', value: 0 },
         { target: 'flavour=tornado4', metric: 'keyErrorsPer1000', op: '>=', value: 0 },
-        { target: 'workers=2', metric: 'acceptJain', op: '>', value: 0 },
+        { target: 'workers=2', metric: 'requestShareJain', op: '>', value: 0 },
         { target: 'pre', metric: 'clientErrors', op: '==', value: 0, why: 'no errors' },
       ],
     });
@@ -262,8 +265,9 @@ describe('validateScenario: expectations', () => {
     ]);
   });
 
-  test('every metric of the list is accepted', () => {
+  test('every metric of the list is accepted under churn', () => {
     const s = good({
+      load: { mode: 'churn', connections: 4, durationSec: 2 },
       expectations: EXPECTATION_METRICS.map((metric) => ({
         target: '*',
         metric,
@@ -272,6 +276,32 @@ describe('validateScenario: expectations', () => {
       })),
     });
     expect(validateScenario(s).ok).toBe(true);
+  });
+
+  test('under keep-alive, an expectation on a figure that needs churn is rejected, naming the fix', () => {
+    const s = good({
+      expectations: [
+        { target: '*', metric: 'voluntaryCsPerRequest', op: '<', value: 3 },
+        { target: '*', metric: 'voluntaryCsPerAccept', op: '<', value: 3 },
+        { target: '*', metric: 'acceptEagainPerAccept', op: '<', value: 1 },
+        { target: '*', metric: 'listenEventsPerAccept', op: '<', value: 1 },
+        { target: '*', metric: 'acceptMaxShare', op: '<', value: 1 },
+        { target: '*', metric: 'acceptShareMaxMin', op: '<', value: 2 },
+        { target: '*', metric: 'acceptShareJain', op: '>', value: 0.9 },
+      ],
+    });
+    const errors = errorsOf(s);
+    expect(errors.map((e) => e.slice(0, e.indexOf(':')))).toEqual([
+      'expectations[1].metric',
+      'expectations[2].metric',
+      'expectations[3].metric',
+      'expectations[4].metric',
+      'expectations[5].metric',
+      'expectations[6].metric',
+    ]);
+    expect(errors[0]).toBe(
+      "expectations[1].metric: voluntaryCsPerAccept needs connection churn (a new connection per request): under keep-alive the connections are made once and its figure says nothing; this scenario's load.mode is 'keep-alive': set load.mode to 'churn' (or run with --mode churn), or remove this expectation",
+    );
   });
 });
 

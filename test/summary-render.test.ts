@@ -18,8 +18,15 @@ import {
   type RunRecord,
   type TargetRecord,
 } from '../lab/record/run-record';
-import { formatFigure, renderSummary, shouldUseColor } from '../lab/report/terminal-summary';
-import { createRunDir, runStamp, writeRecord } from '../lab/record/run-folder';
+import { formatFigure } from '../lab/record/figures';
+import { renderSummary, shouldUseColor } from '../lab/report/terminal-summary';
+import {
+  createRunDir,
+  parseRecordJson,
+  recordJson,
+  runStamp,
+  writeRecord,
+} from '../lab/record/run-folder';
 import { runViews } from '../lab/report/run-views';
 import { SERVE_DEFAULTS } from '../lab/server/config';
 
@@ -43,6 +50,7 @@ function target(
   totals: Record<string, number>,
   perWorker: Record<string, number>[],
   responses: number,
+  loadMode: 'churn' | 'keep-alive' = 'churn',
 ): TargetRecord {
   const workers = perWorker.map((counters, i) => ({
     key: `0/${i}`,
@@ -66,12 +74,13 @@ function target(
     client: client(responses),
     counters: totals,
     workers,
-    derived: deriveFigures({
+    ...deriveFigures({
       totals,
       workers,
       client: client(responses),
       series: s,
       durationSec: 2,
+      loadMode,
     }),
     series: s,
   };
@@ -79,12 +88,12 @@ function target(
 
 const postFork = target(
   'post-fork',
-  { requests: 20_000, accepts_ok: 1000, nvcsw: 1900, accept_eagain: 12, keyerrors: 0 },
+  { requests: 2000, accepts_ok: 1000, nvcsw: 1900, accept_eagain: 12, keyerrors: 0 },
   [
-    { accepts_ok: 500, requests: 10_000 },
-    { accepts_ok: 500, requests: 10_000 },
+    { accepts_ok: 500, requests: 1000 },
+    { accepts_ok: 500, requests: 1000 },
   ],
-  20_000,
+  2000,
 );
 const preFork = target(
   'pre-fork-edge',
@@ -173,14 +182,41 @@ describe('renderSummary', () => {
     expect(out).toContain('forklab run abc123');
     expect(out).toContain('COMPLETED');
     expect(out).toMatch(/post-fork +pre-fork-edge/);
-    expect(out).toMatch(/requests +\/s +10,000 +0\n/);
-    expect(out).toMatch(/vol\. ctx switches +\/accept +1\.90 +50\.0\n/);
-    expect(out).toMatch(/key errors +\/1000 req +0 +∞!\n/); // failed an expectation
-    expect(out).toMatch(/latency p50 +ms +0\.80 +-\n/);
-    expect(out).toMatch(/accept share Jain +1\.00 +0\.50\n/);
+    expect(out).toMatch(/requests +\/s +1,000 +0\n/);
+    // 1900 / 1000 accepts; the other target accepted 8 connections: too few for the figure.
+    expect(out).toMatch(/vol\. ctx switches +\/accept +1\.9 +n\/a\n/);
+    expect(out).toMatch(/key errors +\/1000 req +0 +inf!\n/); // failed an expectation
+    expect(out).toMatch(/latency p50 +ms +0\.8 +n\/a\n/);
+    expect(out).toMatch(/accept share Jain +1 +n\/a\n/);
+    const unwrapped = out.replace(/\n +/g, ' ');
+    expect(unwrapped).toContain(
+      'n/a: vol. ctx switches /accept, accept EAGAIN /accept, listen events /accept, accept share largest, accept share max/min, accept share Jain (pre-fork-edge) — 8 connections accepted in the measured window, fewer than the 100 it needs',
+    );
+    expect(unwrapped).toContain(
+      'n/a: latency p50 ms, latency p99 ms (pre-fork-edge) — no request completed',
+    );
     expect(out).toContain('Expectations: 1 passed, 1 failed');
-    expect(out).toMatch(/FAIL {2}pre-fork-edge: keyErrorsPer1000 == 0, actual ∞ \(misrouted/);
-    expect(out).toMatch(/PASS {2}post-fork: voluntaryCsPerAccept < 3, actual 1\.90/);
+    expect(out).toMatch(/FAIL {2}pre-fork-edge: keyErrorsPer1000 == 0, actual inf \(misrouted/);
+    expect(out).toMatch(/PASS {2}post-fork: voluntaryCsPerAccept < 3, actual 1\.9/);
+    expect(out).not.toContain('∞');
+  });
+
+  it('shows the herd figures as n/a with the reason under keep-alive load', () => {
+    const ka = target(
+      'keep-alive',
+      { requests: 20_000, accepts_ok: 0, nvcsw: 5000, accept_eagain: 64 },
+      [{ requests: 10_000 }, { requests: 10_000 }],
+      20_000,
+      'keep-alive',
+    );
+    const out = renderSummary(record({ cells: [cell('cell-0', {}, [ka])], expectations: [] }), {
+      color: false,
+    });
+    expect(out).toMatch(/vol\. ctx switches +\/accept +n\/a\n/);
+    expect(out).toMatch(/accept EAGAIN +\/accept +n\/a\n/);
+    expect(out).toMatch(/accept share max\/min +n\/a\n/);
+    expect(out).toMatch(/vol\. ctx switches +\/req +0\.25\n/); // 5000 / 20,000 still applies
+    expect(out).toMatch(/n\/a: vol\. ctx switches \/accept, .*— needs connection churn/s);
     expect(out).toContain('Warnings (1)');
     expect(out).toContain('  ! target pre-fork-edge');
   });
@@ -218,8 +254,8 @@ describe('renderSummary', () => {
     );
     expect(widest(out)).toBeLessThanOrEqual(100);
     expect(out).toMatch(/cell +workers loopCreation target +req\/s +vCS\/acc +KeyE\/1k +acc Jain/);
-    expect(out).toMatch(/cell-3 +8 +pre-fork +post-fork +10,000 +1\.90 +0 +1\.00/);
-    expect(out).toMatch(/cell-2 +4 +pre-fork +pre-fork-edge +0 +50\.0 +∞! +0\.50/);
+    expect(out).toMatch(/cell-3 +8 +pre-fork +post-fork +1,000 +1\.9 +0 +1 /);
+    expect(out).toMatch(/cell-2 +4 +pre-fork +pre-fork-edge +0 +n\/a +inf! +n\/a /);
     expect(out).toMatch(/FAIL {2}cell-2 pre-fork-edge: keyErrorsPer1000/);
     expect(out).toContain('req/s = requests /s');
   });
@@ -239,22 +275,23 @@ describe('renderSummary', () => {
     expect(out).toContain('no cell completed');
   });
 
-  it('reads figures that went through JSON (Infinity → null) as ∞', () => {
-    const back = JSON.parse(JSON.stringify(record())) as RunRecord;
-    expect(back.cells[0]!.targets[1]!.derived.keyErrorsPer1000).toBeNull();
-    const out = renderSummary(back, { color: false });
-    expect(out).toMatch(/key errors +\/1000 req +0 +∞!\n/);
-    expect(out).toMatch(/latency p50 +ms +0\.80 +-\n/);
+  it('reads figures back from results.json alike (inf stays infinite)', () => {
+    const back = parseRecordJson(recordJson(record())) as RunRecord;
+    expect(back.cells[0]!.targets[1]!.derived.keyErrorsPer1000).toBe(Infinity);
+    expect(renderSummary(back, { color: false })).toBe(renderSummary(record(), { color: false }));
   });
 
-  it('formats figures by kind', () => {
-    expect(formatFigure(1234567.8, 'ratio')).toBe('1,234,568');
-    expect(formatFigure(0.0123, 'ratio')).toBe('0.012');
-    expect(formatFigure(-0.5, 'pct')).toBe('-0.5');
-    expect(formatFigure(2.5, 'pct')).toBe('+2.5');
-    expect(formatFigure(NaN, 'ratio')).toBe('n/a');
-    expect(formatFigure(null, 'latency')).toBe('-');
-    expect(formatFigure(0, 'share', { max: 0, min: 0, maxMin: 0, jain: 0 })).toBe('-');
+  it('formats figures by unit', () => {
+    expect(formatFigure('ratio', 1234567.8)).toBe('1,234,568');
+    expect(formatFigure('ratio', 0.0123)).toBe('0.012');
+    expect(formatFigure('ratio', 2.5)).toBe('2.5');
+    expect(formatFigure('count', 1234.4)).toBe('1,234');
+    expect(formatFigure('pct', -0.5)).toBe('-0.5');
+    expect(formatFigure('pct', 2.5)).toBe('+2.5');
+    expect(formatFigure('fraction', 0.845)).toBe('84.5 %');
+    expect(formatFigure('ratio', Infinity)).toBe('inf');
+    expect(formatFigure('ratio', NaN)).toBe('n/a');
+    expect(formatFigure('ms', null)).toBe('n/a');
   });
 
   it('uses colour on a TTY only, honouring NO_COLOR and FORCE_COLOR', () => {
@@ -301,9 +338,14 @@ describe('CSV', () => {
     expect(head).toContain('keyErrorsPer1000');
     expect(head).toContain('acceptShareJain');
     expect(head).toContain('latencyP99Ms');
-    expect(lines[1]).toMatch(/^abc123,herd,cell-0,2,"a ""b"", c",post-fork,10000,0,/);
+    expect(lines[1]).toMatch(/^abc123,herd,cell-0,2,"a ""b"", c",post-fork,1000,2000,/);
     const row2 = lines[2]!.split(',');
     expect(row2[head.indexOf('keyErrorsPer1000') + 1]).toBe('inf'); // +1: the quoted comma
+    // Figures that do not apply (8 accepts; no request completed) are empty cells.
+    expect(row2[head.indexOf('voluntaryCsPerAccept') + 1]).toBe('');
+    expect(row2[head.indexOf('acceptShareJain') + 1]).toBe('');
+    expect(row2[head.indexOf('latencyP99Ms') + 1]).toBe('');
+    expect(row2[head.indexOf('voluntaryCsPerRequest') + 1]).toBe('inf'); // 400 / 0 requests
     expect(lines[3]).toMatch(/^abc123,herd,cell-1,4,,post-fork,/);
   });
 

@@ -16,7 +16,13 @@
 // that is exactly "the two min..max ranges do not overlap". With one run on either side the
 // noise is unknown and the difference is shown but not judged.
 import type { CellRecord, RunRecord, TargetRecord } from '../record/run-record';
-import { FIGURES, matrixLabel, type FigureDef, type FigureUnit } from '../report/format';
+import {
+  FIGURES,
+  figureValue,
+  matrixLabel,
+  type FigureDef,
+  type FigureUnit,
+} from '../report/format';
 import type { LoadedRun } from './load-runs';
 
 export type GroupBy = 'auto' | 'config' | 'each';
@@ -306,10 +312,13 @@ export function compareRuns(
         statsOf(
           recordsOf(s).map((r) => {
             const t = findTarget(r, slot);
-            return t ? def.get(t) : null;
+            // A figure that does not apply to a run has no value there: it is left out.
+            return t ? figureValue(t, def) : null;
           }),
         ),
       );
+      // A figure that applies to no run of any side (n/a everywhere) is left out altogether.
+      if (stats.every((st) => st.n === 0)) continue;
       const base = stats[0]!;
       rows.push({
         cell: slot.cell,

@@ -1,43 +1,18 @@
-// From counter snapshots to the figures a run reports: pure functions, no I/O.
-//
-// Division by zero, everywhere in DerivedFigures and Share: `ratio(n, 0)` is 0 when n is 0 too
-// ("no requests, no key errors per request") and +Infinity otherwise ("key errors but no
-// requests"), never NaN. JSON.stringify writes Infinity as null, so in a results.json a null in a
-// number-typed figure means +Infinity (latencyP50Ms/latencyP99Ms excepted: there null means no
-// request completed); read such figures back with `readFigure`. A Share over workers that all got
-// 0 has max = min = maxMin = jain = 0 (outside their normal ranges, maxMin ≥ 1 and jain ≥ 1/n, so
-// 0 reads as "no data"); when some got none and some did, maxMin is Infinity.
+// From counter snapshots to the figures a run reports: pure functions, no I/O. The figures
+// themselves, and when each applies, are defined once in figures.ts.
 import { counterFieldsOf } from '../sample/fields';
+import { computeFigures, type LoadMode } from './figures';
 import type {
   ClientResult,
   CounterTotals,
   DerivedFigures,
-  Share,
+  TargetRecord,
   TargetSeries,
   WorkerRecord,
 } from './run-record';
 import type { ServerSnapshot, WorkerSnapshot } from '../server/snapshot';
 
-/** n / d, with 0/0 = 0 and n/0 = ±Infinity (see the header). */
-export function ratio(n: number, d: number): number {
-  if (d === 0) return n === 0 ? 0 : n > 0 ? Infinity : -Infinity;
-  return n / d;
-}
-
-/** A figure read back from JSON: null (how JSON writes Infinity) becomes Infinity. */
-export function readFigure(v: number | null | undefined): number {
-  return v === null || v === undefined ? Infinity : v;
-}
-
-/** Max, min, max/min and Jain's index over per-worker counts (workers with 0 included). */
-export function share(values: readonly number[]): Share {
-  if (values.length === 0) return { max: 0, min: 0, maxMin: 0, jain: 0 };
-  const max = Math.max(...values);
-  const min = Math.min(...values);
-  const sum = values.reduce((a, b) => a + b, 0);
-  const sumSq = values.reduce((a, b) => a + b * b, 0);
-  return { max, min, maxMin: ratio(max, min), jain: ratio(sum * sum, values.length * sumSq) };
-}
+export { ratio } from './figures';
 
 /** a − b, or a when a < b (the counters were reset: a supervisor restart, as Prometheus does). */
 function delta(a: number, b: number): number {
@@ -84,16 +59,6 @@ export function counterDeltas(
   return { totals, workers };
 }
 
-/** Max over the series' load and drain points of the summed stuck_connections gauge. */
-export function stuckConnectionsMax(series: TargetSeries): number {
-  const stuck = series.totals['stuck_connections'] ?? [];
-  let max = 0;
-  series.phase.forEach((p, i) => {
-    if (p !== 'warmup') max = Math.max(max, stuck[i] ?? 0);
-  });
-  return max;
-}
-
 export interface DeriveInput {
   /** Counter deltas over the measured phase (counterDeltas().totals). */
   totals: CounterTotals;
@@ -109,39 +74,24 @@ export interface DeriveInput {
    * worker starts, usually before the measured phase: pass the count since the servers started.
    */
   eexist?: number;
+  /** The load mode of the run (some figures apply only under churn); null when unknown. */
+  loadMode: LoadMode | null;
 }
 
-export function deriveFigures(i: DeriveInput): DerivedFigures {
-  const c = (field: string): number => i.totals[field] ?? 0;
-  const requests = c('requests');
-  const accepts = c('accepts_ok');
-  const perWorker = (field: string) => i.workers.map((w) => w.counters[field] ?? 0);
-  return {
-    requestsPerSec: ratio(requests, i.durationSec),
-    keyErrorsPer1000: ratio(c('keyerrors') * 1000, requests),
-    unknownFdPer1000: ratio(c('unknown_fd_events') * 1000, requests),
-    spuriousReadsPerRequest: ratio(c('spurious_reads'), requests),
-    acceptEagainPerAccept: ratio(c('accept_eagain'), accepts),
-    voluntaryCsPerAccept: ratio(c('nvcsw'), accepts),
-    voluntaryCsPerRequest: ratio(c('nvcsw'), requests),
-    involuntaryCsPerRequest: ratio(c('nivcsw'), requests),
-    listenEventsPerAccept: ratio(c('listen_events'), accepts),
-    acceptShare: share(perWorker('accepts_ok')),
-    requestShare: share(perWorker('requests')),
-    cpuUsPerRequest: ratio(c('utime_us') + c('stime_us'), requests),
-    stuckConnectionsMax: stuckConnectionsMax(i.series),
-    stuckDetected: c('stuck_detected'),
-    workerRestarts: i.restarts ?? i.workers.reduce((n, w) => n + w.restarts, 0),
-    eexistErrors: i.eexist ?? c('epoll_ctl_eexist'),
-    clientAborts: c('client_aborts'),
-    clientRequests: i.client.responses,
-    serverRequests: requests,
-    clientTimeouts: i.client.timeouts,
-    clientErrors: i.client.errors,
-    latencyP50Ms: i.client.latencyMs?.p50 ?? null,
-    latencyP99Ms: i.client.latencyMs?.p99 ?? null,
-    clientServerDiffPct: ratio((i.client.responses - requests) * 100, requests),
-  };
+export function deriveFigures(i: DeriveInput): {
+  derived: DerivedFigures;
+  notApplicable: TargetRecord['notApplicable'];
+} {
+  return computeFigures({
+    totals: i.totals,
+    workers: i.workers,
+    client: i.client,
+    series: i.series,
+    durationSec: i.durationSec,
+    restarts: i.restarts ?? i.workers.reduce((n, w) => n + w.restarts, 0),
+    eexist: i.eexist ?? i.totals['epoll_ctl_eexist'] ?? 0,
+    loadMode: i.loadMode,
+  });
 }
 
 /** Relative difference above which client and server counts disagree. */

@@ -3,8 +3,9 @@
 // a field changes meaning.
 import type { ServeConfig } from '../server/config';
 import type { Expectation, Scenario } from '../scenario/scenario';
+import type { FigureKey } from './figures';
 
-export const RUN_RECORD_SCHEMA = 'forklab.run/1';
+export const RUN_RECORD_SCHEMA = 'forklab.run/2';
 
 export interface RunEnvironment {
   gitCommit: string | null;
@@ -53,42 +54,11 @@ export interface WorkerRecord {
   failed: boolean;
 }
 
-export interface Share {
-  max: number;
-  min: number;
-  /** max / min (Infinity when a worker got none). */
-  maxMin: number;
-  /** Jain's fairness index: (Σx)² / (n·Σx²); 1 = perfectly even. */
-  jain: number;
-}
-
-export interface DerivedFigures {
-  requestsPerSec: number;
-  keyErrorsPer1000: number;
-  unknownFdPer1000: number;
-  spuriousReadsPerRequest: number;
-  acceptEagainPerAccept: number;
-  voluntaryCsPerAccept: number;
-  voluntaryCsPerRequest: number;
-  involuntaryCsPerRequest: number;
-  listenEventsPerAccept: number;
-  acceptShare: Share;
-  requestShare: Share;
-  cpuUsPerRequest: number;
-  stuckConnectionsMax: number;
-  stuckDetected: number;
-  workerRestarts: number;
-  eexistErrors: number;
-  clientAborts: number;
-  clientRequests: number;
-  serverRequests: number;
-  clientTimeouts: number;
-  clientErrors: number;
-  latencyP50Ms: number | null;
-  latencyP99Ms: number | null;
-  /** (client responses − server requests) / server requests, in %. */
-  clientServerDiffPct: number;
-}
+/**
+ * The derived figures of one target, keyed as the figure catalogue (lab/record/figures.ts) names
+ * them; null where a figure does not apply (the reason is in TargetRecord.notApplicable).
+ */
+export type DerivedFigures = Record<FigureKey, number | null>;
 
 export type Phase = 'warmup' | 'load' | 'drain';
 
@@ -121,6 +91,8 @@ export interface TargetRecord {
   counters: CounterTotals;
   workers: WorkerRecord[];
   derived: DerivedFigures;
+  /** Figures that do not apply to this target's window, with the reason (see figures.ts). */
+  notApplicable: Partial<Record<FigureKey, string>>;
   series: TargetSeries;
 }
 
@@ -140,6 +112,8 @@ export interface ExpectationResult extends Expectation {
   checkedTarget: string;
   actual: number | null;
   passed: boolean;
+  /** Set when the figure does not apply to the target's window: the reason (the check fails). */
+  notApplicable?: string;
 }
 
 export interface RunRecord {

@@ -5,7 +5,7 @@
 // of two consecutive samples over the time between them, plotted at the later sample. Gauges
 // (stuck connections) are plotted as they are.
 import type { Phase, RunRecord, TargetRecord, TargetSeries } from '../record/run-record';
-import { FIGURES, matrixLabel, num, type FigureDef } from './format';
+import { FIGURES, figureValue, matrixLabel, num, type FigureDef } from './format';
 
 export interface ChartLine {
   label: string;
@@ -236,7 +236,7 @@ export function sweepCharts(
         matrixLabel(Object.fromEntries(others.map((k) => [k, c.matrix?.[k]]))) === line.rest,
     );
     const t = cell?.targets.find((tt) => tt.name === line.target);
-    const v = t ? def.get(t) : null;
+    const v = t ? figureValue(t, def) : null;
     return v !== null && Number.isFinite(v) ? v : null;
   };
 

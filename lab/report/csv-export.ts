@@ -1,13 +1,15 @@
 // CSV views of a run record (RFC 4180: comma-separated, CRLF line ends, fields quoted when they
 // hold a comma, a quote, a CR or LF, or leading/trailing spaces; quotes doubled).
 //
-// figures.csv: one row per cell × target, the derived figures flattened (acceptShare.jain →
-//   acceptShareJain); every column name carries its unit (…PerSec, …Per1000, …Ms, …Pct, …Us…)
-//   or is a plain count. Infinity (a ratio over zero, see derive-figures.ts) is written `inf`,
-//   which spreadsheets and pandas read as a number or infinity; a missing value is empty.
+// figures.csv: one row per cell × target, one column per figure of the catalogue
+//   (lab/record/figures.ts), named by its key; every key carries its unit (…PerSec, …Per1000,
+//   …Ms, …Pct, …Us…, …Share as a fraction 0..1) or is a plain count. Infinity (a ratio over
+//   zero) is written `inf`, which spreadsheets and pandas read as infinity; a figure that does
+//   not apply to the target's window (see TargetRecord.notApplicable) is an empty cell.
 // samples.csv: one row per cell × target × sample of TargetSeries.totals (cumulative counters,
 //   gauges as sampled). worker-samples.csv: the same for each worker's series.
-import type { CellRecord, DerivedFigures, RunRecord, Share } from '../record/run-record';
+import { FIGURES, INF, figureOf, type FigureKey } from '../record/figures';
+import type { CellRecord, RunRecord } from '../record/run-record';
 
 export type CsvValue = string | number | boolean | null | undefined;
 
@@ -16,8 +18,8 @@ export function csvField(v: CsvValue): string {
   if (v === null || v === undefined) return '';
   if (typeof v === 'number') {
     if (Number.isNaN(v)) return '';
-    if (v === Infinity) return 'inf';
-    if (v === -Infinity) return '-inf';
+    if (v === Infinity) return INF;
+    if (v === -Infinity) return `-${INF}`;
     return String(v);
   }
   const s = String(v);
@@ -32,59 +34,8 @@ export function toCsv(header: readonly string[], rows: readonly (readonly CsvVal
   return csvRow(header) + rows.map(csvRow).join('');
 }
 
-/** Derived figure columns, in DerivedFigures order, Share fields flattened. */
-export const FIGURE_COLUMNS: readonly string[] = [
-  'requestsPerSec',
-  'keyErrorsPer1000',
-  'unknownFdPer1000',
-  'spuriousReadsPerRequest',
-  'acceptEagainPerAccept',
-  'voluntaryCsPerAccept',
-  'voluntaryCsPerRequest',
-  'involuntaryCsPerRequest',
-  'listenEventsPerAccept',
-  'acceptShareMax',
-  'acceptShareMin',
-  'acceptShareMaxMin',
-  'acceptShareJain',
-  'requestShareMax',
-  'requestShareMin',
-  'requestShareMaxMin',
-  'requestShareJain',
-  'cpuUsPerRequest',
-  'stuckConnectionsMax',
-  'stuckDetected',
-  'workerRestarts',
-  'eexistErrors',
-  'clientAborts',
-  'clientRequests',
-  'serverRequests',
-  'clientTimeouts',
-  'clientErrors',
-  'latencyP50Ms',
-  'latencyP99Ms',
-  'clientServerDiffPct',
-];
-
-/** Figures flattened to FIGURE_COLUMNS (null figures read from JSON are Infinity, see header). */
-export function flattenFigures(d: DerivedFigures): Record<string, number | null> {
-  const out: Record<string, number | null> = {};
-  const shareCols = (prefix: string, s: Share) => {
-    out[`${prefix}Max`] = s.max;
-    out[`${prefix}Min`] = s.min;
-    out[`${prefix}MaxMin`] = s.maxMin;
-    out[`${prefix}Jain`] = s.jain;
-  };
-  for (const [k, v] of Object.entries(d) as [keyof DerivedFigures, unknown][]) {
-    if (k === 'acceptShare' || k === 'requestShare') shareCols(k, v as Share);
-    else out[k] = v as number | null;
-  }
-  // A figure that went through JSON as Infinity comes back null; latency null is "none".
-  for (const k of FIGURE_COLUMNS) {
-    if (out[k] === null && k !== 'latencyP50Ms' && k !== 'latencyP99Ms') out[k] = Infinity;
-  }
-  return out;
-}
+/** Derived figure columns: the catalogue's keys, in its order. */
+export const FIGURE_COLUMNS: readonly FigureKey[] = FIGURES.map((f) => f.key);
 
 function matrixKeys(cells: readonly CellRecord[]): string[] {
   const keys = new Set<string>();
@@ -105,14 +56,14 @@ export function figuresCsv(record: RunRecord): string {
   const rows: CsvValue[][] = [];
   for (const cell of record.cells) {
     for (const t of cell.targets) {
-      const f = flattenFigures(t.derived);
       rows.push([
         record.runId,
         record.scenario,
         cell.id,
         ...mk.map((k) => matrixValue(cell.matrix[k])),
         t.name,
-        ...FIGURE_COLUMNS.map((c) => f[c]),
+        // A figure that does not apply is an empty cell (null); infinity is `inf`.
+        ...FIGURE_COLUMNS.map((k) => figureOf(t, k).value),
       ]);
     }
   }

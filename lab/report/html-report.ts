@@ -9,17 +9,8 @@ import path from 'node:path';
 import { readRecord, RESULTS_FILE } from '../record/run-folder';
 import type { CellRecord, RunRecord, TargetRecord } from '../record/run-record';
 import { sweepCharts, targetCharts, type ChartSpec } from './chart-data';
-import {
-  FIGURES,
-  esc,
-  fmtFigure,
-  fmtNum,
-  fmtPct,
-  matrixLabel,
-  num,
-  ratioFig,
-  setupLabel,
-} from './format';
+import { FIGURES, esc, fmtFigure, fmtNum, fmtPct, matrixLabel, num, setupLabel } from './format';
+import { figureOf, type FigureKey } from '../record/figures';
 import { chartBox, htmlPage } from './page';
 import { verdicts, type Verdict } from './verdicts';
 
@@ -129,7 +120,7 @@ function configurationSection(r: RunRecord): string {
     ? `<table><tr>${multiCell ? '<th>cell</th>' : ''}<th>target</th><th>expectation</th><th>measured</th><th>result</th><th>why</th></tr>${ex
         .map(
           (x) =>
-            `<tr>${multiCell ? `<td>${esc(x.cell)}</td>` : ''}<td>${esc(x.target === x.checkedTarget ? x.checkedTarget : `${x.checkedTarget} (${x.target})`)}</td><td>${esc(`${x.metric} ${x.op} ${x.value}`)}</td><td class="n">${esc(fmtNum(ratioFig(x.actual)))}</td><td><span class="badge ${x.passed ? 'ok' : 'bad'}">${x.passed ? 'held' : 'failed'}</span></td><td>${esc(x.why ?? '')}</td></tr>`,
+            `<tr>${multiCell ? `<td>${esc(x.cell)}</td>` : ''}<td>${esc(x.target === x.checkedTarget ? x.checkedTarget : `${x.checkedTarget} (${x.target})`)}</td><td>${esc(`${x.metric} ${x.op} ${x.value}`)}</td><td class="n">${esc(x.notApplicable ? `n/a: ${x.notApplicable}` : fmtFigure(FIGURES.find((f) => f.key === x.metric) ?? { unit: 'ratio' }, x.actual))}</td><td><span class="badge ${x.passed ? 'ok' : 'bad'}">${x.passed ? 'held' : 'failed'}</span></td><td>${esc(x.why ?? '')}</td></tr>`,
         )
         .join('')}</table>`
     : '<p>The scenario states no expectations.</p>';
@@ -186,10 +177,15 @@ function figuresTable(cols: readonly Column[], multi: boolean): string {
     : '';
   const head = `${cellHead}<tr><th>figure</th>${cols.map(({ t }) => `<th>${esc(t.name)}<div class="note">${esc(setupLabel(t.server))}</div></th>`).join('')}</tr>`;
   const rows = FIGURES.map((def) => {
-    const values = cols.map(({ t }) => def.get(t));
-    const zero = values.every((v) => v === 0 || v === null);
+    const values = cols.map(({ t }) => figureOf(t, def.key as FigureKey));
+    const zero = values.every((v) => v.value === 0 || v.value === null);
+    // A figure that does not apply: `n/a` and the reason, in the cell and its tooltip.
     return `<tr${zero ? ' class="zero"' : ''}><th>${esc(def.label)}</th>${values
-      .map((v) => `<td class="n">${esc(fmtFigure(def, v))}</td>`)
+      .map((v) =>
+        v.na !== null
+          ? `<td class="n na" title="${esc(v.na)}">n/a<div class="note">${esc(v.na)}</div></td>`
+          : `<td class="n">${esc(fmtFigure(def, v.value))}</td>`,
+      )
       .join('')}</tr>`;
   });
   const client = (label: string, get: (t: TargetRecord) => unknown) =>

@@ -6,18 +6,19 @@
 // reason of each failure) and the warnings. Colour only when asked (see `shouldUseColor`); the
 // layout is the same with or without it.
 //
-// Figures: ∞ is a ratio over zero (a null in a record read from JSON, see derive-figures.ts), `-`
-// is no data (no latency when nothing completed; a share when every worker had 0), a trailing `!`
-// marks a value that failed an expectation.
+// Figures come from the catalogue (lab/record/figures.ts): `inf` is a ratio over zero, `n/a` a
+// figure that does not apply to the target's window (the reasons are listed under the table), a
+// trailing `!` marks a value that failed an expectation.
+import {
+  FIGURES,
+  figureDef,
+  figureOf,
+  formatFigure,
+  type FigureDef,
+  type FigureKey,
+} from '../record/figures';
+import type { CellRecord, ExpectationResult, RunRecord, TargetRecord } from '../record/run-record';
 import { verdictLines, verdicts } from './verdicts';
-import type { ExpectationMetric } from '../scenario/scenario';
-import type {
-  CellRecord,
-  DerivedFigures,
-  ExpectationResult,
-  RunRecord,
-  Share,
-} from '../record/run-record';
 
 export const SUMMARY_WIDTH = 100;
 const TARGETS_PER_TABLE = 4;
@@ -48,147 +49,63 @@ const RED = '31';
 const GREEN = '32';
 const YELLOW = '33';
 
-type Kind = 'count' | 'ratio' | 'pct' | 'latency' | 'share';
-
-interface FigureRow {
-  label: string;
-  unit: string;
-  /** Short header for the sweep table (≤ 9 characters). */
-  short: string;
-  kind: Kind;
-  value(d: DerivedFigures): number | null;
-  /** For `share` rows: the share, to tell "no data" (every worker 0) apart. */
-  share?(d: DerivedFigures): Share;
-  metric?: ExpectationMetric;
-}
-
-const f = (
-  label: string,
-  unit: string,
-  short: string,
-  kind: Kind,
-  key: Exclude<keyof DerivedFigures, 'acceptShare' | 'requestShare'>,
-  metric?: ExpectationMetric,
-): FigureRow => ({ label, unit, short, kind, value: (d) => d[key], metric });
-
-const shareRow = (
-  label: string,
-  short: string,
-  which: 'acceptShare' | 'requestShare',
-  part: 'maxMin' | 'jain',
-  metric: ExpectationMetric,
-): FigureRow => ({
-  label,
-  unit: '',
-  short,
-  kind: 'share',
-  value: (d) => d[which][part],
-  share: (d) => d[which],
-  metric,
-});
-
-/** The rows of the side-by-side table, in order. */
-export const SUMMARY_ROWS: readonly FigureRow[] = [
-  f('requests', '/s', 'req/s', 'ratio', 'requestsPerSec', 'requestsPerSec'),
-  f('server requests', '', 'srv req', 'count', 'serverRequests', 'serverRequests'),
-  f('client responses', '', 'cli resp', 'count', 'clientRequests', 'clientRequests'),
-  f('client vs server', '%', 'cli-srv%', 'pct', 'clientServerDiffPct'),
-  f('client timeouts', '', 'timeouts', 'count', 'clientTimeouts', 'clientTimeouts'),
-  f('client errors', '', 'errors', 'count', 'clientErrors', 'clientErrors'),
-  f('latency p50', 'ms', 'p50 ms', 'latency', 'latencyP50Ms'),
-  f('latency p99', 'ms', 'p99 ms', 'latency', 'latencyP99Ms'),
-  f(
-    'vol. ctx switches',
-    '/accept',
-    'vCS/acc',
-    'ratio',
-    'voluntaryCsPerAccept',
-    'voluntaryCsPerAccept',
-  ),
-  f(
-    'vol. ctx switches',
-    '/req',
-    'vCS/req',
-    'ratio',
-    'voluntaryCsPerRequest',
-    'voluntaryCsPerRequest',
-  ),
-  f('invol. ctx switches', '/req', 'iCS/req', 'ratio', 'involuntaryCsPerRequest'),
-  f(
-    'accept EAGAIN',
-    '/accept',
-    'EAGN/acc',
-    'ratio',
-    'acceptEagainPerAccept',
-    'acceptEagainPerAccept',
-  ),
-  f(
-    'listen events',
-    '/accept',
-    'lsn/acc',
-    'ratio',
-    'listenEventsPerAccept',
-    'listenEventsPerAccept',
-  ),
-  f('key errors', '/1000 req', 'KeyE/1k', 'ratio', 'keyErrorsPer1000', 'keyErrorsPer1000'),
-  f('unknown-fd events', '/1000 req', 'unkFd/1k', 'ratio', 'unknownFdPer1000', 'unknownFdPer1000'),
-  f(
-    'spurious reads',
-    '/req',
-    'spur/req',
-    'ratio',
-    'spuriousReadsPerRequest',
-    'spuriousReadsPerRequest',
-  ),
-  f('CPU', 'µs/req', 'CPUµs/rq', 'ratio', 'cpuUsPerRequest', 'cpuUsPerRequest'),
-  shareRow('accept share max/min', 'acc mx/mn', 'acceptShare', 'maxMin', 'acceptShareMaxMin'),
-  shareRow('accept share Jain', 'acc Jain', 'acceptShare', 'jain', 'acceptJain'),
-  shareRow('request share Jain', 'req Jain', 'requestShare', 'jain', 'requestJain'),
-  f('stuck connections max', '', 'stuck', 'count', 'stuckConnectionsMax', 'stuckConnectionsMax'),
-  f('stuck detected', '', 'stuck det', 'count', 'stuckDetected'),
-  f('worker restarts', '', 'restarts', 'count', 'workerRestarts', 'workerRestarts'),
-  f('epoll_ctl EEXIST', '', 'EEXIST', 'count', 'eexistErrors', 'eexistErrors'),
-  f('client aborts', '', 'aborts', 'count', 'clientAborts', 'clientAborts'),
-];
+/** The rows of the side-by-side table: every figure of the catalogue, in its order. */
+export const SUMMARY_ROWS: readonly FigureDef[] = FIGURES;
 
 /** Columns of the sweep table, most telling first; as many as fit are shown (the figures of
  * failed expectations first). */
-const SWEEP_PRIORITY: readonly string[] = [
-  'req/s',
-  'vCS/acc',
-  'KeyE/1k',
-  'acc Jain',
-  'stuck',
-  'EAGN/acc',
-  'vCS/req',
-  'restarts',
-  'timeouts',
-  'unkFd/1k',
-  'acc mx/mn',
-  'CPUµs/rq',
-  'EEXIST',
+const SWEEP_PRIORITY: readonly FigureKey[] = [
+  'requestsPerSec',
+  'voluntaryCsPerAccept',
+  'keyErrorsPer1000',
+  'acceptShareJain',
+  'stuckConnectionsMax',
+  'acceptEagainPerAccept',
+  'voluntaryCsPerRequest',
+  'workerRestarts',
+  'clientTimeouts',
+  'unknownFdPer1000',
+  'acceptShareMaxMin',
+  'cpuUsPerRequest',
+  'eexistErrors',
 ];
 
-function group(intPart: string): string {
-  return intPart.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+/** A figure of a target as shown: its value in its unit, or `n/a`. */
+function cellText(def: FigureDef, t: TargetRecord): string {
+  return formatFigure(def.unit, figureOf(t, def.key as FigureKey).value);
 }
 
-/** One figure as text (no colour, no padding). */
-export function formatFigure(v: number | null | undefined, kind: Kind, s?: Share): string {
-  if (kind === 'share' && s && s.max === 0) return '-';
-  if (v === null || v === undefined) return kind === 'latency' ? '-' : '∞';
-  if (Number.isNaN(v)) return 'n/a';
-  if (v === Infinity) return '∞';
-  if (v === -Infinity) return '-∞';
-  if (kind === 'count') return group(String(Math.round(v)));
-  if (kind === 'pct') return `${v > 0 ? '+' : ''}${v.toFixed(1)}`;
-  const a = Math.abs(v);
-  if (a === 0) return '0';
-  if (a >= 100) return group(v.toFixed(0));
-  if (a >= 10) return v.toFixed(1);
-  if (a >= 1) return v.toFixed(2);
-  if (a >= 0.001) return v.toPrecision(2);
-  return v.toExponential(1);
+/** `key: reason` for each figure that does not apply to a target, for the notes under a table. */
+function naNotes(targets: readonly TargetRecord[], defs: readonly FigureDef[]): string[] {
+  const byReason = new Map<string, { figures: string[]; targets: Set<string> }>();
+  for (const def of defs) {
+    for (const t of targets) {
+      const { na } = figureOf(t, def.key as FigureKey);
+      if (na === null) continue;
+      const k = `${def.key}\u0000${na}`;
+      const e = byReason.get(k) ?? {
+        figures: [`${def.name}${def.unitText ? ` ${def.unitText}` : ''}`],
+        targets: new Set<string>(),
+      };
+      e.targets.add(t.name);
+      byReason.set(k, e);
+    }
+  }
+  // One line per reason: the figures it covers and the targets it applies to.
+  const lines = new Map<string, { figures: string[]; targets: string[] }>();
+  for (const [k, e] of byReason) {
+    const reason = k.split('\u0000')[1]!;
+    const who = [...e.targets].join(', ');
+    const key = `${reason}\u0000${who}`;
+    const l = lines.get(key) ?? { figures: [], targets: [...e.targets] };
+    l.figures.push(...e.figures);
+    lines.set(key, l);
+  }
+  return [...lines.entries()].map(([k, l]) => {
+    const reason = k.split('\u0000')[0]!;
+    const all = l.targets.length === targets.length;
+    return `n/a: ${l.figures.join(', ')}${all ? '' : ` (${l.targets.join(', ')})`} — ${reason}`;
+  });
 }
 
 function clip(s: string, w: number): string {
@@ -268,8 +185,8 @@ function matrixLabel(cell: CellRecord): string {
 function cellTables(record: RunRecord, cell: CellRecord, paint: Paint, width: number): string[] {
   const failed = failedSet(record);
   const out: string[] = [];
-  const labelW = Math.max(...SUMMARY_ROWS.map((r) => r.label.length));
-  const unitW = Math.max(...SUMMARY_ROWS.map((r) => r.unit.length));
+  const labelW = Math.max(...SUMMARY_ROWS.map((r) => r.name.length));
+  const unitW = Math.max(...SUMMARY_ROWS.map((r) => r.unitText.length));
   const m = matrixLabel(cell);
   if (m || record.cells.length > 1)
     out.push(paint(BOLD, clip(`${cell.id}${m ? `  ${m}` : ''}`, width)));
@@ -290,16 +207,18 @@ function cellTables(record: RunRecord, cell: CellRecord, paint: Paint, width: nu
       ),
     );
     for (const row of SUMMARY_ROWS) {
-      let line = padR(row.label, labelW) + ' ' + paint(DIM, padR(row.unit, unitW));
+      let line = padR(row.name, labelW) + ' ' + paint(DIM, padR(row.unitText, unitW));
       for (const t of targets) {
-        let text = formatFigure(row.value(t.derived), row.kind, row.share?.(t.derived));
-        const bad =
-          row.metric !== undefined && failed.has(`${cell.id}\u0000${t.name}\u0000${row.metric}`);
+        let text = cellText(row, t);
+        const bad = failed.has(`${cell.id}\u0000${t.name}\u0000${row.key}`);
         if (bad) text += '!';
-        const cellText = padL(clip(text, colW), colW);
-        line += ' ' + (bad ? paint(RED, cellText) : cellText);
+        const padded = padL(clip(text, colW), colW);
+        line += ' ' + (bad ? paint(RED, padded) : padded);
       }
       out.push(line);
+    }
+    for (const note of naNotes(targets, SUMMARY_ROWS)) {
+      out.push(...wrap(note, width, '      ').map((l) => paint(DIM, l)));
     }
   }
   return out;
@@ -320,12 +239,11 @@ function sweepTable(record: RunRecord, paint: Paint, width: number): string[] {
   const figW = 9;
   const fixed = cellW + keyW.reduce((a, w) => a + w + 1, 0) + 1 + targetW;
   const fit = Math.max(1, Math.floor((width - fixed) / (figW + 1)));
-  const bySort = SWEEP_PRIORITY.map((s) => SUMMARY_ROWS.find((r) => r.short === s)!);
-  const failedMetrics = new Set(record.expectations.filter((e) => !e.passed).map((e) => e.metric));
-  const wanted = [
-    ...bySort.filter((r) => r.metric !== undefined && failedMetrics.has(r.metric)),
-    ...bySort,
-  ];
+  const bySort = SWEEP_PRIORITY.map((k) => figureDef(k)!);
+  const failedMetrics = new Set<string>(
+    record.expectations.filter((e) => !e.passed).map((e) => e.metric),
+  );
+  const wanted = [...bySort.filter((r) => failedMetrics.has(r.key)), ...bySort];
   const chosen = new Set([...new Set(wanted)].slice(0, fit));
   const rows = bySort.filter((r) => chosen.has(r));
   const head =
@@ -345,9 +263,8 @@ function sweepTable(record: RunRecord, paint: Paint, width: number): string[] {
         ' ' +
         padR(clip(t.name, targetW), targetW);
       for (const r of rows) {
-        let text = formatFigure(r.value(t.derived), r.kind, r.share?.(t.derived));
-        const bad =
-          r.metric !== undefined && failed.has(`${cell.id}\u0000${t.name}\u0000${r.metric}`);
+        let text = cellText(r, t);
+        const bad = failed.has(`${cell.id}\u0000${t.name}\u0000${r.key}`);
         if (bad) text += '!';
         const c = padL(clip(text, figW), figW);
         line += ' ' + (bad ? paint(RED, c) : c);
@@ -355,15 +272,22 @@ function sweepTable(record: RunRecord, paint: Paint, width: number): string[] {
       out.push(line);
     }
   }
-  const legend = rows.map((r) => `${r.short} = ${r.label}${r.unit ? ` ${r.unit}` : ''}`).join('; ');
+  const legend = rows
+    .map((r) => `${r.short} = ${r.name}${r.unitText ? ` ${r.unitText}` : ''}`)
+    .join('; ');
   out.push(...wrap(legend, width, '').map((l) => paint(DIM, l)));
-  out.push(paint(DIM, 'every figure of every cell: figures.csv in the run folder'));
+  out.push(
+    paint(
+      DIM,
+      'n/a: the figure does not apply (reasons in report.html); every figure of every cell: figures.csv',
+    ),
+  );
   return out;
 }
 
 function formatActual(e: ExpectationResult): string {
-  // null: Infinity that went through JSON (no expectation metric is a latency).
-  return formatFigure(e.actual, 'ratio');
+  if (e.notApplicable) return `n/a (${e.notApplicable})`;
+  return formatFigure(figureDef(e.metric)?.unit ?? 'ratio', e.actual);
 }
 
 function expectations(record: RunRecord, paint: Paint, width: number): string[] {

@@ -5,17 +5,13 @@
 // Every threshold that changes the wording is a named constant below, with why it is where it is.
 import type { CellRecord, RunRecord, TargetRecord } from '../record/run-record';
 import {
-  fmtNum,
-  fmtPct,
-  matrixLabel,
-  maxShareFraction,
-  num,
-  ratioFig,
-  setupLabel,
-  shareJain,
-  shareMaxMin,
-  type Figure,
-} from './format';
+  HERD_MAX_REQUESTS_PER_ACCEPT,
+  MIN_ACCEPTS,
+  figureDef,
+  figureOf,
+  type FigureKey,
+} from '../record/figures';
+import { fmtFigure, fmtNum, fmtPct, matrixLabel, num, setupLabel, type Figure } from './format';
 
 export type Severity = 'info' | 'warn' | 'bad';
 
@@ -64,15 +60,11 @@ export interface Verdict {
  */
 export const SPURIOUS_READS_PER_REQUEST_WARN = 0.01;
 
-/**
- * The herd is only read from runs where most requests came on a new connection (requests per
- * accepted connection at most this): with keep-alive, context switches per accept are dominated
- * by the requests on each connection and say nothing about accept wake-ups.
- */
-export const HERD_MAX_REQUESTS_PER_ACCEPT = 2;
+/** The herd is read only where its figures apply: see HERD in lab/record/figures.ts. */
+export { HERD_MAX_REQUESTS_PER_ACCEPT };
 
-/** Fewer accepted connections than this and the herd and balance figures are not judged. */
-export const MIN_ACCEPTS_TO_JUDGE = 100;
+/** Fewer accepted connections than this and the herd and balance figures do not apply. */
+export const MIN_ACCEPTS_TO_JUDGE = MIN_ACCEPTS;
 
 /**
  * Share of the *other* workers woken per accepted connection, from voluntary context switches:
@@ -122,6 +114,11 @@ export const THROUGHPUT_DROP_MENTION_PCT = 10;
 
 const SEVERITY_ORDER: Record<Severity, number> = { bad: 0, warn: 1, info: 2 };
 
+/** A figure of a target; null when it does not apply (lab/record/figures.ts). */
+function fig(t: TargetRecord, key: FigureKey): Figure {
+  return figureOf(t, key).value;
+}
+
 function c(t: TargetRecord, field: string): number {
   return num(t.counters?.[field]) ?? 0;
 }
@@ -140,8 +137,8 @@ function baselineOf(cell: CellRecord, t: TargetRecord): TargetRecord | undefined
 
 function throughputClause(cell: CellRecord, t: TargetRecord): string {
   const base = baselineOf(cell, t);
-  const mine = ratioFig(t.derived?.requestsPerSec);
-  const theirs = base ? ratioFig(base.derived?.requestsPerSec) : null;
+  const mine = fig(t, 'requestsPerSec');
+  const theirs = base ? fig(base, 'requestsPerSec') : null;
   if (!base || mine === null || theirs === null || theirs <= 0) return '';
   const drop = ((theirs - mine) / theirs) * 100;
   if (drop < THROUGHPUT_DROP_MENTION_PCT) return '';
@@ -149,10 +146,10 @@ function throughputClause(cell: CellRecord, t: TargetRecord): string {
 }
 
 function cpuClause(cell: CellRecord, t: TargetRecord): string {
-  const mine = ratioFig(t.derived?.cpuUsPerRequest);
+  const mine = fig(t, 'cpuUsPerRequest');
   if (mine === null || !Number.isFinite(mine)) return '';
   const base = baselineOf(cell, t);
-  const theirs = base ? ratioFig(base.derived?.cpuUsPerRequest) : null;
+  const theirs = base ? fig(base, 'cpuUsPerRequest') : null;
   const times = theirs && theirs > 0 ? ` (${fmtNum(mine / theirs)}× ${base!.name})` : '';
   return `; ${fmtNum(mine)} µs CPU per request${times}`;
 }
@@ -169,20 +166,19 @@ function per1000Text(per1000: number, count: number, what: string): string {
 type Emit = (severity: Severity, finding: Finding, text: string, value: Figure) => void;
 
 function targetVerdicts(record: RunRecord, cell: CellRecord, t: TargetRecord, emit: Emit): void {
-  const d = t.derived;
   const s = t.server;
   const setup = setupLabel(s);
   const workers = workersOf(t);
   const shared = s.loopCreation === 'pre-fork' || s.loopCreation === 'pre-fork-late';
   const requests = c(t, 'requests');
   const accepts = c(t, 'accepts_ok');
-  const keyErrors = ratioFig(d.keyErrorsPer1000) ?? 0;
-  const unknownFd = ratioFig(d.unknownFdPer1000) ?? 0;
-  const stuckMax = ratioFig(d.stuckConnectionsMax) ?? 0;
-  const stuckDetected = ratioFig(d.stuckDetected) ?? 0;
-  const timeouts = ratioFig(d.clientTimeouts) ?? 0;
+  const keyErrors = fig(t, 'keyErrorsPer1000') ?? 0;
+  const unknownFd = fig(t, 'unknownFdPer1000') ?? 0;
+  const stuckMax = fig(t, 'stuckConnectionsMax') ?? 0;
+  const stuckDetected = fig(t, 'stuckDetected') ?? 0;
+  const timeouts = fig(t, 'clientTimeouts') ?? 0;
 
-  if ((ratioFig(d.serverRequests) ?? requests) === 0 && (ratioFig(d.clientRequests) ?? 0) === 0) {
+  if ((fig(t, 'serverRequests') ?? requests) === 0 && (fig(t, 'clientRequests') ?? 0) === 0) {
     emit(
       'bad',
       'no-requests',
@@ -229,7 +225,7 @@ function targetVerdicts(record: RunRecord, cell: CellRecord, t: TargetRecord, em
   }
 
   // Spurious reads: a sibling's event for an fd number this worker also has.
-  const spurious = ratioFig(d.spuriousReadsPerRequest) ?? 0;
+  const spurious = fig(t, 'spuriousReadsPerRequest') ?? 0;
   if (spurious > SPURIOUS_READS_PER_REQUEST_WARN) {
     const why = shared
       ? "a sibling's event for an fd number this worker also has: forked workers have identical fd tables, so it reads its own connection and finds nothing (EAGAIN)"
@@ -241,7 +237,7 @@ function targetVerdicts(record: RunRecord, cell: CellRecord, t: TargetRecord, em
   }
 
   // The accept herd, from voluntary context switches (accept EAGAIN alone understates it).
-  const csPerAccept = ratioFig(d.voluntaryCsPerAccept);
+  const csPerAccept = fig(t, 'voluntaryCsPerAccept');
   // Only under connection churn does each request bring a new connection to wake workers for;
   // a keep-alive load whose connections happen to be short (client deadlines) is not judged.
   const churn =
@@ -259,7 +255,7 @@ function targetVerdicts(record: RunRecord, cell: CellRecord, t: TargetRecord, em
   ) {
     const base = servingBaseline(record, cell, t);
     const extra = (csPerAccept - base.value) / (workers - 1);
-    const eagain = ratioFig(d.acceptEagainPerAccept);
+    const eagain = fig(t, 'acceptEagainPerAccept');
     const numbers = `${fmtNum(csPerAccept)} voluntary context switches per accepted connection with ${workers} workers (serving one costs about ${fmtNum(base.value)}: ${base.from})`;
     // SO_REUSEPORT: each listening socket is in one worker's epoll only, so nothing can wake the
     // others; what is above the baseline is not a herd.
@@ -285,12 +281,12 @@ function targetVerdicts(record: RunRecord, cell: CellRecord, t: TargetRecord, em
   }
 
   // How the accepted connections were spread over the workers.
-  const jain = shareJain(d.acceptShare);
-  const maxShare = maxShareFraction(d.acceptShare, accepts);
+  const jain = fig(t, 'acceptShareJain');
+  const maxShare = fig(t, 'acceptMaxShare');
   if (!shared && workers >= 2 && accepts >= MIN_ACCEPTS_TO_JUDGE && jain !== null) {
     const fair = 1 / workers;
-    const reqJain = shareJain(d.requestShare);
-    const figures = `largest accept share ${fmtPct(maxShare)} (fair share ${fmtPct(fair)}), max/min ${fmtNum(shareMaxMin(d.acceptShare))}, Jain ${fmtNum(jain)}${reqJain === null ? '' : `; requests Jain ${fmtNum(reqJain)}`}`;
+    const reqJain = fig(t, 'requestShareJain');
+    const figures = `largest accept share ${fmtPct(maxShare)} (fair share ${fmtPct(fair)}), max/min ${fmtNum(fig(t, 'acceptShareMaxMin'))}, Jain ${fmtNum(jain)}${reqJain === null ? '' : `; requests Jain ${fmtNum(reqJain)}`}`;
     const dominant = maxShare !== null && maxShare >= fair * DOMINANT_SHARE_FACTOR;
     if (s.exclusive) {
       if (jain < JAIN_UNEVEN || dominant) {
@@ -352,7 +348,7 @@ function targetVerdicts(record: RunRecord, cell: CellRecord, t: TargetRecord, em
 
   // Start-up: EEXIST and workers that did not come up.
   const failed = (t.workers ?? []).filter((w) => w.failed).length;
-  const eexist = ratioFig(d.eexistErrors) ?? 0;
+  const eexist = fig(t, 'eexistErrors') ?? 0;
   if (s.loopCreation === 'pre-fork-late' && (eexist > 0 || failed > 0)) {
     const n = Math.max(eexist, s.onEexist === 'ignore' ? 0 : failed);
     if (s.onEexist === 'ignore') {
@@ -387,7 +383,7 @@ function targetVerdicts(record: RunRecord, cell: CellRecord, t: TargetRecord, em
     );
   }
 
-  const restarts = ratioFig(d.workerRestarts) ?? 0;
+  const restarts = fig(t, 'workerRestarts') ?? 0;
   if (restarts > 0) {
     if ((s.maxRequests ?? 0) > 0) {
       emit(
@@ -407,7 +403,7 @@ function targetVerdicts(record: RunRecord, cell: CellRecord, t: TargetRecord, em
   }
 
   // The client's side.
-  const aborts = ratioFig(d.clientAborts) ?? 0;
+  const aborts = fig(t, 'clientAborts') ?? 0;
   if (aborts > 0) {
     const per1000 = requests > 0 ? (aborts / requests) * 1000 : Infinity;
     emit(
@@ -417,7 +413,7 @@ function targetVerdicts(record: RunRecord, cell: CellRecord, t: TargetRecord, em
       aborts,
     );
   }
-  const errors = ratioFig(d.clientErrors) ?? 0;
+  const errors = fig(t, 'clientErrors') ?? 0;
   if (errors > 0) {
     emit(
       'warn',
@@ -427,9 +423,9 @@ function targetVerdicts(record: RunRecord, cell: CellRecord, t: TargetRecord, em
     );
   }
 
-  const client = ratioFig(d.clientRequests);
-  const server = ratioFig(d.serverRequests);
-  const diffPct = ratioFig(d.clientServerDiffPct);
+  const client = fig(t, 'clientRequests');
+  const server = fig(t, 'serverRequests');
+  const diffPct = fig(t, 'clientServerDiffPct');
   if (client !== null && server !== null && diffPct !== null) {
     const apart = Math.abs(client - server);
     if (Math.abs(diffPct) > COUNT_MISMATCH_PCT && apart >= COUNT_MISMATCH_MIN_ABS) {
@@ -461,7 +457,7 @@ function servingBaseline(
   t: TargetRecord,
 ): { value: number; from: string } {
   const usable = (x: TargetRecord): number | null => {
-    const v = ratioFig(x.derived.voluntaryCsPerAccept);
+    const v = fig(x, 'voluntaryCsPerAccept');
     return v !== null && Number.isFinite(v) && c(x, 'accepts_ok') >= MIN_ACCEPTS_TO_JUDGE
       ? v
       : null;
@@ -519,7 +515,7 @@ export function verdicts(record: RunRecord): Verdict[] {
           cell: cell.id,
           cellLabel: label,
           target: t.name,
-          text: `expectation failed: ${e.metric} ${e.op} ${fmtNum(e.value)}, measured ${fmtNum(ratioFig(e.actual))}${e.why ? ` — ${e.why}` : ''}`,
+          text: `expectation failed: ${e.metric} ${e.op} ${fmtNum(e.value)}, measured ${e.notApplicable ? `n/a (${e.notApplicable})` : fmtFigure(figureDef(e.metric) ?? { unit: 'ratio' }, e.actual)}${e.why ? ` — ${e.why}` : ''}`,
           value: num(e.actual),
         });
       }
@@ -539,7 +535,7 @@ export function verdicts(record: RunRecord): Verdict[] {
       cell: e.cell,
       cellLabel: '',
       target: e.checkedTarget,
-      text: `expectation failed: ${e.metric} ${e.op} ${fmtNum(e.value)}, measured ${fmtNum(ratioFig(e.actual))}${e.why ? ` — ${e.why}` : ''}`,
+      text: `expectation failed: ${e.metric} ${e.op} ${fmtNum(e.value)}, measured ${e.notApplicable ? `n/a (${e.notApplicable})` : fmtFigure(figureDef(e.metric) ?? { unit: 'ratio' }, e.actual)}${e.why ? ` — ${e.why}` : ''}`,
       value: num(e.actual),
     });
   }

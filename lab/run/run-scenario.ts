@@ -361,7 +361,7 @@ async function runCell(c: CellContext): Promise<CellRecord> {
         const deltas = counterDeltas(b, a);
         const client = clients[i]!;
         const s = series.seriesOf(t.name);
-        const derived = deriveFigures({
+        const { derived, notApplicable } = deriveFigures({
           totals: deltas.totals,
           workers: deltas.workers,
           client,
@@ -369,6 +369,7 @@ async function runCell(c: CellContext): Promise<CellRecord> {
           durationSec: client.durationSec || loadSec,
           // EEXIST happens when workers start, before the measured window: count since start.
           eexist: counterDeltas([], a).totals.epoll_ctl_eexist ?? 0,
+          loadMode: cell.load.mode,
         });
         const warning = crossCheck(t.name, client, deltas.totals.requests ?? 0);
         if (warning) c.record.warnings.push(label ? `${cell.id}: ${warning}` : warning);
@@ -386,6 +387,7 @@ async function runCell(c: CellContext): Promise<CellRecord> {
           counters: deltas.totals,
           workers: deltas.workers,
           derived,
+          notApplicable,
           series: s,
         };
       });

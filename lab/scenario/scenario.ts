@@ -2,6 +2,7 @@
 // what the results must show. Scenario files (scenarios/<name>.ts) default-export
 // `defineScenario({...})`; validate-scenario.ts checks them (every error at once) before anything
 // starts.
+import { FIGURE_KEYS, type FigureKey } from '../record/figures';
 import type { ServeConfig } from '../server/config';
 
 /** Server settings a scenario may set per target; host, ports and name are the lab's to choose. */
@@ -40,30 +41,9 @@ export type LoadSpec =
     })
   | (LoadCommon & { mode: 'churn' });
 
-/** Derived figures an expectation can name (see lab/record/run-record.ts DerivedFigures). */
-export const EXPECTATION_METRICS = [
-  'requestsPerSec',
-  'keyErrorsPer1000',
-  'unknownFdPer1000',
-  'spuriousReadsPerRequest',
-  'acceptEagainPerAccept',
-  'voluntaryCsPerAccept',
-  'voluntaryCsPerRequest',
-  'listenEventsPerAccept',
-  'acceptShareMaxMin',
-  'acceptJain',
-  'requestJain',
-  'cpuUsPerRequest',
-  'stuckConnectionsMax',
-  'workerRestarts',
-  'eexistErrors',
-  'clientAborts',
-  'clientTimeouts',
-  'clientErrors',
-  'clientRequests',
-  'serverRequests',
-] as const;
-export type ExpectationMetric = (typeof EXPECTATION_METRICS)[number];
+/** Derived figures an expectation can name: every figure of the catalogue (lab/record/figures.ts). */
+export const EXPECTATION_METRICS: readonly FigureKey[] = FIGURE_KEYS;
+export type ExpectationMetric = FigureKey;
 
 export const COMPARISONS = ['>', '>=', '<', '<=', '==', '!='] as const;
 export type Comparison = (typeof COMPARISONS)[number];

@@ -19,10 +19,17 @@ import {
   type ServerSettings,
   type TargetSpec,
 } from './scenario';
+import { figureDef, loadModeProblem } from '../record/figures';
 
 export { COMPARISONS, EXPECTATION_METRICS };
 
 export const LOAD_MODES = ['keep-alive', 'churn'] as const satisfies readonly LoadSpec['mode'][];
+
+/** The scenario's load mode when it is a valid one, else null (that error is reported apart). */
+function loadModeOf(x: Record<string, unknown>): LoadSpec['mode'] | null {
+  const mode = isRecord(x.load) ? x.load.mode : undefined;
+  return (LOAD_MODES as readonly unknown[]).includes(mode) ? (mode as LoadSpec['mode']) : null;
+}
 
 /** Server settings the lab chooses itself (addresses, ports, label): a scenario may not set them. */
 const LAB_OWNED = {
@@ -372,7 +379,7 @@ export function validateScenario(x: unknown): ValidationResult {
       );
     } else {
       x.expectations.forEach((e: unknown, i: number) =>
-        checkExpectation(e, `expectations[${i}]`, targets, cells, errors),
+        checkExpectation(e, `expectations[${i}]`, targets, cells, loadModeOf(x), errors),
       );
     }
   }
@@ -496,6 +503,7 @@ function checkExpectation(
   p: string,
   targets: { index: number; name: string | undefined; server: ServerSettings | null }[],
   cells: ServerSettings[],
+  mode: LoadSpec['mode'] | null,
   errors: string[],
 ): void {
   if (!isRecord(e)) {
@@ -565,6 +573,15 @@ function checkExpectation(
     errors.push(
       `${p}.metric: ${h ? `did you mean "${h}"? ` : ''}must be one of ${EXPECTATION_METRICS.join(', ')}, ${missingOr(e.metric)}`,
     );
+  } else if (mode !== null) {
+    // A figure that cannot apply under this load mode would only ever fail: say so now.
+    const problem = loadModeProblem(figureDef(e.metric)!, mode);
+    if (problem) {
+      const need = figureDef(e.metric)!.applies!.loadMode!;
+      errors.push(
+        `${p}.metric: ${e.metric} ${problem}; this scenario's load.mode is '${mode}': set load.mode to '${need}' (or run with --mode ${need}), or remove this expectation`,
+      );
+    }
   }
   if (typeof e.op !== 'string' || !(COMPARISONS as readonly string[]).includes(e.op)) {
     errors.push(`${p}.op: must be one of ${COMPARISONS.join(' ')}, ${missingOr(e.op)}`);
