@@ -127,6 +127,21 @@ test('rates: per second between samples; none at the start or where a counter we
   expect(rateOf([0, 500, 1500, 2500], [0, 10, 40, 5])).toEqual([null, 20, 30, null]);
 });
 
+test('rates: none across a phase boundary closer than half the sampling interval', () => {
+  // Samples every 1000 ms; the boundary snapshot comes 5 ms after the last warm-up sample.
+  const t = [0, 1000, 1005, 2005, 2010];
+  const c = [0, 100, 101, 301, 302];
+  const phase = ['warmup', 'warmup', 'load', 'load', 'drain'] as const;
+  expect(rateOf(t, c, { phase, intervalMs: 1000 })).toEqual([null, 100, null, 200, null]);
+  // 600 ms apart is at least half the interval: a rate.
+  expect(
+    rateOf([0, 1000, 1600], [0, 100, 160], {
+      phase: ['warmup', 'warmup', 'load'],
+      intervalMs: 1000,
+    }),
+  ).toEqual([null, 100, 100]);
+});
+
 describe('charts have the measured data', () => {
   test('each target’s rates are differences of its cumulative series', () => {
     const charts = embeddedCharts(renderReport(one.record));
@@ -136,8 +151,12 @@ describe('charts have the measured data', () => {
       // Worked out here, not by the code under test: Δrequests / Δt between samples.
       const c = t.series.totals.requests!;
       const ts = t.series.t;
+      const ph = t.series.phase;
+      const interval = one.record.resolved.sampleIntervalMs ?? 1000;
       req.lines[0]!.values.forEach((v, k) => {
         if (k === 0 || ts[k]! === ts[k - 1]!) return expect(v).toBeNull();
+        // A phase boundary closer than half an interval to the previous sample: no rate.
+        if (ph[k] !== ph[k - 1] && ts[k]! - ts[k - 1]! < interval / 2) return expect(v).toBeNull();
         expect(v).toBeCloseTo(((c[k]! - c[k - 1]!) * 1000) / (ts[k]! - ts[k - 1]!), 6);
       });
       expect(Math.max(...req.lines[0]!.values.map((v) => v ?? 0))).toBeGreaterThan(0);
@@ -159,8 +178,8 @@ describe('charts have the measured data', () => {
     const ke = charts.find((c) => c.id === 'sweep-keyErrorsPer1000')!;
     expect(ke.x).toEqual([1, 2, 4]);
     expect(ke.lines.map((l) => l.label)).toEqual(['post-fork', 'pre-fork']);
-    const measured = swept.record.cells.map((c) =>
-      c.targets.find((t) => t.name === 'pre-fork')!.derived.keyErrorsPer1000,
+    const measured = swept.record.cells.map(
+      (c) => c.targets.find((t) => t.name === 'pre-fork')!.derived.keyErrorsPer1000,
     );
     expect(ke.lines[1]!.values).toEqual(measured);
     expect(charts.find((c) => c.id === 'sweep-requestsPerSec')).toBeDefined();

@@ -96,16 +96,29 @@ export const RATE_METRICS: readonly RateMetric[] = [
   },
 ];
 
-/** Per-second rate between consecutive samples of a cumulative series; null where unknown. */
-export function rateOf(t: readonly number[], cumulative: readonly number[]): (number | null)[] {
+/**
+ * Per-second rate between consecutive samples of a cumulative series; null where unknown. With
+ * `phase` and `intervalMs`, no rate is given across a phase boundary whose two samples are less
+ * than half the sampling interval apart: the runner takes a snapshot at each boundary, a few ms
+ * after the last periodic sample, and a difference over those few ms is noise (a drop to 0 or a
+ * spike), not a rate.
+ */
+export function rateOf(
+  t: readonly number[],
+  cumulative: readonly number[],
+  boundary?: { phase: readonly Phase[]; intervalMs: number },
+): (number | null)[] {
   return t.map((ti, i) => {
     if (i === 0) return null;
-    const dt = (ti - t[i - 1]!) / 1000;
+    const dtMs = ti - t[i - 1]!;
     const a = num(cumulative[i - 1]);
     const b = num(cumulative[i]);
     // A decrease means a counter went away (a server restarted): no rate rather than a negative.
-    if (dt <= 0 || a === null || b === null || b < a) return null;
-    return (b - a) / dt;
+    if (dtMs <= 0 || a === null || b === null || b < a) return null;
+    if (boundary && boundary.phase[i] !== boundary.phase[i - 1] && dtMs < boundary.intervalMs / 2) {
+      return null;
+    }
+    return (b - a) / (dtMs / 1000);
   });
 }
 
@@ -131,6 +144,9 @@ export function hasData(values: readonly (number | null)[]): boolean {
   return values.some((v) => v !== null && Number.isFinite(v) && v !== 0);
 }
 
+/** The scenario's default sampling interval, for records that do not say. */
+const DEFAULT_SAMPLE_INTERVAL_MS = 1000;
+
 export interface TargetCharts {
   charts: ChartSpec[];
   /** Metrics with no data at all (all zero), named so the page can say so. */
@@ -140,7 +156,11 @@ export interface TargetCharts {
 }
 
 /** The time-series charts of one target: one chart per key rate that is not zero throughout. */
-export function targetCharts(t: TargetRecord, idPrefix: string): TargetCharts {
+export function targetCharts(
+  t: TargetRecord,
+  idPrefix: string,
+  intervalMs: number = DEFAULT_SAMPLE_INTERVAL_MS,
+): TargetCharts {
   const s = t.series;
   const out: TargetCharts = { charts: [], allZero: [], missing: [] };
   if (!s || !Array.isArray(s.t) || s.t.length < 2) {
@@ -156,7 +176,9 @@ export function targetCharts(t: TargetRecord, idPrefix: string): TargetCharts {
       continue;
     }
     const values =
-      m.kind === 'rate' ? rateOf(s.t, cumulative) : cumulative.map((v) => num(v) ?? null);
+      m.kind === 'rate'
+        ? rateOf(s.t, cumulative, { phase: s.phase, intervalMs })
+        : cumulative.map((v) => num(v) ?? null);
     if (!hasData(values) && m.key !== 'requests') {
       out.allZero.push(m.title);
       continue;

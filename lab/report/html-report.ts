@@ -283,7 +283,7 @@ ${sw.allZero.length ? `<p class="note">Zero in every cell: ${esc(sw.allZero.join
 ${cells
   .map((c, ci) => {
     const parts = c.targets.map((t, ti) => {
-      const tc = targetCharts(t, `c${ci}-t${ti}`);
+      const tc = targetCharts(t, `c${ci}-t${ti}`, r.resolved?.sampleIntervalMs ?? 1000);
       charts.push(...tc.charts);
       const notes = [
         tc.allZero.length ? `zero throughout: ${tc.allZero.join(', ')}` : '',
