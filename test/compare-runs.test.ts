@@ -5,7 +5,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { compareRuns, groupRuns, type Comparison } from '../lab/compare/compare';
-import { compareCommand, parseCompareArgs } from '../lab/compare/cli';
+import { compareCommand } from '../lab/compare/cli';
+import { parseCompareArgs } from '../lab/cli/compare-command';
 import { loadRuns, type LoadedRun } from '../lab/compare/load-runs';
 import { comparisonLines } from '../lab/compare/render';
 import { checkPage } from '../lab/report/headless-check';
@@ -150,7 +151,11 @@ describe('the command', () => {
     });
     expect(parseCompareArgs(['--csv', 'a', 'b']).runs).toEqual(['a', 'b']);
     expect(() => parseCompareArgs(['--bogus', '--group-by', 'x'])).toThrow(
-      'unknown option --bogus; --group-by: auto, config or each, got "x"; name at least one run (two to compare)',
+      '--bogus: unknown flag; --group-by: auto, config or each, got "x"; name at least one run (two to compare)',
+    );
+    // A typo gets a suggestion, and its value is not taken for a run.
+    expect(() => parseCompareArgs(['--group-bu', 'each', 'a', 'b'])).toThrow(
+      /^--group-bu: unknown flag; did you mean --group-by\?$/,
     );
   });
 
@@ -198,7 +203,7 @@ describe('the command', () => {
       timeout: 60_000,
     });
     expect(bad.status).toBe(2);
-    expect(bad.stderr).toContain('compare: unknown option --nope');
+    expect(bad.stderr).toContain('forklab compare: --nope: unknown flag');
   }, 90_000);
 
   test('the HTML comparison renders in headless Chromium with data, no errors, screenshot kept', async () => {

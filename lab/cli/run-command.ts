@@ -5,12 +5,13 @@ import { LABEL_SESSION } from '../runtime/labels';
 import { killAllLocalServers } from '../runtime/local-runtime';
 import { SESSION_ID } from '../runtime/session';
 import { listScenarios, loadScenario, DEFAULT_SCENARIO } from '../scenario/load-scenario';
-import { applyOverrides, overridesHelp, splitOverrideArgs } from '../scenario/overrides';
+import { OVERRIDE_OPTIONS, applyOverrides, overridesHelp } from '../scenario/overrides';
 import { runScenario, type RunOutcome } from '../run/run-scenario';
 import { renderSummary, shouldUseColor } from '../report/terminal-summary';
 import { parseRuntimePreference, type RuntimePreference } from '../runtime/select-runtime';
 import { startClientExporter } from '../prometheus/client-exporter';
 import { prometheusRunHooks } from '../prometheus/run-hooks';
+import { parseFlags, usageFailure, type FlagSpec } from './args';
 import type { CliIO, Command } from './command';
 
 interface RunFlags {
@@ -41,86 +42,59 @@ Flags:
                        env FORKLAB_CONTAINER_MEMORY_MIB)
   --pids-limit N       pids limit per container, threads included (16..100000; default
                        64 + 2 × workers; env FORKLAB_CONTAINER_PIDS_LIMIT)
-  --help               this text
+  -h, --help           this text
+
+Short forms: -d = --duration, -c = --connections, -w = --workers. Durations take units
+(500ms, 30s, 2m); a bare number is seconds.
 `;
+
+/** Short forms of the most used overrides. */
+const SHORT_OVERRIDES: Record<string, string> = { duration: 'd', connections: 'c', workers: 'w' };
+
+const RUN_FLAGS: readonly FlagSpec[] = [
+  { name: 'list', type: 'boolean' },
+  { name: 'help', type: 'boolean', short: 'h' },
+  { name: 'runtime', type: 'string' },
+  { name: 'runs-dir', type: 'string' },
+  { name: 'repeat', type: 'string' },
+  { name: 'memory-mib', type: 'string' },
+  { name: 'pids-limit', type: 'string' },
+  ...OVERRIDE_OPTIONS.map((o) => {
+    const name = o.flag.slice(2);
+    const short = SHORT_OVERRIDES[name];
+    return { name, type: 'string' as const, ...(short ? { short } : {}) };
+  }),
+];
+
+const OVERRIDE_NAMES = new Set(OVERRIDE_OPTIONS.map((o) => o.flag.slice(2)));
 
 function parseRunFlags(
   argv: string[],
   env: NodeJS.ProcessEnv,
-): { flags: RunFlags; errors: string[] } {
-  const errors: string[] = [];
+): { flags: RunFlags; overrides: string[]; errors: string[] } {
+  const p = parseFlags(argv, RUN_FLAGS);
+  const errors = [...p.errors];
+  const str = (name: string): string | undefined => {
+    const v = p.values.get(name);
+    return typeof v === 'string' ? v : undefined;
+  };
   const flags: RunFlags = {
     scenario: DEFAULT_SCENARIO,
-    list: false,
-    help: false,
+    list: p.values.has('list'),
+    help: p.values.has('help'),
     runtime: 'auto',
-    runsDir: 'runs',
+    runsDir: str('runs-dir') ?? 'runs',
     repeat: 1,
     limits: {},
   };
-  let memoryRaw = env.FORKLAB_CONTAINER_MEMORY_MIB;
-  let pidsRaw = env.FORKLAB_CONTAINER_PIDS_LIMIT;
-  let runtimeRaw = env.FORKLAB_RUNTIME;
-  let named = false;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const [flag, inline] =
-      a.startsWith('--') && a.includes('=')
-        ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)]
-        : [a, undefined];
-    const value = (): string | undefined => {
-      if (inline !== undefined) return inline;
-      const v = argv[i + 1];
-      if (v === undefined || v.startsWith('--')) {
-        errors.push(`${flag}: needs a value`);
-        return undefined;
-      }
-      i++;
-      return v;
-    };
-    switch (flag) {
-      case '--list':
-        flags.list = true;
-        break;
-      case '--help':
-      case '-h':
-        flags.help = true;
-        break;
-      case '--runtime':
-        runtimeRaw = value();
-        break;
-      case '--runs-dir': {
-        const v = value();
-        if (v !== undefined) flags.runsDir = v;
-        break;
-      }
-      case '--memory-mib':
-        memoryRaw = value();
-        break;
-      case '--pids-limit':
-        pidsRaw = value();
-        break;
-      case '--repeat': {
-        const v = value();
-        if (v === undefined) break;
-        const n = Number(v);
-        if (!Number.isInteger(n) || n < 1 || n > 20) {
-          errors.push(`--repeat: must be an integer from 1 to 20, got "${v}"`);
-        } else {
-          flags.repeat = n;
-        }
-        break;
-      }
-      default:
-        if (a.startsWith('-')) {
-          errors.push(`${a}: unknown flag (see forklab run --help for flags and overrides)`);
-        } else if (named) {
-          errors.push(`${a}: one scenario per run (already given: ${flags.scenario})`);
-        } else {
-          flags.scenario = a;
-          named = true;
-        }
-    }
+  const [scenario, ...extra] = p.positionals;
+  if (scenario !== undefined) flags.scenario = scenario;
+  for (const a of extra) {
+    errors.push(`${a}: one scenario per run (already given: ${flags.scenario})`);
+  }
+  const overrides: string[] = [];
+  for (const [name, v] of p.values) {
+    if (OVERRIDE_NAMES.has(name) && typeof v === 'string') overrides.push(`--${name}`, v);
   }
   const int = (name: string, raw: string | undefined, lo: number, hi: number) => {
     if (raw === undefined || raw === '') return undefined;
@@ -131,24 +105,36 @@ function parseRunFlags(
     }
     return n;
   };
-  const memoryMiB = int('--memory-mib', memoryRaw, 64, 65536);
+  const repeat = int('--repeat', str('repeat'), 1, 20);
+  if (repeat !== undefined) flags.repeat = repeat;
+  const memoryMiB = int(
+    '--memory-mib',
+    str('memory-mib') ?? env.FORKLAB_CONTAINER_MEMORY_MIB,
+    64,
+    65536,
+  );
   if (memoryMiB !== undefined) flags.limits.memoryBytes = memoryMiB * 1024 * 1024;
-  const pidsLimit = int('--pids-limit', pidsRaw, 16, 100000);
+  const pidsLimit = int(
+    '--pids-limit',
+    str('pids-limit') ?? env.FORKLAB_CONTAINER_PIDS_LIMIT,
+    16,
+    100000,
+  );
   if (pidsLimit !== undefined) flags.limits.pidsLimit = pidsLimit;
+  const runtimeRaw = str('runtime') ?? env.FORKLAB_RUNTIME;
   try {
     flags.runtime = parseRuntimePreference(runtimeRaw);
   } catch {
     errors.push(`--runtime: must be auto, docker or local, got "${runtimeRaw}"`);
   }
-  return { flags, errors };
+  return { flags, overrides, errors };
 }
 
 export const runCommand: Command = {
   name: 'run',
   summary: 'run a scenario: servers, load, sampling, run record and summary',
   async run(argv, env, io) {
-    const { overrides, rest } = splitOverrideArgs(argv);
-    const { flags, errors } = parseRunFlags(rest, env);
+    const { flags, overrides, errors } = parseRunFlags(argv, env);
     if (flags.help) {
       io.stdout.write(HELP + '\n' + overridesHelp());
       return 0;
@@ -166,11 +152,7 @@ export const runCommand: Command = {
     const applied = loaded.ok ? applyOverrides(loaded.scenario, overrides) : undefined;
     if (applied && !applied.ok) errors.push(...applied.errors);
     if (errors.length > 0 || !applied?.ok) {
-      for (const e of errors) io.stderr.write(`forklab run: ${e}\n`);
-      io.stderr.write(
-        `forklab run: ${errors.length} error${errors.length === 1 ? '' : 's'}; nothing was started\n`,
-      );
-      return 2;
+      return usageFailure(io, 'run', errors, 'nothing was started (see forklab run --help)');
     }
     return runWithSignals(applied.scenario, applied.overrides, flags, io);
   },

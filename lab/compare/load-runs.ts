@@ -32,6 +32,9 @@ async function isFile(p: string): Promise<boolean> {
   );
 }
 
+/** A run named on the command line that is not there (a usage error: exit code 2). */
+export class RunNotFound extends Error {}
+
 /** The run folders an argument names, or an error that says what was looked for. */
 export async function resolveRunArg(arg: string, runsDir = 'runs'): Promise<string[]> {
   const candidates = [arg, path.join(runsDir, arg)];
@@ -47,9 +50,9 @@ export async function resolveRunArg(arg: string, runsDir = 'runs'): Promise<stri
     const runs: string[] = [];
     for (const s of subs) if (await isFile(path.join(s, RESULTS_FILE))) runs.push(s);
     if (runs.length > 0) return runs;
-    throw new Error(`${arg}: no ${RESULTS_FILE} in ${c} nor in its sub-folders`);
+    throw new RunNotFound(`${arg}: no ${RESULTS_FILE} in ${c} nor in its sub-folders`);
   }
-  throw new Error(
+  throw new RunNotFound(
     `${arg}: not a run folder, a ${RESULTS_FILE}, or a name under ${runsDir}/ (looked for ${candidates.join(' and ')})`,
   );
 }

@@ -3,6 +3,7 @@
 // settings), every error at once, each naming its flag. The overridden scenario is validated again
 // as a whole. Server-level flags set the setting on every target and take it out of the matrix.
 import { SERVE_OPTIONS } from '../server/config';
+import { DURATION_FORMAT, parseDuration } from './duration';
 import type { Scenario } from './scenario';
 import {
   SCENARIO_FIELDS,
@@ -47,15 +48,15 @@ export const OVERRIDE_OPTIONS: readonly OverrideSpec[] = [
     scope: 'load',
     field: 'durationSec',
     flag: '--duration',
-    value: 'S',
-    help: 'measured load, seconds',
+    value: 'TIME',
+    help: 'measured load: 500ms, 30s, 2m (a bare number is seconds)',
   },
   {
     scope: 'load',
     field: 'warmupSec',
     flag: '--warmup',
-    value: 'S',
-    help: 'load before the measurement, seconds',
+    value: 'TIME',
+    help: 'load before the measurement (a duration, as --duration)',
   },
   {
     scope: 'load',
@@ -103,8 +104,8 @@ export const OVERRIDE_OPTIONS: readonly OverrideSpec[] = [
     scope: 'scenario',
     field: 'drainSec',
     flag: '--drain',
-    value: 'S',
-    help: 'wait after the load before the final sample, seconds',
+    value: 'TIME',
+    help: 'wait after the load before the final sample (a duration, as --duration)',
   },
   {
     scope: 'target',
@@ -204,10 +205,22 @@ export function applyOverrides(scenario: Scenario, argv: readonly string[]): Ove
       }
       continue;
     }
-    const value = o.field === 'path' || o.field === 'mode' ? raw : convert(raw);
+    let value: unknown;
+    if (o.field === 'durationSec' || o.field === 'warmupSec' || o.field === 'drainSec') {
+      const sec = parseDuration(raw);
+      if (sec === null) {
+        errors.push(`${flag}: must be ${DURATION_FORMAT}, ${got(raw)}`);
+        continue;
+      }
+      value = sec;
+    } else {
+      value = o.field === 'path' || o.field === 'mode' ? raw : convert(raw);
+    }
     const problem = fieldProblem(o.field, value);
     if (problem) {
-      errors.push(`${flag}: ${problem}, ${got(raw)}`);
+      const seconds =
+        typeof value === 'number' && String(value) !== raw.trim() ? ` (${value} s)` : '';
+      errors.push(`${flag}: ${problem}${seconds ? ' seconds' : ''}, ${got(raw)}${seconds}`);
       continue;
     }
     switch (o.scope) {
