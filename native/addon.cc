@@ -16,18 +16,20 @@ using forklab::EngineConfig;
 #define FORKLAB_VERSION "0.0.0"
 #endif
 
-int IntField(const Napi::Object& o, const char* name, int lo, int hi) {
+// Settings arrive validated against lab/server/config.ts SERVE_OPTIONS (defaults and ranges live
+// there only); here a value is checked for its type, and the engine asserts its invariants.
+long long IntField(const Napi::Object& o, const char* name) {
   Napi::Value v = o.Get(name);
   if (!v.IsNumber()) {
     throw Napi::TypeError::New(o.Env(), std::string("engine config: ") + name + " must be a number");
   }
   double d = v.As<Napi::Number>().DoubleValue();
-  if (d != static_cast<double>(static_cast<long long>(d)) || d < lo || d > hi) {
+  if (d != static_cast<double>(static_cast<long long>(d)) || d < -2147483648.0 ||
+      d > 4294967295.0) {
     throw Napi::RangeError::New(o.Env(), std::string("engine config: ") + name +
-                                             " must be an integer from " + std::to_string(lo) +
-                                             " to " + std::to_string(hi));
+                                             " must be an integer");
   }
-  return static_cast<int>(d);
+  return static_cast<long long>(d);
 }
 
 bool BoolField(const Napi::Object& o, const char* name) {
@@ -61,21 +63,21 @@ T EnumField(const Napi::Object& o, const char* name, bool (*parse)(const std::st
 EngineConfig ConfigFromJs(const Napi::Object& o) {
   EngineConfig c;
   c.host = StringField(o, "host");
-  c.port = IntField(o, "port", 0, 65535);
-  c.backlog = IntField(o, "backlog", 1, 65535);
-  c.workers = IntField(o, "workers", 1, 64);
+  c.port = static_cast<int>(IntField(o, "port"));
+  c.backlog = static_cast<int>(IntField(o, "backlog"));
+  c.workers = static_cast<int>(IntField(o, "workers"));
   c.loop_creation = EnumField(o, "loopCreation", forklab::ParseLoopCreation,
                               "post-fork, pre-fork, pre-fork-late");
   c.on_eexist = EnumField(o, "onEexist", forklab::ParseOnEexist, "fail, ignore");
   c.trigger = EnumField(o, "trigger", forklab::ParseTrigger, "level, edge");
   c.exclusive = BoolField(o, "exclusive");
   c.reuse_port = BoolField(o, "reusePort");
-  c.accept_batch = IntField(o, "acceptBatch", 1, 4096);
-  c.max_requests = static_cast<std::uint64_t>(IntField(o, "maxRequests", 0, 1000000000));
+  c.accept_batch = static_cast<int>(IntField(o, "acceptBatch"));
+  c.max_requests = static_cast<std::uint64_t>(IntField(o, "maxRequests"));
   c.flavour = EnumField(o, "flavour", forklab::ParseFlavour, "tornado4, asyncio");
-  c.keyerror_log_per_sec = IntField(o, "keyErrorLogPerSec", 0, 10000);
-  c.stuck_after_ms = IntField(o, "stuckAfterMs", 100, 600000);
-  c.max_fds = IntField(o, "maxFds", 0, 1048576);
+  c.keyerror_log_per_sec = static_cast<int>(IntField(o, "keyErrorLogPerSec"));
+  c.stuck_after_ms = static_cast<int>(IntField(o, "stuckAfterMs"));
+  c.max_fds = static_cast<int>(IntField(o, "maxFds"));
   return c;
 }
 

@@ -1,5 +1,6 @@
-// The engine's configuration: what the supervisor passes in, checked again here so that the C++
-// side never runs an impossible combination (lab/server/config.ts gives users the friendly errors).
+// The engine's configuration: what the supervisor passes in. Defaults and ranges live in one
+// place, lab/server/config.ts SERVE_OPTIONS (every field is always given); here the engine only
+// checks the invariants it cannot run without (Validate).
 #pragma once
 
 #include <cstdint>
@@ -14,24 +15,25 @@ enum class Trigger { kLevel, kEdge };
 enum class OnEexist { kFail, kIgnore };
 
 struct EngineConfig {
-  std::string host = "127.0.0.1";
-  int port = 8080;
-  int backlog = 128;  // Tornado 4's _DEFAULT_BACKLOG
-  int workers = 2;
-  LoopCreation loop_creation = LoopCreation::kPostFork;
-  OnEexist on_eexist = OnEexist::kFail;
-  Trigger trigger = Trigger::kLevel;
-  bool exclusive = false;
-  bool reuse_port = false;
-  int accept_batch = 128;  // Tornado 4's accept_handler loops up to _DEFAULT_BACKLOG times
-  std::uint64_t max_requests = 0;
-  Flavour flavour = Flavour::kTornado4;
-  int keyerror_log_per_sec = 5;
-  int stuck_after_ms = 1000;
-  int max_fds = 0;
+  std::string host;
+  int port{};
+  int backlog{};
+  int workers{};
+  LoopCreation loop_creation{};
+  OnEexist on_eexist{};
+  Trigger trigger{};
+  bool exclusive{};
+  bool reuse_port{};
+  int accept_batch{};
+  std::uint64_t max_requests{};
+  Flavour flavour{};
+  int keyerror_log_per_sec{};
+  int stuck_after_ms{};
+  int max_fds{};
 };
 
-// Every problem at once, each naming the field and the fix. Empty when the config is usable.
+// The invariants the engine relies on, every one broken at once; empty when it can run. These are
+// not the user-facing ranges (lab/server/config.ts), only what would make the engine misbehave.
 std::vector<std::string> Validate(const EngineConfig& c);
 
 bool ParseLoopCreation(const std::string& s, LoopCreation* out);

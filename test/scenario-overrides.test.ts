@@ -143,7 +143,7 @@ describe('applyOverrides', () => {
       '"stray": unexpected argument; overrides are --flag value pairs',
       '--workers: given twice ("100" and "2"); give it once',
       '--warmup: needs a value, e.g. --warmup 1',
-      '--duration: must be an integer from 1 to 3600, got "x"',
+      '--duration: must be a duration such as 500ms, 30s or 2m (a bare number is seconds), got "x"',
       '--warmup: must be an integer from 0 to 600, got "601"',
       '--connections: must be an integer from 1 to 1000, got "0"',
       '--rate: must be a number greater than 0 (requests per second; leave it out for as fast as possible), got "-5"',
@@ -235,6 +235,8 @@ describe('override flags on a command line', () => {
     expect(help).toContain(
       '--containers, --workers, --flavour, --trigger, --accept-batch, --max-requests apply to every target',
     );
-    expect(help).toContain('--duration S\n      measured load, seconds (1..3600)');
+    expect(help).toContain(
+      '--duration TIME\n      measured load: 500ms, 30s, 2m (a bare number is seconds) (1..3600)',
+    );
   });
 });

@@ -7,6 +7,8 @@ import {
   validateServeConfig,
   type ServeConfig,
 } from '../lab/server/config';
+import { Engine } from '../lab/native/engine';
+import { engineConfigOf } from '../lab/server/supervisor';
 
 function ok(argv: string[], env: NodeJS.ProcessEnv = {}): ServeConfig {
   const r = parseServeConfig(argv, env);
@@ -471,4 +473,38 @@ test('--help lists every flag, its env var and its default', () => {
     const d = (SERVE_DEFAULTS as Record<string, unknown>)[o.key];
     if (d !== undefined) expect(help).toContain(`default ${String(d)}`);
   }
+});
+
+describe('one table of settings', () => {
+  test('every setting but the two derived ones has its default in the table', () => {
+    for (const o of SERVE_OPTIONS) {
+      const derived = o.key === 'name' || o.key === 'metricsHost';
+      expect([o.key, o.default === undefined]).toEqual([o.key, derived]);
+    }
+  });
+
+  test('the engine has no ranges of its own, only invariants: all broken ones named at once', () => {
+    const base = engineConfigOf(validateServeConfig({ port: 0, workers: 1 }).config!);
+    // 100 workers is outside the table's range (1..64) but the engine can run it: no error of its
+    // own is wanted there, so this only checks what it must refuse.
+    let message = '';
+    try {
+      new Engine({
+        ...base,
+        workers: 0,
+        acceptBatch: 0,
+        loopCreation: 'pre-fork',
+        exclusive: true,
+      });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message.split('\n').slice(1)).toEqual([
+      '  - workers: must be at least 1, got 0',
+      '  - acceptBatch: must be at least 1, got 0',
+      '  - exclusive: EPOLLEXCLUSIVE needs one epoll per worker; use loopCreation post-fork or turn exclusive off',
+    ]);
+    const big = new Engine({ ...base, workers: 100 });
+    big.close();
+  });
 });

@@ -1,6 +1,6 @@
 // Reading a server's log file: its last lines (for error messages) and its FORKLAB_READY line.
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import type { ReadyLine } from './runtime';
+import { findReadyLine, type ReadyLine } from '../server/ready-line';
 
 /** The last `lines` lines of `file` (reads at most the last 64 KiB); [] when it does not exist. */
 export function tailLines(file: string, lines = 20): string[] {
@@ -35,13 +35,7 @@ export function readReadyLine(file: string): ReadyLine | undefined {
   try {
     const buf = Buffer.alloc(256 * 1024);
     const n = readSync(fd, buf, 0, buf.length, 0);
-    const m = /^FORKLAB_READY (\{.*\})\s*$/m.exec(buf.subarray(0, n).toString('utf8'));
-    if (!m?.[1]) return undefined;
-    try {
-      return JSON.parse(m[1]) as ReadyLine;
-    } catch {
-      return undefined;
-    }
+    return findReadyLine(buf.subarray(0, n).toString('utf8'));
   } finally {
     closeSync(fd);
   }

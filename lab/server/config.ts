@@ -26,27 +26,6 @@ export const FLAVOURS = ['tornado4', 'asyncio'] as const satisfies readonly Flav
 export const TRIGGERS = ['level', 'edge'] as const satisfies readonly Trigger[];
 export const ON_EEXIST = ['fail', 'ignore'] as const satisfies readonly OnEexist[];
 
-/** Every default, except the two derived ones (`metricsHost` = host, `name` = loop-flavour). */
-export const SERVE_DEFAULTS: Readonly<Omit<ServeConfig, 'metricsHost' | 'name'>> = Object.freeze({
-  host: '127.0.0.1',
-  port: 8080,
-  metricsPort: 9080,
-  backlog: 128,
-  workers: 2,
-  loopCreation: 'post-fork',
-  onEexist: 'fail',
-  trigger: 'level',
-  exclusive: false,
-  reusePort: false,
-  acceptBatch: 128,
-  maxRequests: 0,
-  flavour: 'tornado4',
-  keyErrorLogPerSec: 5,
-  stuckAfterMs: 1000,
-  maxFds: 0,
-  maxRestarts: 10,
-});
-
 export function defaultName(loopCreation: LoopCreation, flavour: Flavour): string {
   return `${loopCreation}-${flavour}`;
 }
@@ -71,12 +50,25 @@ interface OptionSpec {
   flag: string;
   env: string;
   kind: Kind;
+  /** The default; absent only for the two derived from others (metricsHost, name). */
+  default?: string | number | boolean;
   /** Placeholder in --help (not used for booleans). */
   value?: string;
   help: string;
 }
 
-/** The single table of options: flags, env vars, kinds and ranges. Order = order in --help and argv. */
+/**
+ * The single table of server settings: flag, env var, kind and range, default and help. Order =
+ * order in --help and argv. The CLI (`forklab serve`), the scenario validator and the engine all
+ * take their defaults and ranges from here; the C++ engine only asserts its invariants
+ * (native/config.cc) and has no defaults or ranges of its own.
+ *
+ * To add a setting: add one entry here (key, flag, env, kind, default, help), add its field to
+ * EngineConfig in lab/native/engine.ts (or to ServeConfig above if only the supervisor uses it),
+ * and, for an engine setting, read it in native/addon.cc ConfigFromJs into a field of
+ * native/config.h EngineConfig. Validation, --help, FORKLAB_* env vars, scenario settings and
+ * overrides follow from the entry.
+ */
 export const SERVE_OPTIONS: readonly OptionSpec[] = [
   {
     key: 'name',
@@ -91,6 +83,7 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
     flag: '--host',
     env: 'FORKLAB_HOST',
     kind: { type: 'host' },
+    default: '127.0.0.1',
     value: 'ADDR',
     help: 'address to listen on',
   },
@@ -99,6 +92,7 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
     flag: '--port',
     env: 'FORKLAB_PORT',
     kind: { type: 'int', min: 0, max: 65535, note: '0 picks a free port' },
+    default: 8080,
     value: 'N',
     help: 'HTTP port of the workers (0 picks a free port)',
   },
@@ -115,6 +109,7 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
     flag: '--metrics-port',
     env: 'FORKLAB_METRICS_PORT',
     kind: { type: 'int', min: 0, max: 65535, note: '0 picks a free port' },
+    default: 9080,
     value: 'N',
     help: 'port of /metrics, /healthz, /snapshot.json (0 picks a free port)',
   },
@@ -123,6 +118,7 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
     flag: '--workers',
     env: 'FORKLAB_WORKERS',
     kind: { type: 'int', min: 1, max: 64 },
+    default: 2,
     value: 'N',
     help: 'number of forked worker processes',
   },
@@ -131,6 +127,7 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
     flag: '--loop-creation',
     env: 'FORKLAB_LOOP_CREATION',
     kind: { type: 'enum', values: LOOP_CREATIONS },
+    default: 'post-fork',
     value: LOOP_CREATIONS.join('|'),
     help: 'when the IOLoop (epoll) is created: after fork (one per worker) or before (shared); pre-fork-late registers the listening socket in each child',
   },
@@ -139,6 +136,7 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
     flag: '--on-eexist',
     env: 'FORKLAB_ON_EEXIST',
     kind: { type: 'enum', values: ON_EEXIST },
+    default: 'fail',
     value: ON_EEXIST.join('|'),
     help: 'pre-fork-late only: a worker whose registration gives EEXIST exits (fail, like Tornado 4) or carries on (ignore)',
   },
@@ -147,6 +145,7 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
     flag: '--trigger',
     env: 'FORKLAB_TRIGGER',
     kind: { type: 'enum', values: TRIGGERS },
+    default: 'level',
     value: TRIGGERS.join('|'),
     help: 'how connection fds are registered (the listening socket is always level-triggered)',
   },
@@ -155,6 +154,7 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
     flag: '--exclusive',
     env: 'FORKLAB_EXCLUSIVE',
     kind: { type: 'bool' },
+    default: false,
     help: 'EPOLLEXCLUSIVE on the listening socket (post-fork only); --no-exclusive to turn off',
   },
   {
@@ -162,6 +162,7 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
     flag: '--reuseport',
     env: 'FORKLAB_REUSEPORT',
     kind: { type: 'bool' },
+    default: false,
     help: 'one SO_REUSEPORT listening socket per worker (post-fork only); --no-reuseport to turn off',
   },
   {
@@ -169,6 +170,7 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
     flag: '--accept-batch',
     env: 'FORKLAB_ACCEPT_BATCH',
     kind: { type: 'int', min: 1, max: 4096 },
+    default: 128,
     value: 'N',
     help: 'accepts per listening-socket event (Tornado 4: 128)',
   },
@@ -177,6 +179,7 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
     flag: '--max-requests',
     env: 'FORKLAB_MAX_REQUESTS',
     kind: { type: 'int', min: 0, max: 1_000_000_000, note: '0 = never' },
+    default: 0,
     value: 'N',
     help: 'a worker exits and is replaced after this many requests (0 = never)',
   },
@@ -185,6 +188,7 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
     flag: '--flavour',
     env: 'FORKLAB_FLAVOUR',
     kind: { type: 'enum', values: FLAVOURS },
+    default: 'tornado4',
     value: FLAVOURS.join('|'),
     help: 'events for unknown fds: raise and log a KeyError (tornado4) or skip them silently (asyncio)',
   },
@@ -193,6 +197,7 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
     flag: '--keyerror-log-per-sec',
     env: 'FORKLAB_KEYERROR_LOG_PER_SEC',
     kind: { type: 'int', min: 0, max: 10000 },
+    default: 5,
     value: 'N',
     help: 'KeyError tracebacks logged per second per worker; the rest are counted',
   },
@@ -201,6 +206,7 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
     flag: '--stuck-after-ms',
     env: 'FORKLAB_STUCK_AFTER_MS',
     kind: { type: 'int', min: 100, max: 600000 },
+    default: 1000,
     value: 'MS',
     help: 'a connection with unread data and no progress this long counts as stuck',
   },
@@ -209,6 +215,7 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
     flag: '--max-fds',
     env: 'FORKLAB_MAX_FDS',
     kind: { type: 'int', min: 8, max: 1048576, alt: [0, 'keep the inherited limit'] },
+    default: 0,
     value: 'N',
     help: 'RLIMIT_NOFILE of each worker (0 keeps the inherited limit)',
   },
@@ -217,6 +224,7 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
     flag: '--backlog',
     env: 'FORKLAB_BACKLOG',
     kind: { type: 'int', min: 1, max: 65535 },
+    default: 128,
     value: 'N',
     help: 'listen() backlog',
   },
@@ -225,10 +233,18 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
     flag: '--max-restarts',
     env: 'FORKLAB_MAX_RESTARTS',
     kind: { type: 'int', min: 0, max: 10000 },
+    default: 10,
     value: 'N',
     help: 'crash restarts per worker before it is marked failed',
   },
 ];
+
+/** Every default, from the table, except the two derived ones (`metricsHost` = host, `name`). */
+export const SERVE_DEFAULTS: Readonly<Omit<ServeConfig, 'metricsHost' | 'name'>> = Object.freeze(
+  Object.fromEntries(
+    SERVE_OPTIONS.filter((o) => o.default !== undefined).map((o) => [o.key, o.default]),
+  ) as unknown as Omit<ServeConfig, 'metricsHost' | 'name'>,
+);
 
 const BY_KEY = new Map(SERVE_OPTIONS.map((o) => [o.key, o]));
 const BY_FLAG = new Map(SERVE_OPTIONS.map((o) => [o.flag, o]));

@@ -2,6 +2,7 @@
 // stdout, a human line on stderr), and turns SIGTERM/SIGINT into a clean stop. A second signal kills
 // the workers with SIGKILL and exits at once. Never leaves a worker behind when the process exits.
 import type { ServeConfig } from './config';
+import { formatReadyLine } from './ready-line';
 import { startSupervisor, type Supervisor } from './supervisor';
 
 export interface ServeIO {
@@ -9,24 +10,7 @@ export interface ServeIO {
   stderr: { write(s: string): unknown };
 }
 
-/** The line the lab (and the engine tests) wait for: actual ports, also when 0 was asked. */
-export const READY_PREFIX = 'FORKLAB_READY ';
-
-export interface ReadyLine {
-  port: number;
-  metricsPort: number;
-  pids: number[];
-}
-
-export function formatReadyLine(r: ReadyLine): string {
-  return `${READY_PREFIX}${JSON.stringify({ port: r.port, metricsPort: r.metricsPort, pids: r.pids })}`;
-}
-
-/** Reads a FORKLAB_READY line back (for callers that spawn `forklab serve`). */
-export function parseReadyLine(line: string): ReadyLine | undefined {
-  if (!line.startsWith(READY_PREFIX)) return undefined;
-  return JSON.parse(line.slice(READY_PREFIX.length)) as ReadyLine;
-}
+export { READY_PREFIX, formatReadyLine, parseReadyLine, type ReadyLine } from './ready-line';
 
 const url = (host: string, port: number, path = '/'): string =>
   `http://${host.includes(':') ? `[${host}]` : host}:${port}${path}`;
