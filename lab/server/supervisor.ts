@@ -15,6 +15,26 @@ import {
 } from './restart-policy';
 import { buildSnapshot, type ServerSnapshot } from './snapshot';
 
+/**
+ * Where the event loop is created: the decisive lines of the lab. The listening socket is already
+ * open (engine.listen(): one shared socket, or one SO_REUSEPORT socket per worker).
+ *
+ *   post-fork      fork; each worker creates its own epoll and registers the socket (worker.cc)
+ *   pre-fork       the parent creates one epoll and registers the socket in it; fork: every
+ *                  worker inherits the same epoll, and the same fd numbers (the KeyError)
+ *   pre-fork-late  the parent creates one epoll; fork; each worker registers the inherited
+ *                  socket in it, and all but the first get EEXIST
+ */
+export function createLoopAndFork(
+  engine: Pick<EngineLike, 'createParentLoop' | 'registerListenerInParent'>,
+  loopCreation: ServeConfig['loopCreation'],
+  forkWorkers: () => void,
+): void {
+  if (loopCreation !== 'post-fork') engine.createParentLoop();
+  if (loopCreation === 'pre-fork') engine.registerListenerInParent();
+  forkWorkers();
+}
+
 /** The part of Engine the supervisor uses (a fake one in unit tests). */
 export type EngineLike = Pick<
   Engine,
@@ -263,9 +283,7 @@ export async function startSupervisor(
         `the metrics server cannot listen on ${config.metricsHost}:${config.metricsPort} (--metrics-port): ${err.message}`,
       );
     });
-    if (config.loopCreation !== 'post-fork') engine.createParentLoop();
-    if (config.loopCreation === 'pre-fork') engine.registerListenerInParent();
-    for (const w of status) spawn(w);
+    createLoopAndFork(engine, config.loopCreation, () => status.forEach(spawn));
   } catch (err) {
     // Undo what was done: kill the workers already forked, close the server and the engine.
     await stop().catch(() => undefined);
