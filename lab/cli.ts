@@ -1,4 +1,6 @@
 // `forklab <command> [flags]`: finds the command in a small table and hands it the rest of argv.
+// A command is one file in lab/cli/ (`<name>-command.ts`, exporting a Command) added to COMMANDS;
+// it parses its flags with lab/cli/args.ts, so that every command reports usage errors alike.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { CliIO, Command } from './cli/command';

@@ -2,15 +2,14 @@
 // stays on 127.0.0.1 (each server gets its own port pair), locked down (non-root, read-only root
 // with a tmpfs /tmp, no capabilities, no-new-privileges, memory and pids limits), labelled for
 // cleanup, with its log streamed to a file in the run folder.
-import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { createWriteStream, type WriteStream } from 'node:fs';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
 import { connectDocker } from './docker-engine';
-import { freePortPairs } from './free-ports';
-import { DEFAULT_READY_TIMEOUT_MS, HttpWait } from './http-wait';
 import { LABEL_MANAGED, LABEL_OWNER_PID, LABEL_RUN, LABEL_SESSION, serverLabels } from './labels';
-import { readReadyLine, tailLines } from './log-tail';
+import { tailLines } from './log-tail';
+import { RuntimeBase } from './runtime-base';
 import { SERVER_UID } from './node-base-image';
 import {
   LOOPBACK,
@@ -72,7 +71,7 @@ export function workersFrom(
   return Number.isInteger(n) && n > 0 ? n : 8;
 }
 
-export class DockerRuntime implements Runtime {
+export class DockerRuntime extends RuntimeBase<DockerServer> implements Runtime {
   readonly kind = 'docker' as const;
   readonly docker: Docker;
   readonly session: string;
@@ -80,10 +79,10 @@ export class DockerRuntime implements Runtime {
   private image: Promise<string> | undefined;
   /** The image built (or reused) by prepare(), for reports. */
   builtImage: ServerImage | undefined;
-  private readonly live = new Set<DockerServer>();
   private cleaned: Promise<void> | undefined;
 
   constructor(private readonly opts: DockerRuntimeOptions = {}) {
+    super();
     this.docker = opts.docker ?? connectDocker();
     this.session = opts.session ?? SESSION_ID;
     this.init = opts.init ?? true;
@@ -116,36 +115,18 @@ export class DockerRuntime implements Runtime {
     return this.image;
   }
 
-  async start(spec: TargetSpec): Promise<StartedServer[]> {
-    const count = spec.count ?? 1;
-    await this.prepare();
-    const image = await this.imageTag();
-    const ports = spec.ports ? [...spec.ports] : await freePortPairs(count);
-    if (ports.length !== count)
-      throw new Error(`forklab: ${count} servers but ${ports.length} port pairs`);
-    mkdirSync(spec.runDir, { recursive: true });
-    const results = await Promise.allSettled(ports.map((p, i) => this.startOne(spec, image, i, p)));
-    const started = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
-    const failed = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
-    if (failed.length > 0) {
-      await Promise.allSettled(started.map((s) => s.stop()));
-      throw failed[0];
-    }
-    return started;
-  }
-
   /**
    * Init: docker-init (tini) as PID 1 forwards SIGTERM to the supervisor (PID 1 ignores signals it
    * has no handler for) and reaps workers orphaned when the supervisor dies, which the supervisor
    * itself never does (it reaps only its own pids). If the engine has no init binary, the start is
    * retried once without it.
    */
-  private async startOne(
+  protected async startOne(
     spec: TargetSpec,
-    image: string,
     index: number,
     ports: PortPair,
   ): Promise<DockerServer> {
+    const image = await this.imageTag();
     const name = serverName(spec.runId, spec.target, index);
     const create = async (): Promise<Docker.Container> =>
       this.docker.createContainer({
@@ -199,25 +180,11 @@ export class DockerRuntime implements Runtime {
       }
       this.live.add(server);
       await server.followLogsAndExit();
-      await HttpWait.forHealthz(
-        ports.metricsPort,
-        spec.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS,
-      ).waitUntilReady(server);
-      server.ready = readReadyLine(logFile);
       return server;
     } catch (err) {
       await server.stop().catch(() => undefined);
       throw err;
     }
-  }
-
-  /** @internal */
-  forget(server: DockerServer): void {
-    this.live.delete(server);
-  }
-
-  async stopAll(): Promise<void> {
-    await Promise.allSettled([...this.live].map((s) => s.stop()));
   }
 
   get stopTimeoutS(): number {

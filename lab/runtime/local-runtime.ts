@@ -3,11 +3,9 @@
 // together; logs to a file in the run folder; the same readiness wait as the containers.
 // Every group still running is tracked, so a global cleanup (Ctrl-C, exit) can kill them all.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, existsSync, openSync } from 'node:fs';
 import path from 'node:path';
-import { freePortPairs } from './free-ports';
-import { DEFAULT_READY_TIMEOUT_MS, HttpWait } from './http-wait';
-import { readReadyLine, tailLines } from './log-tail';
+import { tailLines } from './log-tail';
 import {
   LOOPBACK,
   placementArgs,
@@ -19,6 +17,7 @@ import {
   type TargetSpec,
 } from './runtime';
 import { ADDON_PATH, CLI_PATH, REPO_ROOT } from './repo-paths';
+import { RuntimeBase } from './runtime-base';
 
 /** Process group ids (= leader pids) of local servers not yet stopped, in this process. */
 const liveGroups = new Set<number>();
@@ -58,12 +57,12 @@ export interface LocalRuntimeOptions {
   stopTimeoutMs?: number;
 }
 
-export class LocalRuntime implements Runtime {
+export class LocalRuntime extends RuntimeBase<LocalServer> implements Runtime {
   readonly kind = 'local' as const;
   readonly repoRoot: string;
-  private readonly live = new Set<LocalServer>();
 
   constructor(private readonly opts: LocalRuntimeOptions = {}) {
+    super();
     this.repoRoot = opts.repoRoot ?? REPO_ROOT;
     if (!exitHookInstalled) {
       exitHookInstalled = true;
@@ -82,24 +81,7 @@ export class LocalRuntime implements Runtime {
     }
   }
 
-  async start(spec: TargetSpec): Promise<StartedServer[]> {
-    await this.prepare();
-    const count = spec.count ?? 1;
-    const ports = spec.ports ? [...spec.ports] : await freePortPairs(count);
-    if (ports.length !== count)
-      throw new Error(`forklab: ${count} servers but ${ports.length} port pairs`);
-    mkdirSync(spec.runDir, { recursive: true });
-    const results = await Promise.allSettled(ports.map((p, i) => this.startOne(spec, i, p)));
-    const started = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
-    const failed = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
-    if (failed.length > 0) {
-      await Promise.allSettled(started.map((s) => s.stop()));
-      throw failed[0];
-    }
-    return started;
-  }
-
-  private async startOne(spec: TargetSpec, index: number, ports: PortPair): Promise<LocalServer> {
+  protected async startOne(spec: TargetSpec, index: number, ports: PortPair): Promise<LocalServer> {
     const name = serverName(spec.runId, spec.target, index);
     const logFile = path.join(spec.runDir, `${name}.log`);
     // The lab's own FORKLAB_* settings are not the server's: it gets only spec.env, as a
@@ -132,26 +114,7 @@ export class LocalRuntime implements Runtime {
       this.opts.stopTimeoutMs ?? 3000,
     );
     this.live.add(server);
-    try {
-      await HttpWait.forHealthz(
-        ports.metricsPort,
-        spec.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS,
-      ).waitUntilReady(server);
-      server.ready = readReadyLine(logFile);
-      return server;
-    } catch (err) {
-      await server.stop();
-      throw err;
-    }
-  }
-
-  /** @internal */
-  forget(server: LocalServer): void {
-    this.live.delete(server);
-  }
-
-  async stopAll(): Promise<void> {
-    await Promise.allSettled([...this.live].map((s) => s.stop()));
+    return server;
   }
 }
 
