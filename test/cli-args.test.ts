@@ -1,4 +1,5 @@
-// The command line: durations with units, short flags, "did you mean", one error prefix and exit
+// The command line (run and compare through lab/cli/args.ts, serve through the same tokenizer,
+// lab/server/argv.ts, tested in server-config.test.ts): durations with units, short flags, "did you mean", one error prefix and exit
 // code 2 for every usage error. Nothing here starts a server: every command line below has an
 // error, and a command with an error starts nothing.
 import { main } from '../lab/cli';
@@ -58,6 +59,16 @@ describe('parseFlags', () => {
     ]);
     expect(parseFlags(['--duration'], specs).errors).toEqual(['--duration: needs a value']);
     expect(parseFlags(['--list=yes'], specs).errors).toEqual(['--list: takes no value']);
+  });
+
+  test('a value never starts with --, but a negative number is a value', () => {
+    const missing = parseFlags(['--duration', '--list'], specs);
+    expect(missing.errors).toEqual(['--duration: needs a value']);
+    expect(missing.values.get('list')).toBe(true);
+    const negative = parseFlags(['-d', '-12', 'x'], specs);
+    expect(negative.errors).toEqual([]);
+    expect(negative.values.get('duration')).toBe('-12');
+    expect(negative.positionals).toEqual(['x']);
   });
 });
 

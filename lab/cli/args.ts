@@ -1,10 +1,9 @@
-// Command-line flags of the forklab commands, parsed by node:util parseArgs (its tokens), with
-// what parseArgs leaves to the caller: every error at once, "did you mean" for an unknown flag,
+// Command-line flags of the forklab commands, tokenized by lab/server/argv.ts (node:util
+// parseArgs), with what parseArgs leaves to the caller: every error at once, "did you mean" for an unknown flag,
 // the value of an unknown flag not taken for a positional argument, a flag given twice, and a
 // value that is another flag. Every usage error is printed with one prefix (`forklab <command>: `)
 // and ends the command with exit code 2 (see usageFailure).
-import { parseArgs } from 'node:util';
-import { closest } from '../scenario/validate-scenario';
+import { closest, tokenizeArgv } from '../server/argv';
 import type { CliIO } from './command';
 
 /** Exit code of every usage error (bad flags, bad values, missing runs). */
@@ -37,69 +36,56 @@ export class UsageError extends Error {
 }
 
 export function parseFlags(argv: readonly string[], specs: readonly FlagSpec[]): ParsedFlags {
-  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {};
-  for (const s of specs) {
-    // Optional-value flags are parsed as booleans, their value picked up below.
-    options[s.name] = {
-      type: s.optionalValue ? 'boolean' : s.type,
-      ...(s.short ? { short: s.short } : {}),
-    };
-  }
-  const { tokens } = parseArgs({
-    args: [...argv],
-    options,
-    allowPositionals: true,
-    strict: false,
-    tokens: true,
-  });
+  const byName = new Map(specs.map((s) => [s.name, s]));
+  const shorts = Object.fromEntries(
+    specs.filter((s) => s.short).map((s) => [s.short!, s.name] as const),
+  );
+  const items = tokenizeArgv(
+    argv,
+    shorts,
+    (name, known) => !known || byName.get(name)!.type === 'string',
+    (name) => byName.has(name),
+  );
   const out: ParsedFlags = { values: new Map(), typed: new Map(), positionals: [], errors: [] };
   const known = specs.map((s) => `--${s.name}`);
-  const skip = new Set<number>();
-  for (let k = 0; k < tokens.length; k++) {
-    const tok = tokens[k]!;
-    if (tok.kind === 'option-terminator') continue;
-    if (tok.kind === 'positional') {
-      if (!skip.has(tok.index)) out.positionals.push(tok.value);
+  for (let k = 0; k < items.length; k++) {
+    const item = items[k]!;
+    if (item.kind === 'positional') {
+      out.positionals.push(item.value);
       continue;
     }
-    const spec = specs.find((s) => s.name === tok.name);
+    const spec = byName.get(item.name);
     if (!spec) {
-      const flag = tok.rawName.startsWith('--') ? tok.rawName : tok.rawName;
-      const hint = tok.rawName.startsWith('--') ? closest(tok.rawName, known) : undefined;
-      out.errors.push(`${flag}: unknown flag${hint ? `; did you mean ${hint}?` : ''}`);
-      // Its value, if it has one, is not a positional argument of its own.
-      const next = tokens[k + 1];
-      if (tok.inlineValue === undefined && next?.kind === 'positional') skip.add(next.index);
+      const hint = item.raw.startsWith('--') ? closest(item.raw, known) : undefined;
+      out.errors.push(`${item.raw}: unknown flag${hint ? `; did you mean ${hint}?` : ''}`);
       continue;
     }
     if (out.values.has(spec.name)) {
-      out.errors.push(`${tok.rawName}: given twice; give it once`);
+      out.errors.push(`${item.raw}: given twice; give it once`);
       continue;
     }
     let value: string | true;
     if (spec.optionalValue) {
-      const next = tokens[k + 1];
       value = true;
-      if (next?.kind === 'positional' && spec.optionalValue(next.value)) {
-        value = next.value;
-        skip.add(next.index);
+      if (item.value !== undefined) {
+        if (item.inline || spec.optionalValue(item.value)) value = item.value;
+        else out.positionals.push(item.value); // not this flag's: a positional after it
       }
     } else if (spec.type === 'boolean') {
-      if (tok.inlineValue) {
-        out.errors.push(`${tok.rawName}: takes no value`);
+      if (item.inline) {
+        out.errors.push(`${item.raw}: takes no value`);
         continue;
       }
       value = true;
     } else {
-      const v = tok.value;
-      if (v === undefined || (!tok.inlineValue && v.startsWith('--'))) {
-        out.errors.push(`${tok.rawName}: needs a value`);
+      if (item.value === undefined) {
+        out.errors.push(`${item.raw}: needs a value`);
         continue;
       }
-      value = v;
+      value = item.value;
     }
     out.values.set(spec.name, value);
-    out.typed.set(spec.name, tok.rawName);
+    out.typed.set(spec.name, item.raw);
   }
   return out;
 }

@@ -20,6 +20,9 @@ import {
   type TargetSpec,
 } from './scenario';
 import { figureDef, loadModeProblem } from '../record/figures';
+import { closest } from '../server/argv';
+
+export { closest };
 
 export { COMPARISONS, EXPECTATION_METRICS };
 
@@ -611,37 +614,6 @@ function unknownKeys(
 function hint(word: string, known: readonly string[]): string {
   const h = closest(word, known);
   return h ? `did you mean "${h}"?` : `known keys: ${known.join(', ')}`;
-}
-
-/** The closest of `candidates` to `word`, case-insensitive, within a third of its length in edits. */
-export function closest(word: string, candidates: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestD = Math.max(1, Math.floor(word.length / 3)) + 1;
-  for (const c of candidates) {
-    const d = distance(word.toLowerCase(), c.toLowerCase());
-    if (d < bestD) {
-      best = c;
-      bestD = d;
-    }
-  }
-  return best;
-}
-
-/** Edits between two words (insert, delete, replace, swap of two neighbours). */
-function distance(a: string, b: string): number {
-  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) =>
-    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
-  );
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
-        v = Math.min(v, d[i - 2]![j - 2]! + 1);
-      d[i]![j] = v;
-    }
-  }
-  return d[a.length]![b.length]!;
 }
 
 function example(k: SettingKey): string {

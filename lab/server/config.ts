@@ -4,6 +4,7 @@
 // error messages are written once. Every error is reported at once, each naming the field (the flag
 // or env var it came from) and the fix.
 import { isIP } from 'node:net';
+import { tokenizeArgv } from './argv';
 import type { EngineConfig, Flavour, LoopCreation, OnEexist, Trigger } from '../native/engine';
 
 export interface ServeConfig extends EngineConfig {
@@ -391,53 +392,51 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     if (raw !== undefined && raw !== '') sources[o.key] = { label: o.env, raw };
   }
 
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--help' || arg === '-h') {
-      help = true;
-      continue;
-    }
-    if (!arg.startsWith('--') || arg === '--') {
+  const optionOf = (name: string): OptionSpec | undefined => {
+    const o = BY_FLAG.get(`--${name}`);
+    if (o) return o;
+    const negated = name.startsWith('no-') ? BY_FLAG.get(`--${name.slice(3)}`) : undefined;
+    return negated?.kind.type === 'bool' ? negated : undefined;
+  };
+  const items = tokenizeArgv(
+    argv,
+    { h: 'help' },
+    (name, known) => !known || (name !== 'help' && optionOf(name)!.kind.type !== 'bool'),
+    (name) => name === 'help' || optionOf(name) !== undefined,
+  );
+  for (const item of items) {
+    if (item.kind === 'positional') {
       errors.push(
-        `${JSON.stringify(arg)}: unexpected argument; serve takes only --flags (see forklab serve --help)`,
+        `${JSON.stringify(item.value)}: unexpected argument; serve takes only --flags (see forklab serve --help)`,
       );
       continue;
     }
-    const eq = arg.indexOf('=');
-    const flag = eq < 0 ? arg : arg.slice(0, eq);
-    const inline = eq < 0 ? undefined : arg.slice(eq + 1);
-    const negated = flag.startsWith('--no-') ? BY_FLAG.get(`--${flag.slice(5)}`) : undefined;
-    const o = BY_FLAG.get(flag) ?? (negated?.kind.type === 'bool' ? negated : undefined);
+    const flag = item.raw;
+    if (item.name === 'help') {
+      help = true;
+      continue;
+    }
+    const o = optionOf(item.name);
     if (!o) {
       const hint = suggest(flag);
       errors.push(
         `${flag}: unknown flag${hint ? `; did you mean ${hint}?` : ''} (see forklab serve --help)`,
       );
-      // Its value, if it has one, is not a stray argument of its own.
-      if (inline === undefined && argv[i + 1] !== undefined && !argv[i + 1]!.startsWith('-')) i++;
       continue;
     }
     if (o.kind.type === 'bool') {
-      if (inline !== undefined) {
+      if (item.inline) {
         errors.push(`${flag}: takes no value; use ${o.flag} or --no-${o.flag.slice(2)}`);
         continue;
       }
-      sources[o.key] = { label: flag, raw: o === negated ? 'false' : 'true' };
+      sources[o.key] = { label: flag, raw: flag === o.flag ? 'true' : 'false' };
       continue;
     }
-    let value = inline;
-    if (value === undefined) {
-      const next = argv[i + 1];
-      if (next !== undefined && !next.startsWith('--')) {
-        value = next;
-        i++;
-      }
-    }
-    if (value === undefined) {
+    if (item.value === undefined) {
       errors.push(`${flag}: needs a value, e.g. ${flag} ${example(o)}`);
       continue;
     }
-    sources[o.key] = { label: flag, raw: value };
+    sources[o.key] = { label: flag, raw: item.value };
   }
 
   if (help) return { help: true };
