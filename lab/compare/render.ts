@@ -58,7 +58,7 @@ function table(rows: readonly string[][], indent = '  '): string[] {
 
 // ---- Terminal ---------------------------------------------------------------------------------
 
-/** The comparison as plain-text lines. Rows zero or n/a on every side are left out (counted). */
+/** The comparison as plain-text lines. Rows zero on every side are left out (counted). */
 export function comparisonLines(c: Comparison): string[] {
   const lines: string[] = [];
   const runs = c.sides.reduce((n, s) => n + s.runs.length, 0);
@@ -95,7 +95,7 @@ export function comparisonLines(c: Comparison): string[] {
   if (omitted)
     lines.push(
       '',
-      `(${omitted} rows zero or n/a on every side left out; they are in --csv and --json)`,
+      `(${omitted} rows zero on every side left out; they are in --csv and --json. Figures that apply to no run, n/a, are left out altogether)`,
     );
   if (c.notes.length) {
     lines.push('');
