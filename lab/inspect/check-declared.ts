@@ -1,0 +1,59 @@
+// Whether the evidence contradicts what an engine target declared: a run stops on any of these,
+// because its figures would then be measuring a different set-up from the one it names.
+import type { EngineConfig } from '../native/engine';
+import type { Evidence } from './evidence';
+
+export type DeclaredSetup = Pick<
+  EngineConfig,
+  'loopCreation' | 'workers' | 'exclusive' | 'reusePort'
+>;
+
+/** Every contradiction, in words naming the declaration and what the kernel shows; empty if none. */
+export function checkDeclared(evidence: Evidence, declared: DeclaredSetup): string[] {
+  const out: string[] = [];
+  const shared = evidence.instances.filter((x) => x.pids.length > 1);
+  if (!evidence.sharingKnown) {
+    out.push(`cannot check loopCreation=${declared.loopCreation}: ${evidence.unseen.join('; ')}`);
+  } else if (declared.loopCreation === 'post-fork' && shared.length > 0) {
+    out.push(
+      `declared post-fork, but ${shared.map((x) => `epoll instance ${x.id} is shared by pids ${x.pids.join(', ')}`).join('; ')}`,
+    );
+  } else if (declared.loopCreation !== 'post-fork') {
+    const want = declared.workers + 1;
+    if (!shared.some((x) => x.pids.length >= want)) {
+      out.push(
+        `declared ${declared.loopCreation} with ${declared.workers} workers, but no epoll instance is shared by the supervisor and all ${declared.workers} workers (largest shared: ${Math.max(1, ...evidence.instances.map((x) => x.pids.length))} processes)`,
+      );
+    }
+  }
+  const watched = evidence.listeners.flatMap((l) => l.watchedBy.map((w) => ({ l, w })));
+  if (declared.exclusive) {
+    const plain = watched.filter(({ w }) => !w.exclusive);
+    if (plain.length > 0 || watched.length === 0) {
+      out.push(
+        `declared exclusive, but ${watched.length === 0 ? 'no epoll instance watches a listening socket' : plain.map(({ l, w }) => `${l.endpoint} is watched by ${w.instance} without EPOLLEXCLUSIVE`).join('; ')}`,
+      );
+    }
+  } else {
+    const excl = watched.filter(({ w }) => w.exclusive);
+    if (excl.length > 0) {
+      out.push(
+        `declared without exclusive, but ${excl.map(({ l, w }) => `${l.endpoint} is watched by ${w.instance} with EPOLLEXCLUSIVE`).join('; ')}`,
+      );
+    }
+  }
+  const endpoints = [...new Set(evidence.listeners.map((l) => l.endpoint))];
+  for (const ep of endpoints) {
+    const n = evidence.listeners.filter((l) => l.endpoint === ep).length;
+    if (declared.reusePort && n !== declared.workers) {
+      out.push(
+        `declared reusePort with ${declared.workers} workers, but ${n} listening socket${n === 1 ? '' : 's'} on ${ep}`,
+      );
+    }
+    if (!declared.reusePort && n > 1) {
+      out.push(`declared without reusePort, but ${n} listening sockets on ${ep}`);
+    }
+  }
+  if (evidence.listeners.length === 0) out.push('no listening TCP socket held by the target');
+  return out;
+}
