@@ -68,7 +68,8 @@ function listenerFindings(evidence: Evidence, l: ListeningSocket): Finding[] {
     });
   } else if (n === 1) {
     const x = evidence.instances.find((i) => i.id === instances[0])!;
-    if (x.pids.length === 1) {
+    const inGroup = evidence.reuseportGroups.some((g) => g.inodes.includes(l.inode));
+    if (x.pids.length === 1 && !inGroup) {
       out.push({
         severity: 'info',
         text: `listening socket ${l.endpoint} is watched by one epoll instance (${x.id}, pid ${describePids(evidence, x.pids)}): one process takes every new connection, no herd.`,
@@ -106,9 +107,11 @@ export function findingsOf(evidence: Evidence): Finding[] {
     if (x.pids.length > 1) out.push(...sharedInstance(evidence, x));
   for (const l of evidence.listeners) out.push(...listenerFindings(evidence, l));
   for (const g of evidence.reuseportGroups) {
+    const watchers = members.map((l) => new Set(l.watchedBy.map((w) => w.instance)).size);
+    const each = watchers.every((n) => n === 1) ? ', each watched by one epoll instance' : '';
     out.push({
       severity: 'info',
-      text: `SO_REUSEPORT group of ${g.inodes.length} listening sockets on ${g.endpoint}: the kernel spreads new connections over them by hash, no herd between them.`,
+      text: `SO_REUSEPORT group of ${g.inodes.length} listening sockets on ${g.endpoint}${each}: the kernel spreads new connections over them by hash, no herd between them.`,
     });
     const idle = evidence.listeners.filter(
       (l) => g.inodes.includes(l.inode) && l.watchedBy.length === 0,
