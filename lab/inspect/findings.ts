@@ -107,15 +107,14 @@ export function findingsOf(evidence: Evidence): Finding[] {
     if (x.pids.length > 1) out.push(...sharedInstance(evidence, x));
   for (const l of evidence.listeners) out.push(...listenerFindings(evidence, l));
   for (const g of evidence.reuseportGroups) {
+    const members = evidence.listeners.filter((l) => g.inodes.includes(l.inode));
     const watchers = members.map((l) => new Set(l.watchedBy.map((w) => w.instance)).size);
     const each = watchers.every((n) => n === 1) ? ', each watched by one epoll instance' : '';
     out.push({
       severity: 'info',
       text: `SO_REUSEPORT group of ${g.inodes.length} listening sockets on ${g.endpoint}${each}: the kernel spreads new connections over them by hash, no herd between them.`,
     });
-    const idle = evidence.listeners.filter(
-      (l) => g.inodes.includes(l.inode) && l.watchedBy.length === 0,
-    );
+    const idle = members.filter((l) => l.watchedBy.length === 0);
     if (idle.length > 0) {
       out.push({
         severity: 'cost',
