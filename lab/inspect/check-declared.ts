@@ -3,9 +3,10 @@
 import type { EngineConfig } from '../native/engine';
 import type { Evidence } from './evidence';
 
+/** The engine's declared set-up and the port it serves on (its metrics server is not checked). */
 export type DeclaredSetup = Pick<
   EngineConfig,
-  'loopCreation' | 'workers' | 'exclusive' | 'reusePort'
+  'loopCreation' | 'workers' | 'exclusive' | 'reusePort' | 'port'
 >;
 
 /** Every contradiction, in words naming the declaration and what the kernel shows; empty if none. */
@@ -26,7 +27,8 @@ export function checkDeclared(evidence: Evidence, declared: DeclaredSetup): stri
       );
     }
   }
-  const watched = evidence.listeners.flatMap((l) => l.watchedBy.map((w) => ({ l, w })));
+  const listeners = evidence.listeners.filter((l) => l.port === declared.port);
+  const watched = listeners.flatMap((l) => l.watchedBy.map((w) => ({ l, w })));
   if (declared.exclusive) {
     const plain = watched.filter(({ w }) => !w.exclusive);
     if (plain.length > 0 || watched.length === 0) {
@@ -42,9 +44,9 @@ export function checkDeclared(evidence: Evidence, declared: DeclaredSetup): stri
       );
     }
   }
-  const endpoints = [...new Set(evidence.listeners.map((l) => l.endpoint))];
+  const endpoints = [...new Set(listeners.map((l) => l.endpoint))];
   for (const ep of endpoints) {
-    const n = evidence.listeners.filter((l) => l.endpoint === ep).length;
+    const n = listeners.filter((l) => l.endpoint === ep).length;
     if (declared.reusePort && n !== declared.workers) {
       out.push(
         `declared reusePort with ${declared.workers} workers, but ${n} listening socket${n === 1 ? '' : 's'} on ${ep}`,
@@ -54,6 +56,8 @@ export function checkDeclared(evidence: Evidence, declared: DeclaredSetup): stri
       out.push(`declared without reusePort, but ${n} listening sockets on ${ep}`);
     }
   }
-  if (evidence.listeners.length === 0) out.push('no listening TCP socket held by the target');
+  if (listeners.length === 0) {
+    out.push(`no listening TCP socket on port ${declared.port} is held by the target`);
+  }
   return out;
 }

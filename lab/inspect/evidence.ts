@@ -61,6 +61,7 @@ export interface EpollInstance {
 export interface ListeningSocket {
   inode: number;
   endpoint: string;
+  port: number;
   /** The backlog the socket listens with (sk_max_ack_backlog, from ss), null when unknown. */
   backlog: number | null;
   /** Connections waiting in its accept queue when inspected. */

@@ -214,6 +214,7 @@ export async function inspectProcessTree(
     .map((s) => ({
       inode: s.inode,
       endpoint: endpoint(s),
+      port: s.port,
       backlog: null,
       acceptQueue: s.rxQueue,
       heldBy: heldInodes.get(s.inode)!,
