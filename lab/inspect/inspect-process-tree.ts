@@ -175,7 +175,8 @@ export async function inspectProcessTree(
         unseen.push(`what epoll fd ${h.fd} of process ${h.pid} watches: ${procErrorReason(err)}`);
       }
     }
-    const watches: Watch[] = (items ?? []).map((item) => {
+    const sortedItems = [...(items ?? [])].sort((a, b) => a.tfd - b.tfd);
+    const watches: Watch[] = sortedItems.map((item) => {
       const sock = tcp.get(item.ino);
       const w: Watch = {
         tfd: item.tfd,

@@ -3,6 +3,24 @@
 import type { Evidence, Watch } from './evidence';
 import type { Finding } from './findings';
 
+const WIDTH = 100;
+
+/** Words wrapped to lines of at most `width` characters (a longer word gets its own line). */
+function wrapWords(text: string, width: number): string[] {
+  const out: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line && line.length + 1 + word.length > width) {
+      out.push(line);
+      line = word;
+    } else {
+      line = line ? `${line} ${word}` : word;
+    }
+  }
+  out.push(line);
+  return out;
+}
+
 function watchLine(w: Watch): string {
   const how = [
     w.trigger === 'edge' ? 'edge' : 'level',
@@ -63,7 +81,13 @@ export function renderText(evidence: Evidence, findings: Finding[]): string {
   }
   lines.push('', 'Findings');
   if (findings.length === 0) lines.push('  nothing to report');
-  for (const f of findings) lines.push(`  ${f.severity.toUpperCase().padEnd(4)}  ${f.text}`);
+  for (const f of findings) {
+    const w = wrapWords(f.text, WIDTH - 8);
+    lines.push(
+      `  ${f.severity.toUpperCase().padEnd(4)}  ${w[0]}`,
+      ...w.slice(1).map((x) => `        ${x}`),
+    );
+  }
   if (evidence.unseen.length > 0) {
     lines.push('', 'Not seen');
     for (const u of evidence.unseen) lines.push(`  ${u}`);
