@@ -9,6 +9,10 @@ import { waitFor } from './serve-process';
 
 export const NGINX = '/usr/sbin/nginx';
 
+// sh -c LIFELINE sh NGINX ARGS…: prints nginx's pid, waits for stdin to close, stops nginx.
+const LIFELINE =
+  '"$@" </dev/null & n=$!; echo "$n"; cat >/dev/null; kill -TERM "$n" 2>/dev/null; wait "$n"';
+
 export interface NginxProcess {
   pid: number;
   port: number;
@@ -17,7 +21,7 @@ export interface NginxProcess {
   stop(): Promise<void>;
 }
 
-/** Children of `pid` by /proc/<pid>/task/<pid>/children… read from every /proc/<n>/stat. */
+/** Children of `pid`, from the parent field of every /proc/<n>/stat. */
 async function childrenOf(pid: number): Promise<number[]> {
   const out: number[] = [];
   for (const name of await readdir('/proc')) {
@@ -73,36 +77,60 @@ http {
 }
 `;
   await writeFile(path.join(dir, 'nginx.conf'), conf);
+  // The lifeline: a shell holds the test runner's pipe on stdin and stops nginx (TERM: the master
+  // stops its workers) when it closes, so a runner killed outright leaves no nginx behind.
   const proc = spawn(
-    NGINX,
-    ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-e', path.join(dir, 'error.log')],
-    {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    },
+    '/bin/sh',
+    [
+      '-c',
+      LIFELINE,
+      'sh',
+      NGINX,
+      '-p',
+      dir,
+      '-c',
+      path.join(dir, 'nginx.conf'),
+      '-e',
+      path.join(dir, 'error.log'),
+    ],
+    { stdio: ['pipe', 'pipe', 'pipe'] },
   );
   let err = '';
   proc.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  const master = new Promise<number>((resolve, reject) => {
+    let out = '';
+    proc.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+      const m = /^(\d+)\n/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    void exited.then(() => reject(new Error(`nginx did not start: ${err}`)));
+  });
+  let masterPid = 0;
+  let workerPids: number[] = [];
   const stop = async () => {
-    proc.kill('SIGKILL');
-    await exited;
-    // The workers notice the master is gone only on their next event: remove them too.
-    for (const w of workerPids) {
-      try {
-        process.kill(w, 'SIGKILL');
-      } catch {
-        // gone
+    proc.stdin!.end();
+    const t = setTimeout(() => {
+      for (const p of [masterPid, ...workerPids]) {
+        try {
+          if (p > 0) process.kill(p, 'SIGKILL');
+        } catch {
+          // gone
+        }
       }
-    }
+    }, 5000);
+    await exited;
+    clearTimeout(t);
     await rm(dir, { recursive: true, force: true });
   };
-  let workerPids: number[] = [];
   try {
+    masterPid = await master;
     workerPids = await waitFor(
       `nginx with ${opts.workers} workers on port ${port}`,
       async () => {
         if (proc.exitCode !== null) throw new Error(`nginx exited: ${err}`);
-        const kids = await childrenOf(proc.pid!);
+        const kids = await childrenOf(masterPid);
         if (kids.length !== opts.workers) return undefined;
         // Each worker creates its epoll instance after fork: wait until every one has it.
         for (const k of kids) if (!(await hasEventpoll(k))) return undefined;
@@ -114,5 +142,5 @@ http {
     await stop();
     throw e;
   }
-  return { pid: proc.pid!, port: port!, workerPids, proc, stop };
+  return { pid: masterPid, port: port!, workerPids, proc, stop };
 }
