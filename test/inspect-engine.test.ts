@@ -5,7 +5,9 @@
 // epoll and the first worker registers the socket (the others get EEXIST); --exclusive sets
 // EPOLLEXCLUSIVE on the listening socket; --reuseport opens one socket per worker; --trigger edge
 // registers connections with EPOLLET. Worker pids come from the server's own FORKLAB_READY line.
+import { spawnSync } from 'node:child_process';
 import net from 'node:net';
+import path from 'node:path';
 import { main } from '../lab/cli';
 import { checkDeclared, type DeclaredSetup } from '../lab/inspect/check-declared';
 import type { Evidence } from '../lab/inspect/evidence';
@@ -248,5 +250,25 @@ describe('forklab inspect: the command', () => {
     const gone = io();
     expect(await main(['inspect', String(pid)], {}, gone.io)).toBe(2);
     expect(gone.err()).toMatch(/process gone/);
+  });
+
+  it('exits 2 saying "permission denied" when run without the right to read the fds', () => {
+    if (process.getuid?.() !== 0) return; // needs root to start as another user; CI runs as root
+    // This test's own process belongs to root: user nobody may not read its fd table.
+    const r = spawnSync(
+      'runuser',
+      [
+        '-u',
+        'nobody',
+        '--',
+        process.execPath,
+        path.resolve(__dirname, '..', 'bin', 'forklab.js'),
+        'inspect',
+        String(process.pid),
+      ],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(new RegExp(`process ${process.pid}: fd table: permission denied`));
   });
 });

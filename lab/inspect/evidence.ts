@@ -82,7 +82,10 @@ export interface Evidence {
   processes: InspectedProcess[];
   /** Whether kcmp could tell instances apart; when not, every epoll fd counts as its own. */
   kcmp: { available: true } | { available: false; reason: string };
-  /** False when kcmp could not compare every pair of epoll fds of different processes. */
+  /**
+   * False when a process's fd table could not be read (not because it exited) or kcmp could not
+   * compare two epoll fds of live processes: whether instances are shared is then not known.
+   */
   sharingKnown: boolean;
   instances: EpollInstance[];
   listeners: ListeningSocket[];

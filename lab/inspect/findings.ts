@@ -125,7 +125,7 @@ export function findingsOf(evidence: Evidence): Finding[] {
   if (!evidence.sharingKnown) {
     out.push({
       severity: 'info',
-      text: `could not tell whether processes share epoll instances (${evidence.kcmp.available ? 'kcmp failed for some pairs' : `kcmp unavailable: ${evidence.kcmp.reason}`}); each epoll fd is listed as its own instance.`,
+      text: `could not tell whether processes share epoll instances (${evidence.kcmp.available ? evidence.unseen.join('; ') : `kcmp unavailable: ${evidence.kcmp.reason}`}); each epoll fd is listed as its own instance.`,
     });
   }
   const rank: Record<Severity, number> = { risk: 0, cost: 1, info: 2 };

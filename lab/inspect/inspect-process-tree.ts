@@ -60,9 +60,17 @@ async function readTcpTables(
   return out;
 }
 
-/** Puts epoll fds into instances: two fds are one instance exactly when kcmp says `same`. */
-function groupInstances(fds: Holder[], kcmp: KcmpFile | undefined, unseen: string[]): Holder[][] {
+/**
+ * Puts epoll fds into instances: two fds are one instance exactly when kcmp says `same`.
+ * `failed` counts the comparisons the kernel refused, except for processes gone meanwhile.
+ */
+function groupInstances(
+  fds: Holder[],
+  kcmp: KcmpFile | undefined,
+  unseen: string[],
+): { groups: Holder[][]; failed: number } {
   const groups: Holder[][] = [];
+  let failed = 0;
   for (const h of fds) {
     let home: Holder[] | undefined;
     if (kcmp) {
@@ -73,6 +81,7 @@ function groupInstances(fds: Holder[], kcmp: KcmpFile | undefined, unseen: strin
           break;
         }
         if (r !== 'different') {
+          if (r.error !== 'ESRCH') failed++;
           unseen.push(
             `kcmp(${g[0]!.pid}, ${h.pid}, KCMP_FILE, ${g[0]!.fd}, ${h.fd}) failed: ${r.error}` +
               (r.error === 'ESRCH'
@@ -87,7 +96,7 @@ function groupInstances(fds: Holder[], kcmp: KcmpFile | undefined, unseen: strin
     if (home) home.push(h);
     else groups.push([h]);
   }
-  return groups;
+  return { groups, failed };
 }
 
 function watchKind(
@@ -129,6 +138,7 @@ export async function inspectProcessTree(
 
   const processes: InspectedProcess[] = [];
   const fdsByPid = new Map<number, ProcFd[]>();
+  let unreadable = 0;
   for (const p of tree) {
     const entry: InspectedProcess = { ...p, epollFds: [], waitingOn: [] };
     try {
@@ -140,6 +150,7 @@ export async function inspectProcessTree(
       entry.unseen = `fd table: ${procErrorReason(err)}`;
       unseen.push(`process ${p.pid} (${p.name}): ${entry.unseen}`);
       if (p.pid === rootPid) throw new CannotInspect(`process ${rootPid}: ${entry.unseen}`);
+      if (procErrorReason(err) !== 'process gone') unreadable++;
     }
     processes.push(entry);
   }
@@ -159,10 +170,11 @@ export async function inspectProcessTree(
       `whether processes share epoll instances: kcmp unavailable (${kcmpState.available ? '' : kcmpState.reason})`,
     );
   }
-  const before = unseen.length;
-  const groups = groupInstances(epfds, kcmp, unseen);
+  const { groups, failed } = groupInstances(epfds, kcmp, unseen);
+  // Unknown when a process's fds could not be read, or when kcmp could not compare them.
   const sharingKnown =
-    new Set(epfds.map((h) => h.pid)).size <= 1 || (kcmp !== undefined && unseen.length === before);
+    unreadable === 0 &&
+    (new Set(epfds.map((h) => h.pid)).size <= 1 || (kcmp !== undefined && failed === 0));
 
   const instances: EpollInstance[] = [];
   for (const [i, holders] of groups.entries()) {
