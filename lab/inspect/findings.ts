@@ -91,7 +91,8 @@ function listenerFindings(evidence: Evidence, l: ListeningSocket): Finding[] {
     });
   }
   if (l.acceptQueue > 0) {
-    const full = l.backlog !== null && l.acceptQueue >= l.backlog;
+    // The kernel drops when sk_ack_backlog > sk_max_ack_backlog (sk_acceptq_is_full).
+    const full = l.backlog !== null && l.acceptQueue > l.backlog;
     out.push({
       severity: full ? 'cost' : 'info',
       text: `listening socket ${l.endpoint}: ${plural(l.acceptQueue, 'connection')} waiting in the accept queue (backlog ${l.backlog ?? 'unknown'})${full ? ': the queue is full, new connections are dropped' : ''}.`,
