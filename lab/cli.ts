@@ -5,10 +5,16 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { CliIO, Command } from './cli/command';
 import { compareCommand } from './cli/compare-command';
+import { inspectCommand } from './cli/inspect-command';
 import { runCommand } from './cli/run-command';
 import { serveCommand } from './cli/serve-command';
 
-export const COMMANDS: readonly Command[] = [runCommand, compareCommand, serveCommand];
+export const COMMANDS: readonly Command[] = [
+  runCommand,
+  compareCommand,
+  serveCommand,
+  inspectCommand,
+];
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(path.resolve(__dirname, '..', 'package.json'), 'utf8')) as {

@@ -7,6 +7,7 @@
 #include "config.h"
 #include "counters.h"
 #include "engine.h"
+#include "kcmp.h"
 
 namespace {
 
@@ -204,9 +205,23 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   std::unique_ptr<forklab::Engine> engine_;
 };
 
+// kcmpFile(pid1, pid2, fd1, fd2): 0 same open file, 1/2 different, negative errno on failure.
+Napi::Value KcmpFileJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int args[4];
+  for (int i = 0; i < 4; ++i) {
+    if (!info[i].IsNumber()) {
+      throw Napi::TypeError::New(env, "kcmpFile(pid1, pid2, fd1, fd2): arguments must be numbers");
+    }
+    args[i] = info[i].As<Napi::Number>().Int32Value();
+  }
+  return Napi::Number::New(env, forklab::KcmpFile(args[0], args[1], args[2], args[3]));
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Engine", EngineWrap::Define(env));
   exports.Set("engineVersion", Napi::String::New(env, FORKLAB_VERSION));
+  exports.Set("kcmpFile", Napi::Function::New(env, KcmpFileJs, "kcmpFile"));
   return exports;
 }
 

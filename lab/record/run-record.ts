@@ -1,6 +1,7 @@
 // The run record: everything a run writes to runs/<time>-<scenario>/results.json. Reports,
 // comparisons and dashboards read only this; change it by adding fields, and bump `schema` when
 // a field changes meaning.
+import type { ServerInspection } from '../inspect/inspect-started-server';
 import type { ServeConfig } from '../server/config';
 import type { Expectation, Scenario } from '../scenario/scenario';
 import type { FigureKey } from './figures';
@@ -94,6 +95,8 @@ export interface TargetRecord {
   /** Figures that do not apply to this target's window, with the reason (see figures.ts). */
   notApplicable: Partial<Record<FigureKey, string>>;
   series: TargetSeries;
+  /** Kernel evidence of each server's set-up, taken once it was ready (lab/inspect). */
+  inspection?: ServerInspection[];
 }
 
 export interface CellRecord {

@@ -249,6 +249,31 @@ function balanceSection(t: TargetRecord): string {
   return `<table><tr><th>worker</th><th>accept share (of ${esc(fmtNum(accepts))})</th><th>request share (of ${esc(fmtNum(requests))})</th><th>restarts</th><th></th></tr>${rows}</table>`;
 }
 
+/** What the kernel showed of each server's set-up once it was ready (lab/inspect). */
+function kernelEvidenceSection(cells: readonly CellRecord[], multi: boolean): string {
+  const parts = cells.flatMap((c) =>
+    c.targets.map((t) => {
+      const rows = (t.inspection ?? [])
+        .map((i) => {
+          const items = [
+            ...i.findings.map(
+              (f) =>
+                `<li><span class="badge ${f.severity === 'risk' ? 'bad' : ''}">${esc(f.severity)}</span> ${esc(f.text)}</li>`,
+            ),
+            ...i.unseen.map((u) => `<li><span class="badge">not seen</span> ${esc(u)}</li>`),
+          ];
+          return `<h4>${esc(multi ? `${c.id} ` : '')}${esc(t.name)} <span class="note">${esc(i.server)}, pid ${esc(i.pid ?? '?')}</span></h4><ul>${items.join('') || '<li>nothing to report</li>'}</ul>`;
+        })
+        .join('');
+      return rows;
+    }),
+  );
+  if (parts.every((p) => p === '')) return '';
+  return `<h2 id="kernel">Kernel evidence</h2>
+<p class="note">Each server inspected once ready (<code>forklab inspect</code>): its epoll instances told apart by kcmp, what they watch, its listening sockets. The full evidence is in results.json.</p>
+${parts.join('\n')}`;
+}
+
 /** The whole report as one HTML string. */
 export function renderReport(record: RunRecord): string {
   const r = record;
@@ -263,7 +288,7 @@ export function renderReport(record: RunRecord): string {
 ${r.error ? `<p class="render-errors">Error: ${esc(r.error)}</p>` : ''}
 <p class="note">Contents: <a href="#verdicts">verdicts</a> · <a href="#figures">figures</a>${multi ? ' · <a href="#sweep">sweep</a>' : ''} · <a href="#series">time series</a> · <a href="#balance">per-worker balance</a> · <a href="#configuration">configuration</a></p>`;
 
-  const verdictHtml = `<h2 id="verdicts">Verdicts</h2>${verdictList(vs)}`;
+  const verdictHtml = `<h2 id="verdicts">Verdicts</h2>${verdictList(vs)}${kernelEvidenceSection(cells, multi)}`;
 
   const figures = `<h2 id="figures">Derived figures</h2>
 <p class="note">Over the measured load, summed over each target’s containers and workers. Grey rows are zero for every target.</p>

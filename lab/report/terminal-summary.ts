@@ -18,6 +18,7 @@ import {
   type FigureKey,
 } from '../record/figures';
 import type { CellRecord, ExpectationResult, RunRecord, TargetRecord } from '../record/run-record';
+import { inspectionSummaryLines } from '../inspect/inspect-started-server';
 import { verdictLines, verdicts } from './verdicts';
 
 export const SUMMARY_WIDTH = 100;
@@ -338,6 +339,7 @@ export function renderSummary(record: RunRecord, opts: SummaryOptions): string {
   }
   sections.push(
     findings(record, paint, width),
+    kernelEvidence(record, paint, width),
     expectations(record, paint, width),
     warnings(record, paint, width),
   );
@@ -347,6 +349,25 @@ export function renderSummary(record: RunRecord, opts: SummaryOptions): string {
       .map((s) => s.join('\n'))
       .join('\n\n') + '\n'
   );
+}
+
+/** What the kernel showed of each server's set-up once it was ready (lab/inspect). */
+function kernelEvidence(record: RunRecord, paint: Paint, width: number): string[] {
+  const lines = record.cells.flatMap((c) =>
+    c.targets.flatMap((t) =>
+      inspectionSummaryLines(
+        record.cells.length > 1 ? `${c.id} ${t.name}` : t.name,
+        t.inspection ?? [],
+      ),
+    ),
+  );
+  if (lines.length === 0) return [];
+  const out = [paint(BOLD, 'Kernel evidence (forklab inspect)')];
+  for (const l of lines) {
+    const w = wrap(l, width - 2, '    ');
+    out.push('  ' + w[0], ...w.slice(1).map((x) => '  ' + x));
+  }
+  return out;
 }
 
 /** The verdicts in plain words, one per finding (lab/report/verdicts.ts), wrapped to width. */

@@ -5,6 +5,11 @@
 // once, snapshot, drain, snapshot, stop the servers. Then derive the figures, check the
 // expectations, and write the run record. Whatever happens — an error, Ctrl-C, SIGTERM — every
 // server the run started is stopped and removed, and the record written so far is kept.
+import {
+  contradictionError,
+  inspectStartedServer,
+  type ServerInspection,
+} from '../inspect/inspect-started-server';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { StartedServer, Runtime } from '../runtime/runtime';
@@ -241,6 +246,9 @@ async function runCell(c: CellContext): Promise<CellRecord> {
       );
     }
     await c.opts.hooks?.serversStarted?.({ runId, scenario: scenario.name, cell, servers });
+    const inspections = await inspectCellServers(cell, servers, (w) =>
+      c.record.warnings.push(label ? `${cell.id}: ${w}` : w),
+    );
 
     // 2. Sampling from now until the servers stop.
     const series = new SeriesOutput();
@@ -389,6 +397,7 @@ async function runCell(c: CellContext): Promise<CellRecord> {
           derived,
           notApplicable,
           series: s,
+          inspection: inspections.get(t.name) ?? [],
         };
       });
       return {
@@ -414,6 +423,29 @@ async function runCell(c: CellContext): Promise<CellRecord> {
       );
     }
   }
+}
+
+/**
+ * Kernel evidence (lab/inspect): every server of the cell inspected once ready, one at a time.
+ * Throws when the evidence contradicts a target's declared set-up (the run fails with that
+ * error); what could not be seen becomes a warning.
+ */
+async function inspectCellServers(
+  cell: ResolvedCell,
+  servers: Map<string, StartedServer[]>,
+  warn: (w: string) => void,
+): Promise<Map<string, ServerInspection[]>> {
+  const out = new Map<string, ServerInspection[]>();
+  for (const t of cell.targets) {
+    const list: ServerInspection[] = [];
+    for (const s of servers.get(t.name)!) list.push(await inspectStartedServer(s, t.server));
+    out.set(t.name, list);
+    const error = contradictionError(t.name, list);
+    if (error) throw new Error(error);
+    for (const i of list)
+      for (const u of i.unseen) warn(`target ${t.name}, ${i.server}: not inspected fully: ${u}`);
+  }
+  return out;
 }
 
 /** Runs a hook, logging instead of throwing: a hook must never stop servers from being stopped. */
