@@ -10,6 +10,7 @@
         "native/engine.cc",
         "native/http_connection.cc",
         "native/ioloop.cc",
+        "native/load_driver.cc",
         "native/worker.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -1,12 +1,14 @@
 // The only file that includes napi.h: converts between JavaScript and the engine.
 #include <napi.h>
 
+#include <cstring>
 #include <memory>
 #include <string>
 
 #include "config.h"
 #include "counters.h"
 #include "engine.h"
+#include "load_driver.h"
 
 namespace {
 
@@ -202,8 +204,111 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   std::unique_ptr<forklab::Engine> engine_;
 };
 
+// --- the lean load driver (native/load_driver.h) ------------------------------------------------
+
+forklab::LoadDriverConfig LoadConfigFromJs(const Napi::Object& o) {
+  forklab::LoadDriverConfig c;
+  Napi::Value targets = o.Get("targets");
+  if (!targets.IsArray()) throw Napi::TypeError::New(o.Env(), "load driver: targets must be an array");
+  Napi::Array a = targets.As<Napi::Array>();
+  for (uint32_t i = 0; i < a.Length(); ++i) {
+    Napi::Value t = a.Get(i);
+    if (!t.IsObject()) throw Napi::TypeError::New(o.Env(), "load driver: targets[] must be objects");
+    Napi::Object to = t.As<Napi::Object>();
+    c.targets.push_back({StringField(to, "host"), IntField(to, "port", 1, 65535)});
+  }
+  c.path = StringField(o, "path");
+  c.churn = StringField(o, "mode") == "churn";
+  c.connections = IntField(o, "connections", 1, 100000);
+  c.pipelining = IntField(o, "pipelining", 1, 1024);
+  c.timeout_ms = IntField(o, "timeoutMs", 1, 3600000);
+  c.threads = IntField(o, "threads", 1, 256);
+  Napi::Value rate = o.Get("rate");
+  c.rate = rate.IsNumber() ? rate.As<Napi::Number>().DoubleValue() : 0;
+  return c;
+}
+
+class LoadDriverWrap : public Napi::ObjectWrap<LoadDriverWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "LoadDriver",
+                       {
+                           InstanceMethod("start", &LoadDriverWrap::Start),
+                           InstanceMethod("stop", &LoadDriverWrap::Stop),
+                           InstanceMethod("finished", &LoadDriverWrap::Finished),
+                           InstanceMethod("join", &LoadDriverWrap::Join),
+                           InstanceMethod("read", &LoadDriverWrap::Read),
+                           InstanceMethod("takeLatencies", &LoadDriverWrap::TakeLatencies),
+                       });
+  }
+
+  explicit LoadDriverWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<LoadDriverWrap>(info) {
+    if (info.Length() != 1 || !info[0].IsObject()) {
+      throw Napi::TypeError::New(info.Env(), "LoadDriver(config): config must be an object");
+    }
+    forklab::LoadDriverConfig c = LoadConfigFromJs(info[0].As<Napi::Object>());
+    try {
+      driver_ = std::make_unique<forklab::LoadDriver>(c);
+    } catch (const std::exception& e) {
+      throw Napi::Error::New(info.Env(), std::string("load driver: ") + e.what());
+    }
+  }
+
+ private:
+  void Start(const Napi::CallbackInfo& info) {
+    try {
+      driver_->Start();
+    } catch (const std::exception& e) {
+      throw Napi::Error::New(info.Env(), std::string("load driver: ") + e.what());
+    }
+  }
+  void Stop(const Napi::CallbackInfo& info) { driver_->Stop(info[0].As<Napi::Number>().Int32Value()); }
+  Napi::Value Finished(const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), driver_->Finished());
+  }
+  void Join(const Napi::CallbackInfo&) { driver_->Join(); }
+
+  Napi::Value Read(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    forklab::LoadTotals t = driver_->Read();
+    Napi::Object out = Napi::Object::New(env);
+    auto n = [](std::uint64_t v) { return static_cast<double>(v); };
+    out.Set("sent", n(t.sent));
+    out.Set("responses", n(t.responses));
+    out.Set("status2xx", n(t.status_2xx));
+    out.Set("statusOther", n(t.status_other));
+    out.Set("errors", n(t.errors));
+    out.Set("timeouts", n(t.timeouts));
+    out.Set("bytesRead", n(t.bytes_read));
+    out.Set("samplesDropped", n(t.samples_dropped));
+    out.Set("cpuNs", n(t.cpu_ns));
+    out.Set("wallNs", n(t.wall_ns));
+    out.Set("passes", n(t.passes));
+    out.Set("idleNs", n(t.idle_ns));
+    out.Set("threadsRunning", t.threads_running);
+    return out;
+  }
+
+  Napi::Value TakeLatencies(const Napi::CallbackInfo& info) {
+    scratch_.clear();
+    driver_->TakeLatencies(&scratch_);
+    Napi::Uint32Array out = Napi::Uint32Array::New(info.Env(), scratch_.size());
+    if (!scratch_.empty()) std::memcpy(out.Data(), scratch_.data(), scratch_.size() * sizeof(std::uint32_t));
+    return out;
+  }
+
+  std::unique_ptr<forklab::LoadDriver> driver_;
+  std::vector<std::uint32_t> scratch_;
+};
+
+Napi::Value ThreadCpuNs(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(forklab::ThreadCpuNs()));
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Engine", EngineWrap::Define(env));
+  exports.Set("LoadDriver", LoadDriverWrap::Define(env));
+  exports.Set("threadCpuNs", Napi::Function::New(env, ThreadCpuNs));
   exports.Set("engineVersion", Napi::String::New(env, FORKLAB_VERSION));
   return exports;
 }

@@ -49,6 +49,15 @@ export class LoadStats {
     this.windowUs.recordValue(us);
   }
 
+  /** Latency samples in µs, each one a response already counted elsewhere (the native driver). */
+  recordLatenciesUs(samples: Uint32Array): void {
+    for (let i = 0; i < samples.length; i++) {
+      const us = Math.max(1, samples[i]!);
+      this.latencyUs.recordValue(us);
+      this.windowUs.recordValue(us);
+    }
+  }
+
   /** The running totals, and the latency since the previous call (which starts a new window). */
   progress(elapsedSec: number): LoadProgress {
     const { sent, responses, errors, timeouts, status2xx, statusOther } = this;
