@@ -120,15 +120,27 @@ async function waitForWrk(limitMs = 10 * 60_000): Promise<void> {
   }
 }
 
-async function runWrkWith(o: Options, url: string, mode: Mode): Promise<WrkResult> {
+/**
+ * Runs wrk through bash so that bash's `times` reports wrk's CPU time afterwards (its children's
+ * user and system time): the reference for the drivers' CPU per response. wrk ends by itself
+ * after the duration.
+ */
+async function runWrkWith(
+  o: Options,
+  url: string,
+  mode: Mode,
+): Promise<WrkResult & { cpuSec: number | null }> {
   const args = [`-t${o.threads}`, `-c${o.connections}`, `-d${o.durationSec}s`, '--latency'];
   if (mode === 'churn') args.push('-H', 'Connection: close');
   args.push(url);
-  const child = startChild('wrk', WRK, args);
+  const script = `${WRK} "$@"; rc=$?; echo "FORKLAB_TIMES $(times | tail -1)"; exit $rc`;
+  const child = startChild('wrk', '/bin/bash', ['-c', script, 'wrk', ...args]);
   const { code, signal } = await child.closed;
   if (code !== 0)
     throw new Error(`wrk ${args.join(' ')} failed (${signal ?? code}): ${child.output()}`);
-  return parseWrk(child.output());
+  const t = /FORKLAB_TIMES (\d+)m([\d.]+)s (\d+)m([\d.]+)s/.exec(child.output());
+  const cpuSec = t ? Number(t[1]) * 60 + Number(t[2]) + Number(t[3]) * 60 + Number(t[4]) : null;
+  return { ...parseWrk(child.output()), cpuSec };
 }
 
 // --- helpers -------------------------------------------------------------------------------------
@@ -217,6 +229,7 @@ interface ToolRun {
   p99?: number;
   problems: string[];
   usage?: DriverUsage;
+  cpuUsPerResponse?: number;
 }
 
 /**
@@ -227,6 +240,9 @@ interface ToolRun {
 async function runAutocannonWorkers(o: Options, url: string, workers: number): Promise<ToolRun> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const autocannon = require('autocannon') as typeof import('autocannon');
+  // Its workers are threads of this process: the process's CPU time is theirs (plus a little of
+  // this thread's, idle meanwhile).
+  const cpu0 = process.cpuUsage();
   const r = await autocannon({
     url,
     connections: o.connections,
@@ -235,7 +251,9 @@ async function runAutocannonWorkers(o: Options, url: string, workers: number): P
     timeout: 2,
   });
   const responses = r['2xx'] + r.non2xx;
+  const c = process.cpuUsage(cpu0);
   return {
+    cpuUsPerResponse: responses > 0 ? (c.user + c.system) / responses : undefined,
     rate: responses / o.durationSec,
     responses,
     p50: r.latency.p50,
@@ -248,6 +266,8 @@ async function runTool(o: Options, url: string, mode: Mode, tool: Tool): Promise
   if (tool === 'wrk') {
     const w = await runWrkWith(o, url, mode);
     return {
+      cpuUsPerResponse:
+        w.cpuSec !== null && w.requests > 0 ? (w.cpuSec * 1e6) / w.requests : undefined,
       rate: w.requestsPerSec,
       responses: w.requests,
       p50: w.latencyMs.p50,
@@ -274,6 +294,7 @@ async function runTool(o: Options, url: string, mode: Mode, tool: Tool): Promise
       ...(r.usage?.saturated ? ['client saturated'] : []),
     ],
     usage: r.usage,
+    cpuUsPerResponse: r.usage?.cpuUsPerResponse ?? undefined,
   };
 }
 
@@ -288,6 +309,7 @@ async function compare(o: Options, server: Server): Promise<void> {
     const rows: string[][] = [];
     const rates = new Map<Tool, number[]>(tools.map((t) => [t, []]));
     const usages = new Map<Tool, DriverUsage[]>();
+    const cpu = new Map<Tool, number[]>();
     for (let round = 1; round <= o.rounds; round++) {
       // Rotate the order so that no tool always runs first (a warmer server) or last.
       const order = tools.map((_, i) => tools[(i + round - 1) % tools.length]!);
@@ -297,6 +319,9 @@ async function compare(o: Options, server: Server): Promise<void> {
         const counted = (await server.requests()) - before;
         rates.get(tool)!.push(t.rate);
         if (t.usage) usages.set(tool, [...(usages.get(tool) ?? []), t.usage]);
+        if (t.cpuUsPerResponse !== undefined) {
+          cpu.set(tool, [...(cpu.get(tool) ?? []), t.cpuUsPerResponse]);
+        }
         rows.push([
           String(round),
           tool,
@@ -306,6 +331,7 @@ async function compare(o: Options, server: Server): Promise<void> {
           t.p99 === undefined ? '-' : `${fmt(t.p99, 2)} ms`,
           diffPct(t.responses, counted),
           t.usage ? `${fmt(t.usage.utilization * 100)} % / ${fmt(t.usage.cpuCores, 2)}` : '-',
+          t.cpuUsPerResponse === undefined ? '-' : fmt(t.cpuUsPerResponse, 1),
           t.usage?.loopDelayMs ? `${fmt(t.usage.loopDelayMs.p99, 1)} ms` : '-',
           t.problems.join('; ') || 'none',
         ]);
@@ -327,16 +353,23 @@ async function compare(o: Options, server: Server): Promise<void> {
       rows,
     );
     const w = median(rates.get('wrk')!);
-    console.log(`${mode} (wrk): median ${fmt(w)} req/s`);
+    const cpuOf = (tool: Tool): string => {
+      const xs = cpu.get(tool);
+      return xs ? `${fmt(median(xs), 1)} µs CPU/response` : 'CPU not measured';
+    };
+    console.log(`${mode} (wrk): median ${fmt(w)} req/s, ${cpuOf('wrk')}`);
     for (const tool of tools.filter((t) => t !== 'wrk')) {
       const d = median(rates.get(tool)!);
       const ratio = d / w;
       const u = usages.get(tool);
-      const busy = u
-        ? `; busy ${fmt(median(u.map((x) => x.utilization)) * 100)} %, ` +
-          `${fmt(median(u.map((x) => x.cpuUsPerResponse ?? 0)), 1)} µs CPU/response` +
-          `${u.some((x) => x.saturated) ? ', saturated' : ''}`
-        : '';
+      const busy =
+        `; ${cpuOf(tool)}` +
+        (u
+          ? `, busy ${fmt(median(u.map((x) => x.utilization)) * 100)} %` +
+            (u.some((x) => x.saturated)
+              ? `, saturated in ${u.filter((x) => x.saturated).length} of ${u.length} runs`
+              : '')
+          : '');
       console.log(
         `${mode} (${tool}): median ${fmt(d)} req/s vs wrk ${fmt(w)}: ratio ${fmt(ratio, 2)} ` +
           `(target ≥ ${TARGET_RATIO}: ${ratio >= TARGET_RATIO ? 'met' : 'NOT met'})${busy}`,
