@@ -28,6 +28,7 @@ import type { LoadDriverName } from '../lab/scenario/load-drivers';
 import type { LoadSpec } from '../lab/scenario/scenario';
 import type { ServerSnapshot } from '../lab/server/snapshot';
 import { killAllNow, startChild, stopAll, stopChild, type Child } from './support/children';
+import { samplingVerdict } from './support/verdict';
 import { parseWrk, wrkProblems, type WrkResult } from './support/wrk';
 
 const TARGET_RATIO = 0.8;
@@ -435,19 +436,11 @@ async function sampling(o: Options, server: Server): Promise<void> {
     table(['round', 'sampler', 'req/s', 'samples', 'max gap'], rows);
     const a = median(rates.without);
     const b = median(rates.with);
-    const pct = ((a - b) / a) * 100;
     const spread = (xs: number[]): string => `${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))}`;
-    // The run-to-run noise: the relative range of the runs without a sampler. A difference smaller
-    // than that says nothing either way, so no verdict is printed for it.
-    const noisePct = ((Math.max(...rates.without) - Math.min(...rates.without)) / a) * 100;
-    const verdict =
-      Math.abs(pct) <= noisePct
-        ? `within the run-to-run noise of ±${fmt(noisePct / 2, 1)} %: these rounds cannot tell a ` +
-          `${TARGET_SAMPLING_PCT} % cost; raise --rounds or --duration`
-        : `target < ${TARGET_SAMPLING_PCT} %: ${pct < TARGET_SAMPLING_PCT ? 'met' : 'NOT met'}`;
+    const verdict = samplingVerdict(rates.without, rates.with, TARGET_SAMPLING_PCT);
     console.log(
-      `${mode}: median without ${fmt(a)} req/s, with ${fmt(b)} req/s: cost ${fmt(pct, 2)} % ` +
-        `(${verdict}); run-to-run spread without ${spread(rates.without)}, with ${spread(rates.with)}`,
+      `${mode}: median without ${fmt(a)} req/s, with ${fmt(b)} req/s: ${verdict}; ` +
+        `run-to-run spread without ${spread(rates.without)}, with ${spread(rates.with)}`,
     );
   }
 }
