@@ -301,14 +301,9 @@ class LoadDriverWrap : public Napi::ObjectWrap<LoadDriverWrap> {
   std::vector<std::uint32_t> scratch_;
 };
 
-Napi::Value ThreadCpuNs(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), static_cast<double>(forklab::ThreadCpuNs()));
-}
-
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Engine", EngineWrap::Define(env));
   exports.Set("LoadDriver", LoadDriverWrap::Define(env));
-  exports.Set("threadCpuNs", Napi::Function::New(env, ThreadCpuNs));
   exports.Set("engineVersion", Napi::String::New(env, FORKLAB_VERSION));
   return exports;
 }

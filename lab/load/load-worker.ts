@@ -5,12 +5,12 @@ import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { parentPort } from 'node:worker_threads';
 import type { ClientResult } from '../run/run-record';
 import { startChurn, type ChurnOptions, type Generator } from './churn-client';
-import { threadCpuNs } from '../native/load-driver';
 import { assessUsage, type DriverUsage } from './driver-usage';
 import { startKeepAlive } from './keep-alive';
 import type { LoadDriverName } from '../scenario/load-drivers';
 import { LoadStats, type LoadProgress } from './load-stats';
-import { startNative, type NativeGenerator } from './native-load';
+import type { NativeGenerator } from './native-load';
+import { threadCpu } from './thread-cpu';
 
 /** What the driver asks for; every value resolved. */
 export interface WorkerInput extends ChurnOptions {
@@ -86,10 +86,13 @@ function run(
   const loop = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
   loop.enable();
   const elu0 = performance.eventLoopUtilization();
-  const cpu0 = threadCpuNs();
+  const cpu0 = threadCpu().ns;
   let native: NativeGenerator | undefined;
   let generator: Generator;
   if (input.driver === 'native') {
+    // Loaded only when chosen: the node drivers start without the addon.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { startNative } = require('./native-load') as typeof import('./native-load');
     native = startNative({ ...input, threads: input.driverThreads }, stats);
     generator = native;
   } else if (input.mode === 'churn') {
@@ -113,7 +116,7 @@ function run(
       driver: input.driver,
       generator: native ? 'native' : input.mode === 'churn' ? 'churn-client' : 'autocannon',
       threads,
-      cpuNs: t ? t.cpuNs : threadCpuNs() - cpu0,
+      cpuNs: t ? t.cpuNs : threadCpu().ns - cpu0,
       wallNs: t ? t.wallNs : wallNs,
       utilization: t
         ? 1 - t.idleNs / (t.wallNs * threads)

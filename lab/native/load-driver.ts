@@ -52,7 +52,6 @@ export interface NativeLoadDriver {
 
 interface LoadAddon {
   LoadDriver: new (config: NativeLoadConfig) => NativeLoadDriver;
-  threadCpuNs(): number;
 }
 
 let addon: LoadAddon | undefined;
@@ -77,9 +76,4 @@ function load(): LoadAddon {
 
 export function createNativeLoadDriver(config: NativeLoadConfig): NativeLoadDriver {
   return new (load().LoadDriver)(config);
-}
-
-/** CPU time of the calling thread (not the process), ns. */
-export function threadCpuNs(): number {
-  return load().threadCpuNs();
 }
