@@ -134,12 +134,14 @@ async function runWrkWith(
   const args = [`-t${o.threads}`, `-c${o.connections}`, `-d${o.durationSec}s`, '--latency'];
   if (mode === 'churn') args.push('-H', 'Connection: close');
   args.push(url);
-  const script = `${WRK} "$@"; rc=$?; echo "FORKLAB_TIMES $(times | tail -1)"; exit $rc`;
+  // `times` in the shell itself (not in a subshell, whose children are none): its second line is
+  // the children's user and system time.
+  const script = `${WRK} "$@"; rc=$?; echo FORKLAB_TIMES; times; exit $rc`;
   const child = startChild('wrk', '/bin/bash', ['-c', script, 'wrk', ...args]);
   const { code, signal } = await child.closed;
   if (code !== 0)
     throw new Error(`wrk ${args.join(' ')} failed (${signal ?? code}): ${child.output()}`);
-  const t = /FORKLAB_TIMES (\d+)m([\d.]+)s (\d+)m([\d.]+)s/.exec(child.output());
+  const t = /FORKLAB_TIMES\n.*\n(\d+)m([\d.]+)s (\d+)m([\d.]+)s/.exec(child.output());
   const cpuSec = t ? Number(t[1]) * 60 + Number(t[2]) + Number(t[3]) * 60 + Number(t[4]) : null;
   return { ...parseWrk(child.output()), cpuSec };
 }
