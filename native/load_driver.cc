@@ -333,13 +333,16 @@ class LoadLoop {
     }
   }
 
+  // A response that ends its connection closes the fd and may open the slot's next one at once:
+  // reading and parsing stop as soon as c.fd is no longer the fd they started on.
   void Read(Conn& c, std::uint32_t ev) {
+    const int fd = c.fd;
     for (;;) {
-      ssize_t n = recv(c.fd, buf_.get(), kReadBuf, 0);
+      ssize_t n = recv(fd, buf_.get(), kReadBuf, 0);
       if (n > 0) {
         Add(bytes_read_, static_cast<std::uint64_t>(n));
         Parse(c, buf_.get(), static_cast<std::size_t>(n));
-        if (c.fd < 0) return;
+        if (c.fd != fd) return;
         if (static_cast<std::size_t>(n) < kReadBuf && !(ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))) return;
         continue;
       }
@@ -354,6 +357,7 @@ class LoadLoop {
   }
 
   void Parse(Conn& c, const char* p, std::size_t n) {
+    const int fd = c.fd;
     std::size_t i = 0;
     while (i < n) {
       if (c.in_body) {
@@ -363,7 +367,7 @@ class LoadLoop {
         i += take;
         if (c.body_left == 0) {
           Complete(c);
-          if (c.fd < 0) return;
+          if (c.fd != fd) return;
         }
         continue;
       }
@@ -398,7 +402,7 @@ class LoadLoop {
       c.in_body = true;
       if (!c.body_to_eof && c.body_left == 0) {
         Complete(c);
-        if (c.fd < 0) return;
+        if (c.fd != fd) return;
       }
     }
   }
@@ -474,9 +478,10 @@ class LoadLoop {
   }
 
   void Eof(Conn& c) {
+    const int fd = c.fd;
     if (c.in_body && c.body_to_eof) {
       Complete(c);
-      if (c.fd < 0) return;
+      if (c.fd != fd) return;
     }
     Add(errors_, static_cast<std::uint64_t>(c.count));
     c.count = 0;
