@@ -11,6 +11,7 @@
         "native/http_connection.cc",
         "native/kcmp.cc",
         "native/ioloop.cc",
+        "native/load_driver.cc",
         "native/worker.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -1,12 +1,14 @@
 // The lab's load driver (lab/load) against wrk, and what it costs to sample the servers meanwhile.
 //
 //   npm run bench:driver -- [--rounds 3] [--duration 5] [--connections 32] [--threads 1]
-//                           [--only compare|sampling|isolation]
+//                           [--only compare|sampling|isolation] [--autocannon-workers 2]
 //
 // Starts `forklab serve --workers 2` on free loopback ports, then
-//  1. compare: wrk and the driver against it in the same run, keep-alive and churn (wrk:
-//     `-H 'Connection: close'`), several rounds alternating which goes first; prints both rates and
-//     the ratio driver/wrk (target ≥ 0.8), each run cross-checked against the server's counter;
+//  1. compare: wrk and each driver against it in the same run, keep-alive (autocannon, native, and
+//     stock autocannon with its `workers` option) and churn (the churn client, native; wrk with
+//     `-H 'Connection: close'`), several rounds rotating which goes first; prints each rate, the
+//     ratio of each driver to wrk on its own line (`keep-alive (native): … ratio X`, target ≥ 0.8),
+//     each driver's busy share and CPU per response, each run cross-checked against the server;
 //  2. sampling: the same driver run with and without a sampler polling /snapshot.json every 100 ms
 //     from this (the main) process, alternating; prints the difference in % (target < 1 %);
 //  3. isolation: two drivers at once (as the lab runs one per target), in worker threads and in
@@ -21,9 +23,12 @@ import path from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { runLoad } from '../lab/load/load-driver';
 import type { ClientResult } from '../lab/record/run-record';
+import type { DriverUsage } from '../lab/load/driver-usage';
+import type { LoadDriverName } from '../lab/scenario/load-drivers';
 import type { LoadSpec } from '../lab/scenario/scenario';
 import type { ServerSnapshot } from '../lab/server/snapshot';
 import { killAllNow, startChild, stopAll, stopChild, type Child } from './support/children';
+import { samplingVerdict } from './support/verdict';
 import { parseWrk, wrkProblems, type WrkResult } from './support/wrk';
 
 const TARGET_RATIO = 0.8;
@@ -31,12 +36,33 @@ const TARGET_SAMPLING_PCT = 1;
 const BIN = path.resolve(__dirname, '..', 'bin', 'forklab.js');
 const WRK = '/usr/bin/wrk';
 
-type Options = BenchOptions<Section>;
+type Options = BenchOptions<Section> & {
+  /** Also run stock autocannon with its own `workers` option (0 or 1: not). */
+  acWorkers: number;
+};
 
 type Section = 'compare' | 'sampling' | 'isolation';
 type Mode = LoadSpec['mode'];
 
 function parseOptions(argv: string[]): Options {
+  // Ours, before the shared options: --autocannon-workers N (default 2; 0 leaves it out).
+  let acWorkers = 2;
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--autocannon-workers') {
+      const n = Number(argv[++i]);
+      if (!Number.isInteger(n) || n < 0 || n > availableParallelism() * 4) {
+        throw new Error(
+          `--autocannon-workers must be an integer from 0 to ${availableParallelism() * 4}`,
+        );
+      }
+      acWorkers = n;
+    } else rest.push(argv[i]!);
+  }
+  return { ...parseOptionsShared(rest), acWorkers };
+}
+
+function parseOptionsShared(argv: string[]): BenchOptions<Section> {
   return parseBenchOptions<Section>(argv, {
     name: 'bench:driver',
     connections: 32,
@@ -95,15 +121,29 @@ async function waitForWrk(limitMs = 10 * 60_000): Promise<void> {
   }
 }
 
-async function runWrkWith(o: Options, url: string, mode: Mode): Promise<WrkResult> {
+/**
+ * Runs wrk through bash so that bash's `times` reports wrk's CPU time afterwards (its children's
+ * user and system time): the reference for the drivers' CPU per response. wrk ends by itself
+ * after the duration.
+ */
+async function runWrkWith(
+  o: Options,
+  url: string,
+  mode: Mode,
+): Promise<WrkResult & { cpuSec: number | null }> {
   const args = [`-t${o.threads}`, `-c${o.connections}`, `-d${o.durationSec}s`, '--latency'];
   if (mode === 'churn') args.push('-H', 'Connection: close');
   args.push(url);
-  const child = startChild('wrk', WRK, args);
+  // `times` in the shell itself (not in a subshell, whose children are none): its second line is
+  // the children's user and system time.
+  const script = `${WRK} "$@"; rc=$?; echo FORKLAB_TIMES; times; exit $rc`;
+  const child = startChild('wrk', '/bin/bash', ['-c', script, 'wrk', ...args]);
   const { code, signal } = await child.closed;
   if (code !== 0)
     throw new Error(`wrk ${args.join(' ')} failed (${signal ?? code}): ${child.output()}`);
-  return parseWrk(child.output());
+  const t = /FORKLAB_TIMES\n.*\n(\d+)m([\d.]+)s (\d+)m([\d.]+)s/.exec(child.output());
+  const cpuSec = t ? Number(t[1]) * 60 + Number(t[2]) + Number(t[3]) * 60 + Number(t[4]) : null;
+  return { ...parseWrk(child.output()), cpuSec };
 }
 
 // --- helpers -------------------------------------------------------------------------------------
@@ -134,8 +174,13 @@ function table(header: string[], rows: string[][]): void {
 const diffPct = (client: number, server: number): string =>
   server > 0 ? `${fmt(((client - server) / server) * 100, 2)} %` : '-';
 
-function driverLoad(o: Options, mode: Mode, connections = o.connections): LoadSpec {
-  return { mode, connections, durationSec: o.durationSec, warmupSec: 0, timeoutMs: 2000 };
+function driverLoad(
+  o: Options,
+  mode: Mode,
+  connections = o.connections,
+  driver: LoadDriverName = 'node',
+): LoadSpec {
+  return { mode, connections, durationSec: o.durationSec, warmupSec: 0, timeoutMs: 2000, driver };
 }
 
 /** Polls the snapshot every `everyMs` from this process (skipping a beat while one is pending). */
@@ -168,64 +213,171 @@ function startSampler(
   };
 }
 
-// --- 1. driver vs wrk ----------------------------------------------------------------------------
+// --- 1. drivers vs wrk ---------------------------------------------------------------------------
+
+/** A load generator the bench can run: wrk (the reference), a lab driver, or raw autocannon. */
+type Tool = 'wrk' | 'autocannon' | 'churn-client' | 'native' | `autocannon-w${number}`;
+
+function toolsFor(o: Options, mode: Mode): Tool[] {
+  if (mode === 'churn') return ['wrk', 'churn-client', 'native'];
+  const tools: Tool[] = ['wrk', 'autocannon', 'native'];
+  if (o.acWorkers > 1) tools.push(`autocannon-w${o.acWorkers}`);
+  return tools;
+}
+
+interface ToolRun {
+  rate: number;
+  responses: number;
+  p50?: number;
+  p99?: number;
+  problems: string[];
+  usage?: DriverUsage;
+  cpuUsPerResponse?: number;
+}
+
+/**
+ * Stock autocannon with its own `workers` option (worker threads it starts itself), counted from
+ * its summary: the lab's driver cannot use it (its counting hooks are functions, which autocannon
+ * does not pass to its workers), so this measures only how fast autocannon's `workers` goes.
+ */
+async function runAutocannonWorkers(o: Options, url: string, workers: number): Promise<ToolRun> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const autocannon = require('autocannon') as typeof import('autocannon');
+  // Its workers are threads of this process: the process's CPU time is theirs (plus a little of
+  // this thread's, idle meanwhile).
+  const cpu0 = process.cpuUsage();
+  const r = await autocannon({
+    url,
+    connections: o.connections,
+    duration: o.durationSec,
+    workers,
+    timeout: 2,
+  });
+  const responses = r['2xx'] + r.non2xx;
+  const c = process.cpuUsage(cpu0);
+  return {
+    cpuUsPerResponse: responses > 0 ? (c.user + c.system) / responses : undefined,
+    rate: responses / o.durationSec,
+    responses,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    problems: r.errors + r.timeouts > 0 ? [`${r.errors} errors, ${r.timeouts} timeouts`] : [],
+  };
+}
+
+async function runTool(o: Options, url: string, mode: Mode, tool: Tool): Promise<ToolRun> {
+  if (tool === 'wrk') {
+    const w = await runWrkWith(o, url, mode);
+    return {
+      cpuUsPerResponse:
+        w.cpuSec !== null && w.requests > 0 ? (w.cpuSec * 1e6) / w.requests : undefined,
+      rate: w.requestsPerSec,
+      responses: w.requests,
+      p50: w.latencyMs.p50,
+      p99: w.latencyMs.p99,
+      problems: wrkProblems(w).filter((p) => !(mode === 'churn' && p.startsWith('socket'))),
+    };
+  }
+  if (tool.startsWith('autocannon-w')) {
+    return runAutocannonWorkers(o, url, Number(tool.slice('autocannon-w'.length)));
+  }
+  const driver: LoadDriverName = tool === 'native' ? 'native' : 'node';
+  const r = await runLoad({
+    urls: [url],
+    load: driverLoad(o, mode, o.connections, driver),
+    phase: 'load',
+  });
+  return {
+    rate: r.requestsPerSec,
+    responses: r.responses,
+    p50: r.latencyMs?.p50,
+    p99: r.latencyMs?.p99,
+    problems: [
+      ...(r.errors + r.timeouts > 0 ? [`${r.errors} errors, ${r.timeouts} timeouts`] : []),
+      ...(r.usage?.saturated ? ['client saturated'] : []),
+    ],
+    usage: r.usage,
+    cpuUsPerResponse: r.usage?.cpuUsPerResponse ?? undefined,
+  };
+}
 
 async function compare(o: Options, server: Server): Promise<void> {
   const url = `http://127.0.0.1:${server.port}/`;
   for (const mode of ['keep-alive', 'churn'] as const) {
+    const tools = toolsFor(o, mode);
     console.log(
-      `\n== ${mode}: driver vs wrk (-t${o.threads}${mode === 'churn' ? ", -H 'Connection: close'" : ''}), ` +
+      `\n== ${mode}: ${tools.join(', ')} (wrk -t${o.threads}${mode === 'churn' ? ", -H 'Connection: close'" : ''}), ` +
         `${o.connections} connections, ${o.durationSec} s, ${o.rounds} rounds`,
     );
     const rows: string[][] = [];
-    const rates = { wrk: [] as number[], driver: [] as number[] };
+    const rates = new Map<Tool, number[]>(tools.map((t) => [t, []]));
+    const usages = new Map<Tool, DriverUsage[]>();
+    const cpu = new Map<Tool, number[]>();
     for (let round = 1; round <= o.rounds; round++) {
-      const order = round % 2 ? (['wrk', 'driver'] as const) : (['driver', 'wrk'] as const);
+      // Rotate the order so that no tool always runs first (a warmer server) or last.
+      const order = tools.map((_, i) => tools[(i + round - 1) % tools.length]!);
       for (const tool of order) {
         const before = await server.requests();
-        let rate: number;
-        let responses: number;
-        let p50: number | undefined;
-        let p99: number | undefined;
-        let problems: string[];
-        if (tool === 'wrk') {
-          const w = await runWrkWith(o, url, mode);
-          rate = w.requestsPerSec;
-          responses = w.requests;
-          p50 = w.latencyMs.p50;
-          p99 = w.latencyMs.p99;
-          problems = wrkProblems(w).filter((p) => !(mode === 'churn' && p.startsWith('socket')));
-        } else {
-          const r = await runLoad({ urls: [url], load: driverLoad(o, mode), phase: 'load' });
-          rate = r.requestsPerSec;
-          responses = r.responses;
-          p50 = r.latencyMs?.p50;
-          p99 = r.latencyMs?.p99;
-          problems =
-            r.errors + r.timeouts > 0 ? [`${r.errors} errors, ${r.timeouts} timeouts`] : [];
-        }
+        const t = await runTool(o, url, mode, tool);
         const counted = (await server.requests()) - before;
-        rates[tool].push(rate);
+        rates.get(tool)!.push(t.rate);
+        if (t.usage) usages.set(tool, [...(usages.get(tool) ?? []), t.usage]);
+        if (t.cpuUsPerResponse !== undefined) {
+          cpu.set(tool, [...(cpu.get(tool) ?? []), t.cpuUsPerResponse]);
+        }
         rows.push([
           String(round),
           tool,
-          fmt(rate),
-          fmt(responses),
-          p50 === undefined ? '-' : `${fmt(p50, 2)} ms`,
-          p99 === undefined ? '-' : `${fmt(p99, 2)} ms`,
-          diffPct(responses, counted),
-          problems.join('; ') || 'none',
+          fmt(t.rate),
+          fmt(t.responses),
+          t.p50 === undefined ? '-' : `${fmt(t.p50, 2)} ms`,
+          t.p99 === undefined ? '-' : `${fmt(t.p99, 2)} ms`,
+          diffPct(t.responses, counted),
+          t.usage ? `${fmt(t.usage.utilization * 100)} % / ${fmt(t.usage.cpuCores, 2)}` : '-',
+          t.cpuUsPerResponse === undefined ? '-' : fmt(t.cpuUsPerResponse, 1),
+          t.usage?.loopDelayMs ? `${fmt(t.usage.loopDelayMs.p99, 1)} ms` : '-',
+          t.problems.join('; ') || 'none',
         ]);
       }
     }
-    table(['round', 'tool', 'req/s', 'responses', 'p50', 'p99', 'vs server', 'problems'], rows);
-    const w = median(rates.wrk);
-    const d = median(rates.driver);
-    const ratio = d / w;
-    console.log(
-      `${mode}: median wrk ${fmt(w)} req/s, driver ${fmt(d)} req/s: ratio ${fmt(ratio, 2)} ` +
-        `(target ≥ ${TARGET_RATIO}: ${ratio >= TARGET_RATIO ? 'met' : 'NOT met'})`,
+    table(
+      [
+        'round',
+        'tool',
+        'req/s',
+        'responses',
+        'p50',
+        'p99',
+        'vs server',
+        'busy / CPU',
+        'loop p99',
+        'problems',
+      ],
+      rows,
     );
+    const w = median(rates.get('wrk')!);
+    const cpuOf = (tool: Tool): string => {
+      const xs = cpu.get(tool);
+      return xs ? `${fmt(median(xs), 1)} µs CPU/response` : 'CPU not measured';
+    };
+    console.log(`${mode} (wrk): median ${fmt(w)} req/s, ${cpuOf('wrk')}`);
+    for (const tool of tools.filter((t) => t !== 'wrk')) {
+      const d = median(rates.get(tool)!);
+      const ratio = d / w;
+      const u = usages.get(tool);
+      const busy =
+        `; ${cpuOf(tool)}` +
+        (u
+          ? `, busy ${fmt(median(u.map((x) => x.utilization)) * 100)} %` +
+            (u.some((x) => x.saturated)
+              ? `, saturated in ${u.filter((x) => x.saturated).length} of ${u.length} runs`
+              : '')
+          : '');
+      console.log(
+        `${mode} (${tool}): median ${fmt(d)} req/s vs wrk ${fmt(w)}: ratio ${fmt(ratio, 2)} ` +
+          `(target ≥ ${TARGET_RATIO}: ${ratio >= TARGET_RATIO ? 'met' : 'NOT met'})${busy}`,
+      );
+    }
   }
 }
 
@@ -286,19 +438,11 @@ async function sampling(o: Options, server: Server): Promise<void> {
     table(['round', 'sampler', 'req/s', 'samples', 'max gap'], rows);
     const a = median(rates.without);
     const b = median(rates.with);
-    const pct = ((a - b) / a) * 100;
     const spread = (xs: number[]): string => `${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))}`;
-    // The run-to-run noise: the relative range of the runs without a sampler. A difference smaller
-    // than that says nothing either way, so no verdict is printed for it.
-    const noisePct = ((Math.max(...rates.without) - Math.min(...rates.without)) / a) * 100;
-    const verdict =
-      Math.abs(pct) <= noisePct
-        ? `within the run-to-run noise of ±${fmt(noisePct / 2, 1)} %: these rounds cannot tell a ` +
-          `${TARGET_SAMPLING_PCT} % cost; raise --rounds or --duration`
-        : `target < ${TARGET_SAMPLING_PCT} %: ${pct < TARGET_SAMPLING_PCT ? 'met' : 'NOT met'}`;
+    const verdict = samplingVerdict(rates.without, rates.with, TARGET_SAMPLING_PCT);
     console.log(
-      `${mode}: median without ${fmt(a)} req/s, with ${fmt(b)} req/s: cost ${fmt(pct, 2)} % ` +
-        `(${verdict}); run-to-run spread without ${spread(rates.without)}, with ${spread(rates.with)}`,
+      `${mode}: median without ${fmt(a)} req/s, with ${fmt(b)} req/s: ${verdict}; ` +
+        `run-to-run spread without ${spread(rates.without)}, with ${spread(rates.with)}`,
     );
   }
 }

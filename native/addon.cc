@@ -1,6 +1,7 @@
 // The only file that includes napi.h: converts between JavaScript and the engine.
 #include <napi.h>
 
+#include <cstring>
 #include <memory>
 #include <string>
 
@@ -8,6 +9,7 @@
 #include "counters.h"
 #include "engine.h"
 #include "kcmp.h"
+#include "load_driver.h"
 
 namespace {
 
@@ -22,12 +24,12 @@ using forklab::EngineConfig;
 long long IntField(const Napi::Object& o, const char* name) {
   Napi::Value v = o.Get(name);
   if (!v.IsNumber()) {
-    throw Napi::TypeError::New(o.Env(), std::string("engine config: ") + name + " must be a number");
+    throw Napi::TypeError::New(o.Env(), std::string("config: ") + name + " must be a number");
   }
   double d = v.As<Napi::Number>().DoubleValue();
   if (d != static_cast<double>(static_cast<long long>(d)) || d < -2147483648.0 ||
       d > 4294967295.0) {
-    throw Napi::RangeError::New(o.Env(), std::string("engine config: ") + name +
+    throw Napi::RangeError::New(o.Env(), std::string("config: ") + name +
                                              " must be an integer");
   }
   return static_cast<long long>(d);
@@ -36,7 +38,7 @@ long long IntField(const Napi::Object& o, const char* name) {
 bool BoolField(const Napi::Object& o, const char* name) {
   Napi::Value v = o.Get(name);
   if (!v.IsBoolean()) {
-    throw Napi::TypeError::New(o.Env(), std::string("engine config: ") + name + " must be a boolean");
+    throw Napi::TypeError::New(o.Env(), std::string("config: ") + name + " must be a boolean");
   }
   return v.As<Napi::Boolean>().Value();
 }
@@ -44,7 +46,7 @@ bool BoolField(const Napi::Object& o, const char* name) {
 std::string StringField(const Napi::Object& o, const char* name) {
   Napi::Value v = o.Get(name);
   if (!v.IsString()) {
-    throw Napi::TypeError::New(o.Env(), std::string("engine config: ") + name + " must be a string");
+    throw Napi::TypeError::New(o.Env(), std::string("config: ") + name + " must be a string");
   }
   return v.As<Napi::String>().Utf8Value();
 }
@@ -55,7 +57,7 @@ T EnumField(const Napi::Object& o, const char* name, bool (*parse)(const std::st
   std::string s = StringField(o, name);
   T out;
   if (!parse(s, &out)) {
-    throw Napi::TypeError::New(o.Env(), std::string("engine config: ") + name + " must be one of " +
+    throw Napi::TypeError::New(o.Env(), std::string("config: ") + name + " must be one of " +
                                             allowed + ", got \"" + s + "\"");
   }
   return out;
@@ -218,8 +220,106 @@ Napi::Value KcmpFileJs(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, forklab::KcmpFile(args[0], args[1], args[2], args[3]));
 }
 
+// --- the lean load driver (native/load_driver.h) ------------------------------------------------
+
+forklab::LoadDriverConfig LoadConfigFromJs(const Napi::Object& o) {
+  forklab::LoadDriverConfig c;
+  Napi::Value targets = o.Get("targets");
+  if (!targets.IsArray()) throw Napi::TypeError::New(o.Env(), "load driver: targets must be an array");
+  Napi::Array a = targets.As<Napi::Array>();
+  for (uint32_t i = 0; i < a.Length(); ++i) {
+    Napi::Value t = a.Get(i);
+    if (!t.IsObject()) throw Napi::TypeError::New(o.Env(), "load driver: targets[] must be objects");
+    Napi::Object to = t.As<Napi::Object>();
+    c.targets.push_back({StringField(to, "host"), IntField(to, "port")});
+  }
+  c.path = StringField(o, "path");
+  c.churn = StringField(o, "mode") == "churn";
+  c.connections = IntField(o, "connections");
+  c.pipelining = IntField(o, "pipelining");
+  c.timeout_ms = IntField(o, "timeoutMs");
+  c.threads = IntField(o, "threads");
+  Napi::Value rate = o.Get("rate");
+  c.rate = rate.IsNumber() ? rate.As<Napi::Number>().DoubleValue() : 0;
+  return c;
+}
+
+class LoadDriverWrap : public Napi::ObjectWrap<LoadDriverWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "LoadDriver",
+                       {
+                           InstanceMethod("start", &LoadDriverWrap::Start),
+                           InstanceMethod("stop", &LoadDriverWrap::Stop),
+                           InstanceMethod("finished", &LoadDriverWrap::Finished),
+                           InstanceMethod("join", &LoadDriverWrap::Join),
+                           InstanceMethod("read", &LoadDriverWrap::Read),
+                           InstanceMethod("takeLatencies", &LoadDriverWrap::TakeLatencies),
+                       });
+  }
+
+  explicit LoadDriverWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<LoadDriverWrap>(info) {
+    if (info.Length() != 1 || !info[0].IsObject()) {
+      throw Napi::TypeError::New(info.Env(), "LoadDriver(config): config must be an object");
+    }
+    forklab::LoadDriverConfig c = LoadConfigFromJs(info[0].As<Napi::Object>());
+    try {
+      driver_ = std::make_unique<forklab::LoadDriver>(c);
+    } catch (const std::exception& e) {
+      throw Napi::Error::New(info.Env(), std::string("load driver: ") + e.what());
+    }
+  }
+
+ private:
+  void Start(const Napi::CallbackInfo& info) {
+    try {
+      driver_->Start();
+    } catch (const std::exception& e) {
+      throw Napi::Error::New(info.Env(), std::string("load driver: ") + e.what());
+    }
+  }
+  void Stop(const Napi::CallbackInfo& info) { driver_->Stop(info[0].As<Napi::Number>().Int32Value()); }
+  Napi::Value Finished(const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), driver_->Finished());
+  }
+  void Join(const Napi::CallbackInfo&) { driver_->Join(); }
+
+  Napi::Value Read(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    forklab::LoadTotals t = driver_->Read();
+    Napi::Object out = Napi::Object::New(env);
+    auto n = [](std::uint64_t v) { return static_cast<double>(v); };
+    out.Set("sent", n(t.sent));
+    out.Set("responses", n(t.responses));
+    out.Set("status2xx", n(t.status_2xx));
+    out.Set("statusOther", n(t.status_other));
+    out.Set("errors", n(t.errors));
+    out.Set("timeouts", n(t.timeouts));
+    out.Set("bytesRead", n(t.bytes_read));
+    out.Set("samplesDropped", n(t.samples_dropped));
+    out.Set("cpuNs", n(t.cpu_ns));
+    out.Set("wallNs", n(t.wall_ns));
+    out.Set("passes", n(t.passes));
+    out.Set("idleNs", n(t.idle_ns));
+    out.Set("threadsRunning", t.threads_running);
+    return out;
+  }
+
+  Napi::Value TakeLatencies(const Napi::CallbackInfo& info) {
+    scratch_.clear();
+    driver_->TakeLatencies(&scratch_);
+    Napi::Uint32Array out = Napi::Uint32Array::New(info.Env(), scratch_.size());
+    if (!scratch_.empty()) std::memcpy(out.Data(), scratch_.data(), scratch_.size() * sizeof(std::uint32_t));
+    return out;
+  }
+
+  std::unique_ptr<forklab::LoadDriver> driver_;
+  std::vector<std::uint32_t> scratch_;
+};
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Engine", EngineWrap::Define(env));
+  exports.Set("LoadDriver", LoadDriverWrap::Define(env));
   exports.Set("engineVersion", Napi::String::New(env, FORKLAB_VERSION));
   exports.Set("kcmpFile", Napi::Function::New(env, KcmpFileJs, "kcmpFile"));
   return exports;

@@ -124,3 +124,15 @@ test('drain(): the requests in flight finish, then the client is done', async ()
   expect(responses).toBeGreaterThan(1000);
   expect((await serve.total('requests')) - before).toBe(responses);
 });
+
+test('bodies are gathered only for a reader, and still checked when one asks (expectBody)', async () => {
+  // The patch skips copying bodies nobody reads; expectBody must still see every byte of them.
+  const body = await (await fetch(`http://127.0.0.1:${serve.port}/`)).text();
+  expect(body.length).toBeGreaterThan(0);
+  const right = await drive({ expectBody: body, duration: 1 });
+  expect(right.responses).toBeGreaterThan(100);
+  expect(right.result.mismatches).toBe(0);
+  const wrong = await drive({ expectBody: `${body}x`, duration: 1 });
+  expect(wrong.responses).toBeGreaterThan(100);
+  expect(wrong.result.mismatches).toBe(wrong.responses);
+});

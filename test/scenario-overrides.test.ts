@@ -240,3 +240,16 @@ describe('override flags on a command line', () => {
     );
   });
 });
+
+test('--driver and --driver-threads choose the load generator, checked like the scenario field', () => {
+  const base = shipped('herd');
+  const ok = applyOverrides(base, ['--driver', 'native', '--driver-threads', '2']);
+  expect(ok.ok && ok.scenario.load).toMatchObject({ driver: 'native', driverThreads: 2 });
+  const bad = applyOverrides(base, ['--driver', 'wrk']);
+  expect(bad.ok).toBe(false);
+  expect(!bad.ok && bad.errors.join('\n')).toMatch(/^--driver: must be one of "node", "native"/);
+  const tooMany = applyOverrides(base, ['--driver-threads', '64']);
+  expect(!tooMany.ok && tooMany.errors.join('\n')).toMatch(
+    /--driver-threads: must be an integer from 1 to 16/,
+  );
+});

@@ -32,6 +32,8 @@ describe('resolveScenario', () => {
       timeoutMs: 2000,
       path: '/',
       pipelining: 1,
+      driver: 'node',
+      driverThreads: 1,
     });
     expect(r.sampleIntervalMs).toBe(1000);
     expect(r.drainSec).toBe(1);
@@ -72,6 +74,8 @@ describe('resolveScenario', () => {
       rate: 100,
       timeoutMs: 2000,
       path: '/pid',
+      driver: 'node',
+      driverThreads: 1,
     });
     expect(r.targets[0]).toMatchObject({ containers: 3, server: { workers: 8, trigger: 'edge' } });
     expect([r.sampleIntervalMs, r.drainSec]).toEqual([200, 0]);

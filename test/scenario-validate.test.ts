@@ -315,3 +315,31 @@ test('keep-alive rate: a whole number of requests per second, at least one per c
   // Churn paces its requests itself: any positive rate.
   expect(ok({ ...load, mode: 'churn', rate: 0.5 })).toBe(true);
 });
+
+describe('load.driver', () => {
+  const scenario = (load: Record<string, unknown>): unknown => ({
+    kind: 'scenario',
+    name: 'd',
+    description: 'the load driver field',
+    targets: [{ name: 'a', server: {} }],
+    load: { mode: 'keep-alive', connections: 4, durationSec: 1, ...load },
+  });
+  test('node and native are accepted; anything else is named with the choices', () => {
+    expect(validateScenario(scenario({ driver: 'native' })).ok).toBe(true);
+    expect(validateScenario(scenario({ driver: 'node' })).ok).toBe(true);
+    const r = validateScenario(scenario({ driver: 'wrk' }));
+    expect(!r.ok && r.errors).toEqual([
+      expect.stringMatching(/^load\.driver: must be one of "node", "native" .*got "wrk"/),
+    ]);
+  });
+  test('driverThreads must not exceed the connections', () => {
+    const r = validateScenario(scenario({ driver: 'native', driverThreads: 8 }));
+    expect(!r.ok && r.errors.join('\n')).toMatch(
+      /load\.driverThreads: 8 threads for 4 connections/,
+    );
+  });
+  test('the whole-number rate rule is autocannon’s: the native driver takes any positive rate', () => {
+    expect(validateScenario(scenario({ rate: 2.5 })).ok).toBe(false);
+    expect(validateScenario(scenario({ rate: 2.5, driver: 'native' })).ok).toBe(true);
+  });
+});

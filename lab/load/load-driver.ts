@@ -12,13 +12,21 @@ import { Worker } from 'node:worker_threads';
 import type { ClientResult } from '../record/run-record';
 import type { LoadSpec } from '../scenario/scenario';
 import type { HttpTarget } from './churn-client';
+import { DEFAULT_LOAD_DRIVER, LOAD_DRIVERS } from '../scenario/load-drivers';
 import type { LoadProgress } from './load-stats';
 import type { FromWorker, ToWorker, WorkerInput } from './load-worker';
 
 export type { LoadProgress } from './load-stats';
 
 /** Defaults of the optional LoadSpec fields, as documented in scenario.ts. */
-export const LOAD_DEFAULTS = { warmupSec: 1, timeoutMs: 2000, path: '/', pipelining: 1 } as const;
+export const LOAD_DEFAULTS = {
+  warmupSec: 1,
+  timeoutMs: 2000,
+  path: '/',
+  pipelining: 1,
+  driver: DEFAULT_LOAD_DRIVER,
+  driverThreads: 1,
+} as const;
 
 export interface RunLoadOptions {
   /** Base URLs (`http://127.0.0.1:PORT`) of every container of one target; connections are spread over them. */
@@ -103,9 +111,24 @@ export function workerInput(o: RunLoadOptions): WorkerInput {
       `path must start with / and hold no white space, got ${JSON.stringify(pathName)}`,
     );
   }
+  const driver = l.driver ?? LOAD_DEFAULTS.driver;
+  if (!(LOAD_DRIVERS as readonly string[]).includes(driver)) {
+    problems.push(
+      `driver must be one of ${LOAD_DRIVERS.join(', ')}, got ${JSON.stringify(driver)}`,
+    );
+  }
+  const driverThreads = l.driverThreads ?? LOAD_DEFAULTS.driverThreads;
+  positive('driverThreads', driverThreads, true);
+  if (driverThreads > l.connections) {
+    problems.push(
+      `driverThreads (${driverThreads}) must not exceed connections (${l.connections})`,
+    );
+  }
   if (problems.length > 0) throw new Error(`runLoad: ${problems.join('; ')}`);
   return {
     mode: l.mode,
+    driver,
+    driverThreads,
     targets,
     path: pathName,
     connections: l.connections,

@@ -1,14 +1,10 @@
-// What one load generator counts while it runs, and how that becomes a ClientResult. Both modes
-// (keep-alive through autocannon, churn through churn-client.ts) count into the same LoadStats, so
-// the two report the same fields with the same meaning and the same latency resolution.
-import { createRequire } from 'node:module';
+// What one load generator counts while it runs, and how that becomes a ClientResult. Every driver
+// (autocannon, churn-client.ts, the native driver through native-load.ts) counts into the same
+// LoadStats, so all report the same fields with the same meaning, and latency goes into the same
+// HdrHistogram (hdr-histogram-js, a dependency of ours: µs, 3 significant digits).
+import * as hdr from 'hdr-histogram-js';
 import type { Histogram } from 'hdr-histogram-js';
 import type { ClientResult } from '../record/run-record';
-
-// hdr-histogram-js comes with autocannon: load the very copy autocannon uses, wherever npm put it.
-const hdr = createRequire(require.resolve('autocannon'))(
-  'hdr-histogram-js',
-) as typeof import('hdr-histogram-js');
 
 /** Counters of a running load, as reported to onProgress. */
 export interface LoadProgress {
@@ -47,6 +43,15 @@ export class LoadStats {
     const us = Math.max(1, Math.round(latencyMs * 1000));
     this.latencyUs.recordValue(us);
     this.windowUs.recordValue(us);
+  }
+
+  /** Latency samples in µs, each one a response already counted elsewhere (the native driver). */
+  recordLatenciesUs(samples: Uint32Array): void {
+    for (let i = 0; i < samples.length; i++) {
+      const us = Math.max(1, samples[i]!);
+      this.latencyUs.recordValue(us);
+      this.windowUs.recordValue(us);
+    }
   }
 
   /** The running totals, and the latency since the previous call (which starts a new window). */

@@ -1,16 +1,23 @@
 // The load generator's own thread (or process): load-driver.ts starts it, sends `start` and maybe
 // `stop`, and receives progress and one result. Runs keep-alive (autocannon) or churn (our client)
 // against one target, so that the main process stays free to sample the servers.
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { parentPort } from 'node:worker_threads';
 import type { ClientResult } from '../record/run-record';
 import { startChurn, type ChurnOptions, type Generator } from './churn-client';
+import { assessUsage, type DriverUsage } from './driver-usage';
 import { startKeepAlive } from './keep-alive';
+import type { LoadDriverName } from '../scenario/load-drivers';
 import { LoadStats, type LoadProgress } from './load-stats';
+import type { NativeGenerator } from './native-load';
+import { threadCpu } from './thread-cpu';
 
 /** What the driver asks for; every value resolved. */
 export interface WorkerInput extends ChurnOptions {
   mode: 'keep-alive' | 'churn';
+  driver: LoadDriverName;
+  /** Threads of the native driver. */
+  driverThreads: number;
   pipelining: number;
   durationSec: number;
   progressEveryMs: number;
@@ -59,6 +66,9 @@ function channel(): Channel {
   };
 }
 
+/** Resolution of the event-loop delay histogram, ms. */
+const LOOP_RESOLUTION_MS = 10;
+
 /** Timer resolution slack on top of the client deadline when the last requests drain. */
 const DRAIN_MARGIN_MS = 100;
 
@@ -71,17 +81,56 @@ function run(
   const stats = new LoadStats();
   const t0 = performance.now();
   const elapsed = (): number => (performance.now() - t0) / 1000;
-  const generator: Generator =
-    input.mode === 'churn'
-      ? startChurn(input, stats)
-      : startKeepAlive(
-          { ...input, backstopSec: input.durationSec + input.timeoutMs / 1000 + 10 },
-          stats,
-        );
-  const progress = setInterval(
-    () => void ch.send({ type: 'progress', progress: stats.progress(elapsed()) }),
-    input.progressEveryMs,
-  );
+  // Saturation: CPU time of the thread that runs the generator (this one, or the native
+  // driver's threads) and the delay of this event loop, over the measured window.
+  const loop = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
+  loop.enable();
+  const elu0 = performance.eventLoopUtilization();
+  const cpu0 = threadCpu().ns;
+  let native: NativeGenerator | undefined;
+  let generator: Generator;
+  if (input.driver === 'native') {
+    // Loaded only when chosen: the node drivers start without the addon.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { startNative } = require('./native-load') as typeof import('./native-load');
+    native = startNative({ ...input, threads: input.driverThreads }, stats);
+    generator = native;
+  } else if (input.mode === 'churn') {
+    generator = startChurn(input, stats);
+  } else {
+    generator = startKeepAlive(
+      { ...input, backstopSec: input.durationSec + input.timeoutMs / 1000 + 10 },
+      stats,
+    );
+  }
+  const usage = (): DriverUsage => {
+    const wallNs = elapsed() * 1e9;
+    loop.disable();
+    // The histogram holds the time between two ticks of a LOOP_RESOLUTION_MS timer: the delay is
+    // what exceeds the resolution.
+    const ms = (ns: number): number =>
+      Math.max(0, Math.round((ns / 1e6 - LOOP_RESOLUTION_MS) * 100) / 100);
+    const t = native?.totals();
+    const threads = native ? input.driverThreads : 1;
+    return assessUsage({
+      driver: input.driver,
+      generator: native ? 'native' : input.mode === 'churn' ? 'churn-client' : 'autocannon',
+      threads,
+      cpuNs: t ? t.cpuNs : threadCpu().ns - cpu0,
+      wallNs: t ? t.wallNs : wallNs,
+      utilization: t
+        ? 1 - t.idleNs / (t.wallNs * threads)
+        : performance.eventLoopUtilization(elu0).utilization,
+      responses: stats.responses,
+      loopDelayMs: native
+        ? null
+        : { p50: ms(loop.percentile(50)), p99: ms(loop.percentile(99)), max: ms(loop.max) },
+    });
+  };
+  const progress = setInterval(() => {
+    native?.sync();
+    void ch.send({ type: 'progress', progress: stats.progress(elapsed()) });
+  }, input.progressEveryMs);
   let finishing = false;
   const finish = async (aborted: boolean): Promise<void> => {
     if (finishing) return;
@@ -90,11 +139,18 @@ function run(
     // The measured window ends when we stop sending; the requests in flight then still finish
     // (within the client deadline) and count, so that the totals match the server's counters.
     const durationSec = elapsed();
+    native?.sync();
+    // Over the window in which requests were started; the drain that follows is mostly waiting.
+    const measured = usage();
     try {
       // A little over the deadline, so a request written just before the end times out (and
       // counts) rather than being abandoned by a drain that ended a millisecond too soon.
       await generator.stop(aborted ? 0 : input.timeoutMs + DRAIN_MARGIN_MS);
-      await ch.send({ type: 'result', result: stats.toClientResult(durationSec), aborted });
+      await ch.send({
+        type: 'result',
+        result: { ...stats.toClientResult(durationSec), usage: measured },
+        aborted,
+      });
     } catch (e) {
       await ch.send({ type: 'error', message: e instanceof Error ? e.message : String(e) });
     } finally {

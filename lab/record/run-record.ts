@@ -2,6 +2,7 @@
 // comparisons and dashboards read only this; change it by adding fields, and bump `schema` when
 // a field changes meaning.
 import type { ServerInspection } from '../inspect/inspect-started-server';
+import type { DriverUsage } from '../load/driver-usage';
 import type { ServeConfig } from '../server/config';
 import type { Expectation, Scenario } from '../scenario/scenario';
 import type { FigureKey } from './figures';
@@ -39,6 +40,8 @@ export interface ClientResult {
   bytesRead: number;
   /** Latency in ms over completed requests; null when none completed. */
   latencyMs: { p50: number; p90: number; p99: number; max: number; mean: number } | null;
+  /** How busy the load generator was (CPU, event-loop delay) and whether it was saturated. */
+  usage?: DriverUsage;
 }
 
 /** Sum over a target's containers and workers of each engine counter field, over a window. */

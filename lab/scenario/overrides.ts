@@ -22,7 +22,15 @@ type Where =
       scope: 'load';
       field: Extract<
         ScenarioField,
-        'durationSec' | 'warmupSec' | 'connections' | 'rate' | 'timeoutMs' | 'path' | 'mode'
+        | 'durationSec'
+        | 'warmupSec'
+        | 'connections'
+        | 'rate'
+        | 'timeoutMs'
+        | 'path'
+        | 'mode'
+        | 'driver'
+        | 'driverThreads'
       >;
     }
   | { scope: 'scenario'; field: Extract<ScenarioField, 'sampleIntervalMs' | 'drainSec'> }
@@ -92,6 +100,20 @@ export const OVERRIDE_OPTIONS: readonly OverrideSpec[] = [
     flag: '--mode',
     value: 'keep-alive|churn',
     help: 'reuse connections, or open one per request (churn drops pipelining)',
+  },
+  {
+    scope: 'load',
+    field: 'driver',
+    flag: '--driver',
+    value: 'node|native',
+    help: 'load generator: node (autocannon / churn client) or native (epoll client, as fast as wrk)',
+  },
+  {
+    scope: 'load',
+    field: 'driverThreads',
+    flag: '--driver-threads',
+    value: 'N',
+    help: 'threads of the native driver',
   },
   {
     scope: 'scenario',
@@ -214,7 +236,7 @@ export function applyOverrides(scenario: Scenario, argv: readonly string[]): Ove
       }
       value = sec;
     } else {
-      value = o.field === 'path' || o.field === 'mode' ? raw : convert(raw);
+      value = o.field === 'path' || o.field === 'mode' || o.field === 'driver' ? raw : convert(raw);
     }
     const problem = fieldProblem(o.field, value);
     if (problem) {
@@ -321,6 +343,8 @@ function exampleValue(o: OverrideSpec): string {
       return '/pid';
     case 'mode':
       return 'churn';
+    case 'driver':
+      return 'native';
     case 'positive':
       return '1000';
   }

@@ -62,6 +62,8 @@ export function resolveLoad(l: LoadSpec): ResolvedLoad {
     ...(l.rate !== undefined ? { rate: l.rate } : {}),
     timeoutMs: l.timeoutMs ?? SCENARIO_DEFAULTS.timeoutMs,
     path: l.path ?? SCENARIO_DEFAULTS.path,
+    driver: l.driver ?? SCENARIO_DEFAULTS.driver,
+    driverThreads: l.driverThreads ?? SCENARIO_DEFAULTS.driverThreads,
   };
   return l.mode === 'keep-alive'
     ? { mode: 'keep-alive', ...common, pipelining: l.pipelining ?? SCENARIO_DEFAULTS.pipelining }

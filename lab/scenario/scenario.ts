@@ -3,6 +3,7 @@
 // `defineScenario({...})`; validate-scenario.ts checks them (every error at once) before anything
 // starts.
 import { FIGURE_KEYS, type FigureKey } from '../record/figures';
+import type { LoadDriverName } from './load-drivers';
 import type { ServeConfig } from '../server/config';
 
 /** Server settings a scenario may set per target; host, ports and name are the lab's to choose. */
@@ -31,6 +32,13 @@ interface LoadCommon {
   timeoutMs?: number;
   /** Request path. Default `/`. */
   path?: string;
+  /**
+   * The load generator (lab/scenario/load-drivers.ts): `node` (autocannon for keep-alive, the churn
+   * client for churn; default) or `native` (the addon's epoll client, as fast as wrk).
+   */
+  driver?: LoadDriverName;
+  /** Threads of the native driver. Default 1. */
+  driverThreads?: number;
 }
 
 /** Discriminated by `mode`: keep-alive reuses connections; churn opens one per request. */

@@ -3,6 +3,7 @@
 // Server settings go through lab/server/config.ts `validateServeConfig`, per target and per matrix
 // cell, so their rules and messages are written once. The ranges and defaults of the scenario's
 // own fields live here, in SCENARIO_FIELDS; overrides.ts and resolve-scenario.ts use the same table.
+import { DEFAULT_LOAD_DRIVER, LOAD_DRIVERS, type LoadDriverName } from './load-drivers';
 import {
   LOOP_CREATIONS,
   SERVE_DEFAULTS,
@@ -61,7 +62,8 @@ type FieldRule =
   | { kind: 'int'; min: number; max: number; default?: number; unit?: string }
   | { kind: 'positive'; default?: undefined }
   | { kind: 'path'; default: string }
-  | { kind: 'mode'; default?: undefined };
+  | { kind: 'mode'; default?: undefined }
+  | { kind: 'driver'; default: LoadDriverName };
 
 /**
  * The scenario's own fields (not server settings): kinds, ranges, defaults. Targets have
@@ -77,6 +79,8 @@ export const SCENARIO_FIELDS = {
   timeoutMs: { kind: 'int', min: 100, max: 60000, default: 2000, unit: 'ms' },
   path: { kind: 'path', default: '/' },
   pipelining: { kind: 'int', min: 1, max: 64, default: 1 },
+  driver: { kind: 'driver', default: DEFAULT_LOAD_DRIVER },
+  driverThreads: { kind: 'int', min: 1, max: 16, default: 1 },
   sampleIntervalMs: { kind: 'int', min: 100, max: 10000, default: 1000, unit: 'ms' },
   drainSec: { kind: 'int', min: 0, max: 60, default: 1, unit: 's' },
 } as const satisfies Record<string, FieldRule>;
@@ -90,6 +94,8 @@ export const SCENARIO_DEFAULTS = {
   timeoutMs: SCENARIO_FIELDS.timeoutMs.default,
   path: SCENARIO_FIELDS.path.default,
   pipelining: SCENARIO_FIELDS.pipelining.default,
+  driver: SCENARIO_FIELDS.driver.default,
+  driverThreads: SCENARIO_FIELDS.driverThreads.default,
   sampleIntervalMs: SCENARIO_FIELDS.sampleIntervalMs.default,
   drainSec: SCENARIO_FIELDS.drainSec.default,
 } as const;
@@ -117,6 +123,10 @@ export function fieldProblem(field: ScenarioField, value: unknown): string | und
       return typeof value === 'string' && (LOAD_MODES as readonly string[]).includes(value)
         ? undefined
         : `must be one of ${LOAD_MODES.map((m) => JSON.stringify(m)).join(', ')} (keep-alive reuses connections; churn opens one per request)`;
+    case 'driver':
+      return typeof value === 'string' && (LOAD_DRIVERS as readonly string[]).includes(value)
+        ? undefined
+        : `must be one of ${LOAD_DRIVERS.map((m) => JSON.stringify(m)).join(', ')} (node: autocannon or the churn client; native: the addon's epoll client)`;
   }
 }
 
@@ -234,6 +244,8 @@ const LOAD_KEYS = [
   'timeoutMs',
   'path',
   'pipelining',
+  'driver',
+  'driverThreads',
 ] as const;
 const EXPECTATION_KEYS = ['target', 'metric', 'op', 'value', 'why'] as const;
 
@@ -325,19 +337,37 @@ export function validateScenario(x: unknown): ValidationResult {
         );
       } else field(k, l[k], `load.${k}`, errors);
     }
-    for (const k of ['warmupSec', 'rate', 'timeoutMs', 'path', 'pipelining'] as const) {
+    for (const k of [
+      'warmupSec',
+      'rate',
+      'timeoutMs',
+      'path',
+      'pipelining',
+      'driver',
+      'driverThreads',
+    ] as const) {
       if (l[k] !== undefined) field(k, l[k], `load.${k}`, errors);
     }
     // autocannon (keep-alive) spends a whole number of requests per second, and never runs more
     // connections than that: a lower rate would silently lower the connection count.
     if (
       l.mode === 'keep-alive' &&
+      l.driver !== 'native' &&
       typeof l.rate === 'number' &&
       typeof l.connections === 'number' &&
       (!Number.isInteger(l.rate) || l.rate < l.connections)
     ) {
       errors.push(
         `load.rate: with keep-alive load the rate must be a whole number of requests per second, at least load.connections (${l.connections}); got ${l.rate}: raise the rate or lower connections`,
+      );
+    }
+    if (
+      typeof l.driverThreads === 'number' &&
+      typeof l.connections === 'number' &&
+      l.driverThreads > l.connections
+    ) {
+      errors.push(
+        `load.driverThreads: ${l.driverThreads} threads for ${l.connections} connections: each thread needs a connection; lower driverThreads`,
       );
     }
     if (l.pipelining !== undefined && l.mode === 'churn') {
