@@ -9,6 +9,7 @@
         "native/counters.cc",
         "native/engine.cc",
         "native/http_connection.cc",
+        "native/http_parser.cc",
         "native/ioloop.cc",
         "native/worker.cc"
       ],

@@ -76,6 +76,13 @@ EngineConfig ConfigFromJs(const Napi::Object& o) {
   c.keyerror_log_per_sec = IntField(o, "keyErrorLogPerSec", 0, 10000);
   c.stuck_after_ms = IntField(o, "stuckAfterMs", 100, 600000);
   c.max_fds = IntField(o, "maxFds", 0, 1048576);
+  c.client_header_buffer_bytes = IntField(o, "clientHeaderBufferBytes", 256, 65536);
+  c.large_header_buffer_bytes = IntField(o, "largeHeaderBufferBytes", 256, 65536);
+  c.large_header_buffers = IntField(o, "largeHeaderBuffers", 1, 64);
+  c.client_header_timeout_ms = IntField(o, "clientHeaderTimeoutMs", 100, 3600000);
+  c.client_body_timeout_ms = IntField(o, "clientBodyTimeoutMs", 100, 3600000);
+  c.keepalive_timeout_ms = IntField(o, "keepaliveTimeoutMs", 100, 3600000);
+  c.send_timeout_ms = IntField(o, "sendTimeoutMs", 100, 3600000);
   return c;
 }
 

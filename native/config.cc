@@ -22,6 +22,13 @@ std::vector<std::string> Validate(const EngineConfig& c) {
   Range(&errs, "keyErrorLogPerSec", c.keyerror_log_per_sec, 0, 10000);
   Range(&errs, "stuckAfterMs", c.stuck_after_ms, 100, 600000);
   if (c.max_fds != 0) Range(&errs, "maxFds", c.max_fds, 8, 1048576);
+  Range(&errs, "clientHeaderBufferBytes", c.client_header_buffer_bytes, 256, 65536);
+  Range(&errs, "largeHeaderBufferBytes", c.large_header_buffer_bytes, 256, 65536);
+  Range(&errs, "largeHeaderBuffers", c.large_header_buffers, 1, 64);
+  Range(&errs, "clientHeaderTimeoutMs", c.client_header_timeout_ms, 100, 3600000);
+  Range(&errs, "clientBodyTimeoutMs", c.client_body_timeout_ms, 100, 3600000);
+  Range(&errs, "keepaliveTimeoutMs", c.keepalive_timeout_ms, 100, 3600000);
+  Range(&errs, "sendTimeoutMs", c.send_timeout_ms, 100, 3600000);
   const bool post_fork = c.loop_creation == LoopCreation::kPostFork;
   if (c.exclusive && !post_fork) {
     errs.push_back(

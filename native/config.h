@@ -29,6 +29,14 @@ struct EngineConfig {
   int keyerror_log_per_sec = 5;
   int stuck_after_ms = 1000;
   int max_fds = 0;
+  // Hostile clients (nginx's names and defaults; see README "Limits and timeouts").
+  int client_header_buffer_bytes = 1024;  // input buffer a connection keeps between requests
+  int large_header_buffer_bytes = 8192;   // longest request line or header field
+  int large_header_buffers = 4;           // head limit = buffers × bytes
+  int client_header_timeout_ms = 60000;   // whole head, from its first byte (or the accept)
+  int client_body_timeout_ms = 60000;     // between two reads of a body
+  int keepalive_timeout_ms = 75000;       // idle between requests
+  int send_timeout_ms = 60000;            // between two writes of a response
 };
 
 // Every problem at once, each naming the field and the fix. Empty when the config is usable.

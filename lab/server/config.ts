@@ -44,6 +44,13 @@ export const SERVE_DEFAULTS: Readonly<Omit<ServeConfig, 'metricsHost' | 'name'>>
   keyErrorLogPerSec: 5,
   stuckAfterMs: 1000,
   maxFds: 0,
+  clientHeaderBufferBytes: 1024,
+  largeHeaderBufferBytes: 8192,
+  largeHeaderBuffers: 4,
+  clientHeaderTimeoutMs: 60_000,
+  clientBodyTimeoutMs: 60_000,
+  keepaliveTimeoutMs: 75_000,
+  sendTimeoutMs: 60_000,
   maxRestarts: 10,
 });
 
@@ -212,6 +219,74 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
     value: 'N',
     help: 'RLIMIT_NOFILE of each worker (0 keeps the inherited limit)',
   },
+  // Hostile clients: nginx's limits and timeouts (names and defaults), README "Limits and timeouts".
+  ...(
+    [
+      [
+        'clientHeaderBufferBytes',
+        '--client-header-buffer-bytes',
+        'BYTES',
+        256,
+        65536,
+        'input buffer a connection keeps between requests (nginx client_header_buffer_size)',
+      ],
+      [
+        'largeHeaderBufferBytes',
+        '--large-header-buffer-bytes',
+        'BYTES',
+        256,
+        65536,
+        'longest request line (else 414) or header field (else 431) (nginx large_client_header_buffers size)',
+      ],
+      [
+        'largeHeaderBuffers',
+        '--large-header-buffers',
+        'N',
+        1,
+        64,
+        'request head limit = N × --large-header-buffer-bytes, else 431 (nginx large_client_header_buffers number)',
+      ],
+      [
+        'clientHeaderTimeoutMs',
+        '--client-header-timeout-ms',
+        'MS',
+        100,
+        3_600_000,
+        'whole request head, from its first byte (from the accept for the first request); then 408 and close',
+      ],
+      [
+        'clientBodyTimeoutMs',
+        '--client-body-timeout-ms',
+        'MS',
+        100,
+        3_600_000,
+        'between two reads of a request body; then 408 and close',
+      ],
+      [
+        'keepaliveTimeoutMs',
+        '--keepalive-timeout-ms',
+        'MS',
+        100,
+        3_600_000,
+        'an idle keep-alive connection is closed after this long without a new request',
+      ],
+      [
+        'sendTimeoutMs',
+        '--send-timeout-ms',
+        'MS',
+        100,
+        3_600_000,
+        'a response the client does not read: closed after this long without a write',
+      ],
+    ] as const
+  ).map(([key, flag, value, min, max, help]): OptionSpec => ({
+    key,
+    flag,
+    env: `FORKLAB_${flag.slice(2).toUpperCase().replace(/-/g, '_')}`,
+    kind: { type: 'int', min, max },
+    value,
+    help,
+  })),
   {
     key: 'backlog',
     flag: '--backlog',

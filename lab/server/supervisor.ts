@@ -82,6 +82,13 @@ export function engineConfigOf(c: ServeConfig): EngineConfig {
     keyErrorLogPerSec: c.keyErrorLogPerSec,
     stuckAfterMs: c.stuckAfterMs,
     maxFds: c.maxFds,
+    clientHeaderBufferBytes: c.clientHeaderBufferBytes,
+    largeHeaderBufferBytes: c.largeHeaderBufferBytes,
+    largeHeaderBuffers: c.largeHeaderBuffers,
+    clientHeaderTimeoutMs: c.clientHeaderTimeoutMs,
+    clientBodyTimeoutMs: c.clientBodyTimeoutMs,
+    keepaliveTimeoutMs: c.keepaliveTimeoutMs,
+    sendTimeoutMs: c.sendTimeoutMs,
   };
 }
 
