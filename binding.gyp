@@ -11,6 +11,7 @@
         "native/http_connection.cc",
         "native/http_parser.cc",
         "native/ioloop.cc",
+        "native/port_owner.cc",
         "native/worker.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
