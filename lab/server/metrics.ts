@@ -355,7 +355,7 @@ export function createMetrics(source: MetricsSource): ForklabMetrics {
   });
   new Counter({
     name: 'forklab_worker_exits_total',
-    help: 'worker exits seen by the supervisor, by reason: clean (code 0), cycled (code 3, --max-requests), eexist (code 4), startup_failed (code 5), crash (any other code), signal (killed by a signal)',
+    help: 'worker exits seen by the supervisor, by reason: clean (code 0), cycled (code 3, --max-requests), eexist (code 4), startup_failed (code 5), crash (any other code), signal (killed by a signal), oom (SIGKILL by the kernel OOM killer: the OOM-kill count of the cgroup, or of the machine, went up)',
     labelNames: ['worker', 'reason'],
     registers: [registry],
     collect() {

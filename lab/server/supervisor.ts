@@ -1,6 +1,7 @@
 // The supervisor: drives the engine through the order the story needs (listen → [parent loop →
 // parent registration] → fork the workers), reaps them every 50 ms and restarts or gives up on each
 // exit (restart-policy.ts), and serves /metrics, /healthz and /snapshot.json from this process.
+import { constants } from 'node:os';
 import { Engine, type EngineConfig } from '../native/engine';
 import type { ServeConfig } from './config';
 import { createMetrics, type ForklabMetrics, type ServerInfo } from './metrics';
@@ -13,6 +14,7 @@ import {
   newWorkerStatus,
   type WorkerStatus,
 } from './restart-policy';
+import { oomKillCounter, type OomCounter } from './oom-kills';
 import { buildSnapshot, type ServerSnapshot } from './snapshot';
 
 /** The part of Engine the supervisor uses (a fake one in unit tests). */
@@ -37,6 +39,8 @@ export interface SupervisorOptions {
   /** Default: Engine.version(). */
   engineVersion?: string;
   reapIntervalMs?: number;
+  /** Where OOM kills are counted (default: this process's cgroup, see oom-kills.ts). */
+  oomCounter?: OomCounter;
   /** How long stop() waits after SIGTERM before SIGKILL. */
   stopTimeoutMs?: number;
   /** How long start-up waits for every worker to finish setting up; default 5000 ms. */
@@ -108,6 +112,8 @@ export function serverInfo(c: ServeConfig, port: number, engineVersion: string):
   };
 }
 
+const SIGKILL = constants.signals.SIGKILL;
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export async function startSupervisor(
@@ -144,6 +150,18 @@ export async function startSupervisor(
     w.pid = engine.spawnWorker(w.index);
   };
 
+  // OOM kills: a SIGKILLed worker was OOM-killed when the kernel's count went up since the last
+  // one we attributed (each increase is used once; a kill of another process in the same cgroup
+  // between two worker exits would be misattributed to the next SIGKILL).
+  const oomCounter = options.oomCounter ?? oomKillCounter();
+  let oomSeen = oomCounter.read()?.count ?? 0;
+  const oomKill = (): string | undefined => {
+    const now = oomCounter.read();
+    if (now === undefined || now.count <= oomSeen) return undefined;
+    oomSeen++;
+    return now.source;
+  };
+
   /** Reaps exited workers and acts on each exit. */
   const tick = (): void => {
     let reaped;
@@ -157,11 +175,12 @@ export async function startSupervisor(
       const w = status[r.index];
       if (!w) continue;
       if (w.pid === r.pid) w.pid = 0;
-      const reason = classifyExit(r);
+      const oom = r.signal === SIGKILL ? oomKill() : undefined;
+      const reason = classifyExit(r, oom !== undefined);
       w.exits[reason]++;
       const d = decide(reason, w.restarts.crash, config.maxRestarts, stopping);
       // While stopping, clean exits are expected: say nothing about them.
-      if (!(stopping && reason === 'clean')) log(exitLogLine(r, d, config.maxRestarts));
+      if (!(stopping && reason === 'clean')) log(exitLogLine(r, d, config.maxRestarts, oom));
       if (d.action === 'restart') {
         w.restarts[d.reason]++;
         try {
@@ -173,7 +192,7 @@ export async function startSupervisor(
         }
       } else if (d.action === 'give-up') {
         w.failed = true;
-        w.failedReason = `${describeExit(r)}; ${d.why}`;
+        w.failedReason = `${describeExit(r, oom)}; ${d.why}`;
       }
     }
   };
