@@ -89,7 +89,10 @@ bool HttpConnection::IsStuck(double now, double after) const {
 
 std::size_t HttpConnection::InputLimit() const {
   const HttpLimits& l = worker_->http_limits();
-  return l.max_head + l.max_line;  // a head plus the empty lines the parser may skip before it
+  // A head plus the empty lines the parser may skip before it, plus one: the parser asks for more
+  // only up to max_line + max_head bytes (checked by the fuzz target), so a full buffer is always
+  // answered.
+  return l.max_head + l.max_line + 1;
 }
 
 void HttpConnection::OnReadable() {

@@ -59,28 +59,28 @@ struct Line {
 
 enum class LineStatus { kLine, kNeedMore, kTooLong, kBareCr };
 
-// Finds the line starting at `at`. A line ends at LF; one CR right before the LF belongs to the
-// terminator; any other CR is a bare CR. At most `max_line` bytes of content.
+// Finds the line starting at `at` in [data, data + len). A line ends at LF; a CR right before the
+// LF belongs to the terminator; any other CR is a bare CR; more than `max_line` bytes of content is
+// too long. Bytes are examined in order and each verdict depends only on the bytes up to where it
+// is reached, so a prefix of the input gets the same verdict as the whole, or kNeedMore.
 LineStatus NextLine(const char* data, std::size_t len, std::size_t at, std::size_t max_line,
                     Line* out) {
   assert(at <= len);
-  std::size_t window = len - at;
-  if (window > max_line + 2) window = max_line + 2;  // content + CRLF
-  const char* lf = static_cast<const char*>(std::memchr(data + at, '\n', window));
-  if (lf == nullptr) {
-    // A CR may only be the last byte so far (its LF not here yet).
-    const char* cr = static_cast<const char*>(std::memchr(data + at, '\r', window));
-    if (cr != nullptr && cr + 1 != data + at + window) return LineStatus::kBareCr;
-    if (len - at > max_line + 1) return LineStatus::kTooLong;
-    return LineStatus::kNeedMore;
+  for (std::size_t i = at; i < len; ++i) {
+    const char c = data[i];
+    if (c == '\n') {
+      *out = Line{at, i, i + 1};
+      return LineStatus::kLine;
+    }
+    if (c == '\r') {
+      if (i + 1 == len) return LineStatus::kNeedMore;
+      if (data[i + 1] != '\n') return LineStatus::kBareCr;
+      *out = Line{at, i, i + 2};
+      return LineStatus::kLine;
+    }
+    if (i - at >= max_line) return LineStatus::kTooLong;  // content byte max_line + 1
   }
-  std::size_t end = static_cast<std::size_t>(lf - data);
-  const std::size_t next = end + 1;
-  if (end > at && data[end - 1] == '\r') --end;
-  if (std::memchr(data + at, '\r', end - at) != nullptr) return LineStatus::kBareCr;
-  if (end - at > max_line) return LineStatus::kTooLong;
-  *out = Line{at, end, next};
-  return LineStatus::kLine;
+  return LineStatus::kNeedMore;
 }
 
 }  // namespace
@@ -92,19 +92,33 @@ ParseResult ParseRequestHead(const char* data, std::size_t len, const HttpLimits
 
   // RFC 9112 §2.2: skip empty lines before the request line (a client's stray CRLF after a body);
   // no more than one line's worth, so that a stream of them is not read for ever.
-  for (;;) {
-    LineStatus s = NextLine(data, len, at, limits.max_line, &line);
-    if (s == LineStatus::kNeedMore) {
-      if (at > limits.max_line) return Error(400, "too many empty lines before the request\n");
-      return NeedMore();
+  while (at < len) {
+    if (data[at] == '\n') {
+      at += 1;
+    } else if (data[at] == '\r' && at + 1 < len && data[at + 1] == '\n') {
+      at += 2;
+    } else {
+      break;  // the request line, or a CR whose next byte is not here yet (or is bare)
     }
-    if (s == LineStatus::kBareCr) return Error(400, "bare CR in the request line\n");
-    if (s == LineStatus::kTooLong) return Error(414, "request line over the limit\n");
-    if (line.end > line.begin) break;
-    at = line.next;
     if (at > limits.max_line) return Error(400, "too many empty lines before the request\n");
   }
   const std::size_t start = at;
+  // Everything of the head lies within max_head bytes of its start: the parser never looks past
+  // `cap`, and running out of bytes there (with more present) means the head is too large.
+  const std::size_t cap = len - start > limits.max_head ? start + limits.max_head : len;
+  const bool capped = cap < len;
+
+  switch (NextLine(data, cap, at, limits.max_line, &line)) {
+    case LineStatus::kNeedMore:
+      return capped ? Error(431, "request head over the limit\n") : NeedMore();
+    case LineStatus::kBareCr:
+      return Error(400, "bare CR in the request line\n");
+    case LineStatus::kTooLong:
+      return Error(414, "request line over the limit\n");
+    case LineStatus::kLine:
+      break;
+  }
+  if (line.end == line.begin) return Error(400, "malformed request line\n");  // a CR CR LF start
 
   // Request line: method SP request-target SP HTTP-version
   const char* p = data + line.begin;
@@ -144,14 +158,12 @@ ParseResult ParseRequestHead(const char* data, std::size_t len, const HttpLimits
   bool conn_keep_alive = false;
   bool have_length = false;
   for (;;) {
-    if (at - start > limits.max_head) return Error(431, "request head over the limit\n");
-    LineStatus s = NextLine(data, len, at, limits.max_line, &line);
-    if (s == LineStatus::kNeedMore) {
-      if (len - start > limits.max_head) return Error(431, "request head over the limit\n");
-      return NeedMore();
+    LineStatus st = NextLine(data, cap, at, limits.max_line, &line);
+    if (st == LineStatus::kNeedMore) {
+      return capped ? Error(431, "request head over the limit\n") : NeedMore();
     }
-    if (s == LineStatus::kBareCr) return Error(400, "bare CR in a header field\n");
-    if (s == LineStatus::kTooLong) return Error(431, "header field over the limit\n");
+    if (st == LineStatus::kBareCr) return Error(400, "bare CR in a header field\n");
+    if (st == LineStatus::kTooLong) return Error(431, "header field over the limit\n");
     at = line.next;
     if (line.end == line.begin) break;  // the empty line: end of the head
     const char* f = data + line.begin;
@@ -190,7 +202,7 @@ ParseResult ParseRequestHead(const char* data, std::size_t len, const HttpLimits
       if (HasToken(value, "keep-alive")) conn_keep_alive = true;
     }
   }
-  if (at - start > limits.max_head) return Error(431, "request head over the limit\n");
+  assert(at - start <= limits.max_head);
   h.keep_alive = h.http11 ? !conn_close : (conn_keep_alive && !conn_close);
   r.outcome = ParseOutcome::kRequest;
   r.consumed = at;
