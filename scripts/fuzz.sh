@@ -5,14 +5,15 @@
 #   scripts/fuzz.sh --runs N           fuzz for N executions
 #   scripts/fuzz.sh --build-only
 #
-# Seeds: fuzz/corpus/http_parser (committed, never written to); new inputs the fuzzer finds go to
-# build/fuzz/corpus (scratch). A crash leaves its input in build/fuzz/ (crash-…); reproduce it with
-# build/fuzz/http_parser_fuzz build/fuzz/crash-…. Exit status: 0 when no invariant broke.
+# Seeds: fuzz/corpus/http_parser (committed, never written to). New inputs the fuzzer finds go to
+# fuzz/out/corpus (scratch, ignored by git; not under build/, which a native rebuild wipes). A crash
+# leaves its input in fuzz/out/crash-…; reproduce it with fuzz/out/http_parser_fuzz <that file>.
+# Exit status: 0 when no invariant broke.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 CXX=${CXX_FUZZ:-clang++}
-OUT=build/fuzz
+OUT=fuzz/out
 BIN=$OUT/http_parser_fuzz
 if ! command -v "$CXX" >/dev/null; then
   echo "fuzz: $CXX not found; install clang (apt-get install -y clang; scripts/setup.sh does)" >&2

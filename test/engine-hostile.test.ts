@@ -114,83 +114,86 @@ describe('strict request heads', () => {
   });
 });
 
-describe('bounded memory per connection (one worker)', () => {
-  let s: RunningServe;
-  let pid: number;
-  beforeAll(async () => {
-    s = await startServe(['--workers', '1']);
-    pid = s.pids[0]!;
-    await oneShot(s.port, get('/', 'Connection: close\r\n')); // warm up the worker
-  });
-
-  // The stated bound: the worker's peak RSS grows by less than 16 MiB while a client pushes
-  // 300 MiB at it (before the bound, 300 MiB of input grew a worker by over 300 MB).
-  const BOUND = 16 * MiB;
-
-  test('a body of 300 MiB is discarded as it streams: peak RSS grows < 16 MiB, others served', async () => {
-    const hwm0 = await procKiB(pid, 'VmHWM');
-    const discarded0 = await s.total('body_bytes_discarded');
-    const other = steadyClient(s.port);
-    const sock = net.connect(s.port, '127.0.0.1');
-    await new Promise((r) => sock.once('connect', r));
-    sock.write('GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999999999\r\n\r\n');
-    const t0 = Date.now();
-    const sent = await stream(sock, 300 * MiB, 60_000);
-    expect(sent).toBe(300 * MiB);
-    // The server read and dropped every byte the client sent.
-    await waitFor('body drained', async () =>
-      (await s.total('body_bytes_discarded')) - discarded0 === sent ? true : undefined,
-    );
-    const elapsed = Date.now() - t0;
-    const hwm = await procKiB(pid, 'VmHWM');
-    const { ok, failed } = await other.stop();
-    sock.destroy();
-    console.log(
-      `300 MiB body in ${elapsed} ms: worker VmHWM ${(hwm0 / MiB).toFixed(1)} → ${(hwm / MiB).toFixed(1)} MiB; other client ${ok} ok, ${failed} failed`,
-    );
-    expect(hwm - hwm0).toBeLessThan(BOUND);
-    expect(failed).toBe(0);
-    expect(ok).toBeGreaterThan(0);
-  });
-
-  test('input sent while a response is pending stays in the kernel: reading stops, RSS bounded', async () => {
-    const hwm0 = await procKiB(pid, 'VmHWM');
-    const in0 = await s.total('bytes_in');
-    const pauses0 = await s.total('read_pauses');
-    const other = steadyClient(s.port);
-    const sock = net.connect(s.port, '127.0.0.1');
-    await new Promise((r) => sock.once('connect', r));
-    let got = Buffer.alloc(0);
-    sock.on('data', (d) => {
-      got = Buffer.concat([got, d]);
+describe.each(['level', 'edge'])(
+  'bounded memory per connection (one worker, %s-triggered)',
+  (trigger) => {
+    let s: RunningServe;
+    let pid: number;
+    beforeAll(async () => {
+      s = await startServe(['--workers', '1', '--trigger', trigger]);
+      pid = s.pids[0]!;
+      await oneShot(s.port, get('/', 'Connection: close\r\n')); // warm up the worker
     });
-    const req = get('/delay?ms=3000');
-    sock.write(req);
-    // The server stops reading: the client can push only what the socket buffers hold.
-    const sent = await stream(sock, 300 * MiB, 1500);
-    const hwm = await procKiB(pid, 'VmHWM');
-    expect((await s.total('read_pauses')) - pauses0).toBe(1);
-    // The worker read the request and at most one input buffer more (the other client's aside).
-    const { ok, failed } = await other.stop();
-    const inDuring = (await s.total('bytes_in')) - in0;
-    const otherBytes = (ok + failed) * get('/', 'Connection: close\r\n').length;
-    console.log(
-      `pending /delay: client pushed ${(sent / MiB).toFixed(0)} MiB in 1.5 s, worker read ${inDuring - otherBytes} B of it; VmHWM ${(hwm0 / MiB).toFixed(1)} → ${(hwm / MiB).toFixed(1)} MiB`,
-    );
-    expect(sent).toBeLessThan(300 * MiB);
-    // At most one input buffer: the head limit (4 × 8 KiB), one line of skippable empty lines, 1.
-    expect(inDuring - otherBytes).toBeGreaterThanOrEqual(req.length);
-    expect(inDuring - otherBytes).toBeLessThanOrEqual(4 * 8192 + 8192 + 1);
-    expect(hwm - hwm0).toBeLessThan(BOUND);
-    expect(failed).toBe(0);
-    // The delayed response still arrives; what follows it is garbage and ends the connection.
-    await waitFor('delayed response', async () =>
-      parseResponse(got)?.status === 200 ? true : undefined,
-    );
-    expect(parseResponse(got)?.body).toBe('delayed 3000 ms\n');
-    sock.destroy();
-  });
-});
+
+    // The stated bound: the worker's peak RSS grows by less than 16 MiB while a client pushes
+    // 300 MiB at it (before the bound, 300 MiB of input grew a worker by over 300 MB).
+    const BOUND = 16 * MiB;
+
+    test('a body of 300 MiB is discarded as it streams: peak RSS grows < 16 MiB, others served', async () => {
+      const hwm0 = await procKiB(pid, 'VmHWM');
+      const discarded0 = await s.total('body_bytes_discarded');
+      const other = steadyClient(s.port);
+      const sock = net.connect(s.port, '127.0.0.1');
+      await new Promise((r) => sock.once('connect', r));
+      sock.write('GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999999999\r\n\r\n');
+      const t0 = Date.now();
+      const sent = await stream(sock, 300 * MiB, 60_000);
+      expect(sent).toBe(300 * MiB);
+      // The server read and dropped every byte the client sent.
+      await waitFor('body drained', async () =>
+        (await s.total('body_bytes_discarded')) - discarded0 === sent ? true : undefined,
+      );
+      const elapsed = Date.now() - t0;
+      const hwm = await procKiB(pid, 'VmHWM');
+      const { ok, failed } = await other.stop();
+      sock.destroy();
+      console.log(
+        `${trigger}: 300 MiB body in ${elapsed} ms: worker VmHWM ${(hwm0 / MiB).toFixed(1)} → ${(hwm / MiB).toFixed(1)} MiB; other client ${ok} ok, ${failed} failed`,
+      );
+      expect(hwm - hwm0).toBeLessThan(BOUND);
+      expect(failed).toBe(0);
+      expect(ok).toBeGreaterThan(0);
+    });
+
+    test('input sent while a response is pending stays in the kernel: reading stops, RSS bounded', async () => {
+      const hwm0 = await procKiB(pid, 'VmHWM');
+      const in0 = await s.total('bytes_in');
+      const pauses0 = await s.total('read_pauses');
+      const other = steadyClient(s.port);
+      const sock = net.connect(s.port, '127.0.0.1');
+      await new Promise((r) => sock.once('connect', r));
+      let got = Buffer.alloc(0);
+      sock.on('data', (d) => {
+        got = Buffer.concat([got, d]);
+      });
+      const req = get('/delay?ms=3000');
+      sock.write(req);
+      // The server stops reading: the client can push only what the socket buffers hold.
+      const sent = await stream(sock, 300 * MiB, 1500);
+      const hwm = await procKiB(pid, 'VmHWM');
+      expect((await s.total('read_pauses')) - pauses0).toBe(1);
+      // The worker read the request and at most one input buffer more (the other client's aside).
+      const { ok, failed } = await other.stop();
+      const inDuring = (await s.total('bytes_in')) - in0;
+      const otherBytes = (ok + failed) * get('/', 'Connection: close\r\n').length;
+      console.log(
+        `${trigger}: pending /delay: client pushed ${(sent / MiB).toFixed(0)} MiB in 1.5 s, worker read ${inDuring - otherBytes} B of it; VmHWM ${(hwm0 / MiB).toFixed(1)} → ${(hwm / MiB).toFixed(1)} MiB`,
+      );
+      expect(sent).toBeLessThan(300 * MiB);
+      // At most one input buffer: the head limit (4 × 8 KiB), one line of skippable empty lines, 1.
+      expect(inDuring - otherBytes).toBeGreaterThanOrEqual(req.length);
+      expect(inDuring - otherBytes).toBeLessThanOrEqual(4 * 8192 + 8192 + 1);
+      expect(hwm - hwm0).toBeLessThan(BOUND);
+      expect(failed).toBe(0);
+      // The delayed response still arrives; what follows it is garbage and ends the connection.
+      await waitFor('delayed response', async () =>
+        parseResponse(got)?.status === 200 ? true : undefined,
+      );
+      expect(parseResponse(got)?.body).toBe('delayed 3000 ms\n');
+      sock.destroy();
+    });
+  },
+);
 
 describe('timeouts', () => {
   let s: RunningServe;
