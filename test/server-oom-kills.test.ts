@@ -33,23 +33,25 @@ test('cgroup v1: oom_kill of memory.oom_control in the process group', () => {
   );
   put('sys/fs/cgroup/memory/memory.oom_control', 'oom_kill_disable 0\nunder_oom 0\noom_kill 99\n');
   put('proc/vmstat', VMSTAT);
-  expect(oomKillCounter(root).read()).toEqual({
-    count: 3,
-    source: `${root}/sys/fs/cgroup/memory/docker/abc/memory.oom_control oom_kill`,
-  });
+  expect(oomKillCounter(root).read()).toEqual([
+    { count: 3, source: `${root}/sys/fs/cgroup/memory/docker/abc/memory.oom_control oom_kill` },
+    { count: 5, source: '/proc/vmstat oom_kill (whole machine)' },
+  ]);
 });
 
 test('cgroup v1 in a container without a cgroup namespace: the mount root is its own group', () => {
   put('proc/self/cgroup', '4:memory:/docker/abc\n');
   put('sys/fs/cgroup/memory/memory.oom_control', 'oom_kill_disable 0\nunder_oom 0\noom_kill 2\n');
-  expect(oomKillCounter(root).read()?.count).toBe(2);
+  expect(oomKillCounter(root).read()).toEqual([
+    { count: 2, source: `${root}/sys/fs/cgroup/memory/memory.oom_control oom_kill` },
+  ]);
 });
 
 test('cgroup v1 on a kernel without oom_kill: memory.failcnt, said to be limit hits', () => {
   put('proc/self/cgroup', '4:memory:/\n');
   put('sys/fs/cgroup/memory/memory.oom_control', 'oom_kill_disable 0\nunder_oom 0\n');
   put('sys/fs/cgroup/memory/memory.failcnt', '17\n');
-  const r = oomKillCounter(root).read();
+  const [r] = oomKillCounter(root).read();
   expect(r?.count).toBe(17);
   expect(r?.source).toContain('memory.failcnt (memory limit hits');
 });
@@ -62,28 +64,27 @@ test('cgroup v2: oom_kill of memory.events', () => {
     'low 0\nhigh 0\nmax 4\noom 2\noom_kill 1\noom_group_kill 0\n',
   );
   put('proc/vmstat', VMSTAT);
-  expect(oomKillCounter(root).read()).toEqual({
-    count: 1,
-    source: `${root}/sys/fs/cgroup/lab/memory.events oom_kill`,
-  });
+  expect(oomKillCounter(root).read()).toEqual([
+    { count: 1, source: `${root}/sys/fs/cgroup/lab/memory.events oom_kill` },
+    { count: 5, source: '/proc/vmstat oom_kill (whole machine)' },
+  ]);
 });
 
-test('no memory cgroup: the whole machine (/proc/vmstat); nothing at all: undefined', () => {
+test('no memory cgroup: the whole machine (/proc/vmstat) only; nothing at all: none', () => {
   put('proc/self/cgroup', '0::/\n');
   put('proc/vmstat', VMSTAT);
-  expect(oomKillCounter(root).read()).toEqual({
-    count: 5,
-    source: '/proc/vmstat oom_kill (whole machine)',
-  });
+  expect(oomKillCounter(root).read()).toEqual([
+    { count: 5, source: '/proc/vmstat oom_kill (whole machine)' },
+  ]);
   rmSync(path.join(root, 'proc/vmstat'));
-  expect(oomKillCounter(root).read()).toBeUndefined();
+  expect(oomKillCounter(root).read()).toEqual([]);
 });
 
 test('read fresh on every call', () => {
   put('proc/self/cgroup', '0::/\n');
   put('proc/vmstat', VMSTAT);
   const c = oomKillCounter(root);
-  expect(c.read()?.count).toBe(5);
+  expect(c.read()[0]?.count).toBe(5);
   put('proc/vmstat', VMSTAT.replace('oom_kill 5', 'oom_kill 6'));
-  expect(c.read()?.count).toBe(6);
+  expect(c.read()[0]?.count).toBe(6);
 });

@@ -138,7 +138,7 @@ async function start(
     reapIntervalMs: 5,
     stopTimeoutMs: 100,
     // No OOM kills unless a test says so (the machine's own count must not leak in).
-    oomCounter: { read: () => ({ count: 0, source: 'test' }) },
+    oomCounter: { read: () => [] },
     ...extra,
     createEngine: (c) => {
       engine = new FakeEngine(c);
@@ -400,16 +400,21 @@ describe('restart policy', () => {
 
   test('an OOM kill is told from another SIGKILL by the OOM-kill count, each increase used once', async () => {
     const oom: OomCount = { count: 7, source: '/sys/fs/cgroup/memory/memory.oom_control oom_kill' };
+    const machine: OomCount = { count: 40, source: '/proc/vmstat oom_kill (whole machine)' };
     const { sup, engine, lines } = await start({ workers: 2 }, undefined, {
-      oomCounter: { read: () => ({ ...oom }) },
+      oomCounter: { read: () => [{ ...oom }, { ...machine }] },
     });
     engine.exit(0, { signal: SIG.SIGKILL }); // count unchanged: someone's kill -9
     await waitFor(() => lines.length === 1);
-    oom.count = 8; // the kernel's OOM killer took worker 1
+    oom.count = 8; // the kernel's OOM killer took worker 1: counted in the cgroup and the machine
+    machine.count = 41;
     engine.exit(1, { signal: SIG.SIGKILL });
     await waitFor(() => lines.length === 2);
     engine.exit(1, { signal: SIG.SIGKILL }); // no new increase: not an OOM kill
     await waitFor(() => lines.length === 3);
+    machine.count = 42; // a kill seen by the machine only (a worker moved to a group of its own)
+    engine.exit(0, { signal: SIG.SIGKILL });
+    await waitFor(() => lines.length === 4);
     expect(lines[0]).toBe('forklab: worker 0 (pid 1000) killed by SIGKILL; restarting (1/10)');
     expect(lines[1]).toBe(
       "forklab: worker 1 (pid 1001) killed by SIGKILL: out of memory (the kernel's OOM killer; counted in /sys/fs/cgroup/memory/memory.oom_control oom_kill); restarting (1/10)",
@@ -417,13 +422,16 @@ describe('restart policy', () => {
     expect(lines[2]).toMatch(
       /^forklab: worker 1 \(pid \d+\) killed by SIGKILL; restarting \(2\/10\)$/,
     );
+    expect(lines[3]).toContain('killed by SIGKILL: out of memory');
+    expect(lines[3]).toContain('counted in /proc/vmstat oom_kill (whole machine)');
     const snap = sup.snapshot();
-    expect(snap.workers[0]!.exits).toMatchObject({ signal: 1, oom: 0 });
+    expect(snap.workers[0]!.exits).toMatchObject({ signal: 1, oom: 1 });
     expect(snap.workers[1]!.exits).toMatchObject({ signal: 1, oom: 1 });
     expect(snap.workers[1]!.restartsByReason.crash).toBe(2);
     const metrics = await (await fetch(`http://127.0.0.1:${sup.metricsPort}/metrics`)).text();
     expect(metrics).toContain('forklab_worker_exits_total{worker="1",reason="oom"} 1');
-    expect(metrics).toContain('forklab_worker_exits_total{worker="0",reason="oom"} 0');
+    expect(metrics).toContain('forklab_worker_exits_total{worker="0",reason="oom"} 1');
+    expect(metrics).toContain('forklab_worker_exits_total{worker="0",reason="signal"} 1');
   });
 
   test('decides', () => {

@@ -150,16 +150,16 @@ export async function startSupervisor(
     w.pid = engine.spawnWorker(w.index);
   };
 
-  // OOM kills: a SIGKILLed worker was OOM-killed when the kernel's count went up since the last
-  // one we attributed (each increase is used once; a kill of another process in the same cgroup
-  // between two worker exits would be misattributed to the next SIGKILL).
+  // OOM kills: a SIGKILLed worker was OOM-killed when an OOM-kill count went up since the last
+  // kill attributed (each increase is used once, in every source that shows it). A kill of another
+  // process counted in the same place between two worker exits would be attributed to the next
+  // SIGKILLed worker: the cgroup's count narrows that to the container, the machine's does not.
   const oomCounter = options.oomCounter ?? oomKillCounter();
-  let oomSeen = oomCounter.read()?.count ?? 0;
+  const oomSeen = new Map(oomCounter.read().map((c) => [c.source, c.count]));
   const oomKill = (): string | undefined => {
-    const now = oomCounter.read();
-    if (now === undefined || now.count <= oomSeen) return undefined;
-    oomSeen++;
-    return now.source;
+    const risen = oomCounter.read().filter((c) => c.count > (oomSeen.get(c.source) ?? c.count));
+    for (const c of risen) oomSeen.set(c.source, oomSeen.get(c.source)! + 1);
+    return risen[0]?.source;
   };
 
   /** Reaps exited workers and acts on each exit. */

@@ -20,20 +20,10 @@ export interface RunningServe {
   stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/**
- * `wrap`: a command the server is started through, which must exec its arguments (e.g. a shell that
- * joins a cgroup first: `['sh', '-c', 'echo $$ > …/cgroup.procs && exec "$@"', 'sh']`).
- */
-export async function startServe(
-  args: string[],
-  readyTimeoutMs = 10_000,
-  wrap: string[] = [],
-): Promise<RunningServe> {
-  const argv = [process.execPath, BIN, 'serve', '--port', '0', '--metrics-port', '0', ...args];
-  const command = [...wrap, ...argv];
+export async function startServe(args: string[], readyTimeoutMs = 10_000): Promise<RunningServe> {
   const proc = spawn(
-    command[0]!,
-    command.slice(1),
+    process.execPath,
+    [BIN, 'serve', '--port', '0', '--metrics-port', '0', ...args],
     // The lifeline (stdin held open by this process): a test runner killed outright leaves no
     // server behind.
     { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, FORKLAB_LIFELINE: 'stdin' } },
