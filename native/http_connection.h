@@ -17,8 +17,9 @@ class Worker;
 enum TimeoutKind { kTimeoutHeader, kTimeoutBody, kTimeoutIdle, kTimeoutSend, kTimeoutKinds };
 
 // Memory per connection is bounded whatever the client does:
-// - the head is parsed from `in_`, which never holds more than the head limit (the read size is
-//   capped by the room left); a head that does not fit is a 414/431;
+// - the head is parsed from `in_`, which never holds more than the head limit plus one line of
+//   skippable empty lines plus one byte (reads ask for the room left); the parser answers before
+//   it is full, a head that does not fit is a 414/431;
 // - request bodies are discarded as they are read, never buffered;
 // - while a response is due (a /delay timer, or a response the client does not read) the
 //   connection stops reading (EPOLLIN off): at most one response is pending and further pipelined

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian 12 machine for forklab, as root, with no questions asked:
-#   1. the Debian packages the lab uses (build tools, Docker, wrk, nginx, Prometheus, Chromium…),
+#   1. the Debian packages the lab uses (build tools, Docker, wrk, nginx, Prometheus, Chromium,
+#      clang for the fuzz target…),
 #   2. no nginx or Prometheus service left running (the tests start their own),
 #   3. a Docker engine that answers (dockerd started in the background if none does),
 #   4. `npm ci`, whose install script builds the native engine.
