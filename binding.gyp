@@ -9,9 +9,11 @@
         "native/counters.cc",
         "native/engine.cc",
         "native/http_connection.cc",
-        "native/kcmp.cc",
+        "native/http_parser.cc",
         "native/ioloop.cc",
+        "native/kcmp.cc",
         "native/load_driver.cc",
+        "native/port_owner.cc",
         "native/worker.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

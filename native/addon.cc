@@ -81,6 +81,13 @@ EngineConfig ConfigFromJs(const Napi::Object& o) {
   c.keyerror_log_per_sec = static_cast<int>(IntField(o, "keyErrorLogPerSec"));
   c.stuck_after_ms = static_cast<int>(IntField(o, "stuckAfterMs"));
   c.max_fds = static_cast<int>(IntField(o, "maxFds"));
+  c.client_header_buffer_bytes = static_cast<int>(IntField(o, "clientHeaderBufferBytes"));
+  c.large_header_buffer_bytes = static_cast<int>(IntField(o, "largeHeaderBufferBytes"));
+  c.large_header_buffers = static_cast<int>(IntField(o, "largeHeaderBuffers"));
+  c.client_header_timeout_ms = static_cast<int>(IntField(o, "clientHeaderTimeoutMs"));
+  c.client_body_timeout_ms = static_cast<int>(IntField(o, "clientBodyTimeoutMs"));
+  c.keepalive_timeout_ms = static_cast<int>(IntField(o, "keepaliveTimeoutMs"));
+  c.send_timeout_ms = static_cast<int>(IntField(o, "sendTimeoutMs"));
   return c;
 }
 

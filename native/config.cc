@@ -23,6 +23,13 @@ std::vector<std::string> Validate(const EngineConfig& c) {
   AtLeast(&errs, "keyErrorLogPerSec", c.keyerror_log_per_sec, 0);
   AtLeast(&errs, "stuckAfterMs", c.stuck_after_ms, 1);
   AtLeast(&errs, "maxFds", c.max_fds, 0);
+  AtLeast(&errs, "clientHeaderBufferBytes", c.client_header_buffer_bytes, 1);
+  AtLeast(&errs, "largeHeaderBufferBytes", c.large_header_buffer_bytes, 1);
+  AtLeast(&errs, "largeHeaderBuffers", c.large_header_buffers, 1);
+  AtLeast(&errs, "clientHeaderTimeoutMs", c.client_header_timeout_ms, 1);
+  AtLeast(&errs, "clientBodyTimeoutMs", c.client_body_timeout_ms, 1);
+  AtLeast(&errs, "keepaliveTimeoutMs", c.keepalive_timeout_ms, 1);
+  AtLeast(&errs, "sendTimeoutMs", c.send_timeout_ms, 1);
   // One epoll per worker is what EPOLLEXCLUSIVE and per-worker SO_REUSEPORT sockets attach to.
   const bool post_fork = c.loop_creation == LoopCreation::kPostFork;
   if (c.exclusive && !post_fork) {

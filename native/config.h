@@ -30,6 +30,14 @@ struct EngineConfig {
   int keyerror_log_per_sec{};
   int stuck_after_ms{};
   int max_fds{};
+  // Hostile clients (nginx's names; defaults and ranges in lab/server/config.ts).
+  int client_header_buffer_bytes{};  // input buffer a connection keeps between requests
+  int large_header_buffer_bytes{};   // longest request line or header field
+  int large_header_buffers{};        // head limit = buffers × bytes
+  int client_header_timeout_ms{};    // whole head, from its first byte (or the accept)
+  int client_body_timeout_ms{};      // between two reads of a body
+  int keepalive_timeout_ms{};        // idle between requests
+  int send_timeout_ms{};             // between two writes of a response
 };
 
 // The invariants the engine relies on, every one broken at once; empty when it can run. These are

@@ -36,11 +36,20 @@ namespace forklab {
   X(responses_400, counter, "responses fully written with status 400")                             \
   X(responses_404, counter, "responses fully written with status 404")                             \
   X(responses_405, counter, "responses fully written with status 405")                             \
+  X(responses_408, counter, "responses fully written with status 408")                             \
+  X(responses_414, counter, "responses fully written with status 414")                             \
   X(responses_431, counter, "responses fully written with status 431")                             \
   X(responses_501, counter, "responses fully written with status 501")                             \
   X(bytes_in, counter, "bytes returned by read() on connections")                                  \
   X(bytes_out, counter, "bytes accepted by write() on connections")                                \
-  X(client_aborts, counter, "connections the client closed or reset before its response")          \
+  X(client_aborts, counter, "connections the client reset before its response was written")        \
+  X(half_closes, counter, "connections whose client shut its side (FIN) while a response was due") \
+  X(read_pauses, counter, "times a connection stopped reading (EPOLLIN off) for a pending response") \
+  X(body_bytes_discarded, counter, "request body bytes read and dropped as they arrived")          \
+  X(timeouts_header, counter, "connections closed: no complete request head within clientHeaderTimeoutMs") \
+  X(timeouts_body, counter, "connections closed: no request body bytes for clientBodyTimeoutMs")   \
+  X(timeouts_idle, counter, "keep-alive connections closed: no new request for keepaliveTimeoutMs") \
+  X(timeouts_send, counter, "connections closed: no response bytes could be written for sendTimeoutMs") \
   X(epoll_ctl_eexist, counter, "epoll_ctl calls that failed with EEXIST")                          \
   X(epoll_ctl_errors, counter, "epoll_ctl calls that failed with any other error")                 \
   X(connections_opened, counter, "connections given a handler")                                    \

@@ -14,6 +14,7 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "port_owner.h"
 #include "worker.h"
 
 namespace forklab {
@@ -38,8 +39,9 @@ int BindOne(const sockaddr_storage& addr, socklen_t len, int backlog, bool reuse
   if (bind(fd, reinterpret_cast<const sockaddr*>(&addr), len) != 0 || listen(fd, backlog) != 0) {
     int e = errno;
     close(fd);
+    std::string who = e == EADDRINUSE ? DescribeListeners(addr) : "";
     errno = e;
-    ThrowErrno("bind/listen");
+    ThrowErrno(who.empty() ? "bind/listen" : "bind/listen (listened on by " + who + ")");
   }
   return fd;
 }
@@ -85,6 +87,19 @@ int Engine::Listen() {
   socklen_t len = res->ai_addrlen;
   freeaddrinfo(res);
   const int count = config_.reuse_port ? config_.workers : 1;
+  const int port_wanted = addr.ss_family == AF_INET6
+                              ? ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port)
+                              : ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+  if (config_.reuse_port && port_wanted != 0) {
+    // SO_REUSEPORT lets any socket of the same user join a port that is already listened on
+    // with it, and the kernel then spreads connections over both programs: refuse instead.
+    std::string who = DescribeListeners(addr);
+    if (!who.empty()) {
+      throw std::runtime_error("port " + std::to_string(port_wanted) + " is already listened on by " +
+                               who + "; with --reuseport the kernel would share its connections " +
+                               "with that process: stop it or choose another --port");
+    }
+  }
   try {
     for (int i = 0; i < count; ++i) {
       listen_fds_.push_back(BindOne(addr, len, config_.backlog, config_.reuse_port));

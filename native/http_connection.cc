@@ -4,32 +4,18 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cassert>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 
 #include "counters.h"
+#include "http_parser.h"
 #include "worker.h"
 
 namespace forklab {
 
 namespace {
-
-bool IsTchar(char c) {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
-  return std::strchr("!#$%&'*+-.^_`|~", c) != nullptr && c != '\0';
-}
-
-bool EqualsNoCase(const char* a, std::size_t alen, const char* b) {
-  std::size_t blen = std::strlen(b);
-  if (alen != blen) return false;
-  for (std::size_t i = 0; i < alen; ++i) {
-    char x = a[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (x != b[i]) return false;
-  }
-  return true;
-}
 
 const char* Reason(int status) {
   switch (status) {
@@ -37,6 +23,8 @@ const char* Reason(int status) {
     case 400: return "Bad Request";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 414: return "URI Too Long";
     case 431: return "Request Header Fields Too Large";
     case 501: return "Not Implemented";
     default: return "Unknown";
@@ -49,85 +37,132 @@ Field ResponseField(int status) {
     case 400: return F_responses_400;
     case 404: return F_responses_404;
     case 405: return F_responses_405;
+    case 408: return F_responses_408;
+    case 414: return F_responses_414;
     case 431: return F_responses_431;
     default: return F_responses_501;
   }
 }
 
-// Whether `list` (a comma-separated header value) holds `token`, case-insensitively.
-bool HasToken(const char* v, std::size_t len, const char* token) {
-  std::size_t i = 0;
-  while (i < len) {
-    while (i < len && (v[i] == ' ' || v[i] == '\t' || v[i] == ',')) ++i;
-    std::size_t start = i;
-    while (i < len && v[i] != ',') ++i;
-    std::size_t end = i;
-    while (end > start && (v[end - 1] == ' ' || v[end - 1] == '\t')) --end;
-    if (end > start && EqualsNoCase(v + start, end - start, token)) return true;
-  }
-  return false;
-}
-
 }  // namespace
 
 HttpConnection::HttpConnection(Worker* worker, int fd, double now)
-    : worker_(worker), fd_(fd), last_progress_(now) {}
+    : worker_(worker), fd_(fd), interest_(IOLoop::kRead), last_progress_(now) {}
 
 void HttpConnection::HandleEvents(int, std::uint32_t events) {
-  if (events & (IOLoop::kRead | IOLoop::kError)) {
-    OnReadable();
-    if (closed_) return;
-  }
-  if (events & IOLoop::kWrite) OnWritable();
-}
-
-bool HttpConnection::IsStuck(double now, double after) const {
-  if (closed_ || now - last_progress_ < after) return false;
-  int unread = 0;
-  return ioctl(fd_, FIONREAD, &unread) == 0 && unread > 0;
-}
-
-void HttpConnection::OnReadable() {
-  std::uint64_t* slot = worker_->slot();
-  char* buf = worker_->read_buffer();
-  const bool edge = worker_->edge();
-  bool first = true;
-  bool eof = false;
-  for (;;) {
-    ssize_t n = read(fd_, buf, kReadChunk);
-    if (n > 0) {
-      Add(slot, F_bytes_in, static_cast<std::uint64_t>(n));
-      last_progress_ = worker_->loop()->now();
-      in_.append(buf, static_cast<std::size_t>(n));
-      first = false;
-      // Level-triggered: one read per event unless it filled the buffer; the loop reports
-      // the rest. Edge-triggered: read until EAGAIN, or the data would never be reported again.
-      if (!edge && static_cast<std::size_t>(n) < kReadChunk) break;
-      continue;
-    }
-    if (n == 0) {
-      eof = true;
-      break;
-    }
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN) {
-      if (first) Add(slot, F_spurious_reads);  // the handler ran and there was nothing to read
-      break;
-    }
-    if (errno == ECONNRESET && awaiting_response_) {
+  const bool reading = (interest_ & IOLoop::kRead) != 0;
+  if (!reading && (events & IOLoop::kError)) {
+    // Reading is off for a pending response: an error or hang-up here is a reset (the client's
+    // FIN alone is EPOLLRDHUP; the engine never shuts its own side down).
+    if (awaiting_response_) {
       ClientAbort();
     } else {
       Close();
     }
     return;
   }
-  ProcessInput();
-  if (closed_ || !eof) return;
-  if (awaiting_response_) {
-    ClientAbort();  // the client went away before its response
-  } else {
-    Close();
+  if (!reading && (events & EPOLLRDHUP) && !rdhup_) {
+    // The client shut its side after its request: it may still read. Its response is written
+    // when due; then reading resumes, finds the end of the stream and the connection closes.
+    rdhup_ = true;
+    if (awaiting_response_) Add(worker_->slot(), F_half_closes);
   }
+  if (reading && (events & (IOLoop::kRead | IOLoop::kError))) {
+    OnReadable();
+    if (closed_) return;
+  }
+  if (events & IOLoop::kWrite) OnWritable();
+  if (!closed_) Settle();
+}
+
+void HttpConnection::OnResume() {
+  if (closed_) return;
+  OnReadable();
+  if (!closed_) Settle();
+}
+
+bool HttpConnection::IsStuck(double now, double after) const {
+  if (closed_ || !(interest_ & IOLoop::kRead) || now - last_progress_ < after) return false;
+  int unread = 0;
+  return ioctl(fd_, FIONREAD, &unread) == 0 && unread > 0;
+}
+
+std::size_t HttpConnection::InputLimit() const {
+  const HttpLimits& l = worker_->http_limits();
+  // A head plus the empty lines the parser may skip before it, plus one: the parser asks for more
+  // only up to max_line + max_head bytes (checked by the fuzz target), so a full buffer is always
+  // answered.
+  return l.max_head + l.max_line + 1;
+}
+
+void HttpConnection::OnReadable() {
+  std::uint64_t* slot = worker_->slot();
+  char* buf = worker_->read_buffer();
+  int reads = 0;
+  for (;;) {
+    if (closed_ || awaiting_response_ || read_eof_) return;  // paused, or nothing more will come
+    if (reads == kReadsPerEvent) {
+      if (worker_->edge()) worker_->ResumeLater(this);  // no new edge would report the rest
+      return;
+    }
+    // Never more than fits: the head buffer's room, or what is left of a body plus that room.
+    assert(in_parsed_ == 0);
+    const std::size_t room = InputLimit() > in_.size() ? InputLimit() - in_.size() : 0;
+    std::size_t want = kReadChunk;
+    if (in_body_) {
+      if (body_left_ + room < want) want = static_cast<std::size_t>(body_left_) + room;
+    } else if (room < want) {
+      want = room;
+    }
+    if (want == 0) {
+      Fail(431, "request head over the limit\n");  // unreachable: the parser refuses it first
+      return;
+    }
+    ssize_t n = read(fd_, buf, want);
+    ++reads;
+    if (n > 0) {
+      Add(slot, F_bytes_in, static_cast<std::uint64_t>(n));
+      last_progress_ = worker_->loop()->now();
+      Consume(buf, static_cast<std::size_t>(n));
+      if (static_cast<std::size_t>(n) < want) return;  // drained for now; new data is a new event
+      continue;
+    }
+    if (n == 0) {
+      // The client is done sending and no response is due (reading is off while one is): the
+      // request in progress, if any, can never complete.
+      read_eof_ = true;
+      Close();
+      return;
+    }
+    if (errno == EINTR) {
+      --reads;
+      continue;
+    }
+    if (errno == EAGAIN) {
+      if (reads == 1) Add(slot, F_spurious_reads);  // the handler ran and there was nothing
+      return;
+    }
+    Close();
+    return;
+  }
+}
+
+void HttpConnection::Consume(const char* data, std::size_t n) {
+  if (in_body_) {
+    assert(in_.size() == in_parsed_);
+    std::size_t take = n < body_left_ ? n : static_cast<std::size_t>(body_left_);
+    body_left_ -= take;
+    Add(worker_->slot(), F_body_bytes_discarded, take);
+    progress_ = true;
+    data += take;
+    n -= take;
+    if (body_left_ > 0) return;
+    in_body_ = false;
+    Dispatch(pending_method_, pending_target_, pending_head_);
+    if (closed_ || n == 0) return;
+  }
+  in_.append(data, n);
+  ProcessInput();
 }
 
 void HttpConnection::OnWritable() {
@@ -136,140 +171,124 @@ void HttpConnection::OnWritable() {
 }
 
 void HttpConnection::ProcessInput() {
-  while (!closed_ && !awaiting_response_ && ParseOne()) {
+  const HttpLimits& limits = worker_->http_limits();
+  while (!closed_ && !awaiting_response_) {
+    if (in_body_) {  // body bytes that came with the head
+      std::size_t avail = in_.size() - in_parsed_;
+      std::size_t take = avail < body_left_ ? avail : static_cast<std::size_t>(body_left_);
+      in_parsed_ += take;
+      body_left_ -= take;
+      Add(worker_->slot(), F_body_bytes_discarded, take);
+      if (body_left_ > 0) break;
+      in_body_ = false;
+      Dispatch(pending_method_, pending_target_, pending_head_);
+      continue;
+    }
+    if (in_parsed_ == in_.size()) break;
+    ParseResult r = ParseRequestHead(in_.data() + in_parsed_, in_.size() - in_parsed_, limits);
+    if (r.outcome == ParseOutcome::kNeedMore) break;
+    if (r.outcome == ParseOutcome::kError) {
+      Fail(r.status, r.reason);
+      break;
+    }
+    in_parsed_ += r.consumed;
+    keep_alive_ = r.head.keep_alive;
+    if (r.head.content_length > 0) {
+      pending_method_.assign(r.head.method);
+      pending_target_.assign(r.head.target);
+      pending_head_ = r.head.head_method;
+      in_body_ = true;
+      body_left_ = r.head.content_length;
+      continue;
+    }
+    Dispatch(r.head.method, r.head.target, r.head.head_method);
   }
   if (closed_) return;
   if (in_parsed_ > 0) {
     in_.erase(0, in_parsed_);
     in_parsed_ = 0;
   }
+  // Between requests a connection keeps at most clientHeaderBufferBytes of input buffer.
+  if (in_.empty() && in_.capacity() > worker_->idle_buffer_bytes()) std::string().swap(in_);
 }
 
-bool HttpConnection::ParseOne() {
-  if (in_body_) {
-    std::size_t avail = in_.size() - in_parsed_;
-    std::size_t take = avail < body_left_ ? avail : static_cast<std::size_t>(body_left_);
-    in_parsed_ += take;
-    body_left_ -= take;
-    if (body_left_ > 0) return false;
-    in_body_ = false;
-    awaiting_response_ = true;  // from here until the response is fully written
-    Add(worker_->slot(), F_requests);
-    worker_->OnRequest();
-    Route(pending_method_.data(), pending_method_.size(), pending_target_.data(),
-          pending_target_.size(), pending_head_);
-    return !closed_;
-  }
-  const char* p = in_.data() + in_parsed_;
-  std::size_t avail = in_.size() - in_parsed_;
-  // RFC 9112 2.2: ignore empty lines before a request line.
-  while (avail >= 2 && p[0] == '\r' && p[1] == '\n') {
-    p += 2;
-    avail -= 2;
-    in_parsed_ += 2;
-  }
-  if (avail == 0) return false;
-  const char* end = static_cast<const char*>(memmem(p, avail, "\r\n\r\n", 4));
-  if (end == nullptr) {
-    if (avail > kMaxHeaderBytes) Fail(431, "request headers over 8 KiB\n");
-    return false;
-  }
-  const std::size_t head_len = static_cast<std::size_t>(end - p) + 4;
-  if (head_len - 4 > kMaxHeaderBytes) {
-    Fail(431, "request headers over 8 KiB\n");
-    return false;
-  }
-  // Request line: method SP target SP version CRLF
-  const char* line_end = static_cast<const char*>(memmem(p, head_len, "\r\n", 2));
-  const char* sp1 = static_cast<const char*>(std::memchr(p, ' ', line_end - p));
-  if (sp1 == nullptr || sp1 == p) return Fail(400, "malformed request line\n"), false;
-  for (const char* c = p; c < sp1; ++c) {
-    if (!IsTchar(*c)) return Fail(400, "malformed method\n"), false;
-  }
-  const char* target = sp1 + 1;
-  const char* sp2 = static_cast<const char*>(std::memchr(target, ' ', line_end - target));
-  if (sp2 == nullptr || sp2 == target || *target != '/') {
-    return Fail(400, "malformed request target\n"), false;
-  }
-  for (const char* c = target; c < sp2; ++c) {
-    if (static_cast<unsigned char>(*c) <= 0x20 || *c == 0x7f) {
-      return Fail(400, "malformed request target\n"), false;
-    }
-  }
-  const char* version = sp2 + 1;
-  std::size_t vlen = static_cast<std::size_t>(line_end - version);
-  bool http11;
-  if (vlen == 8 && std::memcmp(version, "HTTP/1.1", 8) == 0) {
-    http11 = true;
-  } else if (vlen == 8 && std::memcmp(version, "HTTP/1.0", 8) == 0) {
-    http11 = false;
-  } else {
-    return Fail(400, "unsupported HTTP version\n"), false;
-  }
-  // Header fields
-  bool conn_close = false;
-  bool conn_keep_alive = false;
-  bool have_length = false;
-  std::uint64_t content_length = 0;
-  const char* line = line_end + 2;
-  const char* head_end = p + head_len - 2;  // the final empty line
-  while (line < head_end) {
-    const char* eol = static_cast<const char*>(memmem(line, head_end - line + 2, "\r\n", 2));
-    if (*line == ' ' || *line == '\t') return Fail(400, "obsolete header folding\n"), false;
-    const char* colon = static_cast<const char*>(std::memchr(line, ':', eol - line));
-    if (colon == nullptr || colon == line) return Fail(400, "malformed header field\n"), false;
-    for (const char* c = line; c < colon; ++c) {
-      if (!IsTchar(*c)) return Fail(400, "malformed header name\n"), false;
-    }
-    const char* v = colon + 1;
-    const char* ve = eol;
-    while (v < ve && (*v == ' ' || *v == '\t')) ++v;
-    while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t')) --ve;
-    std::size_t nlen = static_cast<std::size_t>(colon - line);
-    std::size_t vlen2 = static_cast<std::size_t>(ve - v);
-    if (EqualsNoCase(line, nlen, "content-length")) {
-      if (vlen2 == 0 || vlen2 > 15) return Fail(400, "bad Content-Length\n"), false;
-      std::uint64_t n = 0;
-      for (const char* c = v; c < ve; ++c) {
-        if (*c < '0' || *c > '9') return Fail(400, "bad Content-Length\n"), false;
-        n = n * 10 + static_cast<std::uint64_t>(*c - '0');
-      }
-      if (have_length && n != content_length) {
-        return Fail(400, "conflicting Content-Length\n"), false;
-      }
-      have_length = true;
-      content_length = n;
-    } else if (EqualsNoCase(line, nlen, "transfer-encoding")) {
-      return Fail(501, "only Content-Length request bodies are supported\n"), false;
-    } else if (EqualsNoCase(line, nlen, "connection")) {
-      if (HasToken(v, vlen2, "close")) conn_close = true;
-      if (HasToken(v, vlen2, "keep-alive")) conn_keep_alive = true;
-    }
-    line = eol + 2;
-  }
-  keep_alive_ = http11 ? !conn_close : (conn_keep_alive && !conn_close);
-  const std::size_t mlen = static_cast<std::size_t>(sp1 - p);
-  const bool head = mlen == 4 && std::memcmp(p, "HEAD", 4) == 0;
-  if (content_length > 0) {
-    pending_method_.assign(p, mlen);
-    pending_target_.assign(target, static_cast<std::size_t>(sp2 - target));
-    pending_head_ = head;
-    in_parsed_ += head_len;
-    in_body_ = true;
-    body_left_ = content_length;
-    return ParseOne();
-  }
-  in_parsed_ += head_len;
+void HttpConnection::Dispatch(std::string_view method, std::string_view target, bool head) {
   awaiting_response_ = true;  // from here until the response is fully written
+  served_any_ = true;
+  new_request_ = true;
   Add(worker_->slot(), F_requests);
   worker_->OnRequest();
-  Route(p, mlen, target, static_cast<std::size_t>(sp2 - target), head);
-  return !closed_;
+  Route(method, target, head);
 }
 
-void HttpConnection::Route(const char* method, std::size_t mlen, const char* target,
-                           std::size_t tlen, bool head) {
-  const bool get = mlen == 3 && std::memcmp(method, "GET", 3) == 0;
+void HttpConnection::Settle() {
+  if (closed_) return;
+  // Epoll interest: read unless a response is due or the stream ended; while one is due, ask
+  // only for the client's FIN (once), so that a half-close is seen without reading.
+  std::uint32_t want = 0;
+  if (!awaiting_response_ && !read_eof_) want |= IOLoop::kRead;
+  if (awaiting_response_ && !rdhup_ && !read_eof_) want |= EPOLLRDHUP;
+  if (want_write_) want |= IOLoop::kWrite;
+  if (want != interest_) {
+    if ((interest_ & IOLoop::kRead) && !(want & IOLoop::kRead)) Add(worker_->slot(), F_read_pauses);
+    interest_ = want;
+    worker_->loop()->UpdateHandler(fd_, want | (worker_->edge() ? EPOLLET : 0u));
+  }
+  // The timeout of the current phase.
+  int kind_now;
+  if (awaiting_response_) {
+    kind_now = out_sent_ < out_.size() ? kTimeoutSend : -1;  // -1: a /delay timer is running
+  } else if (in_body_) {
+    kind_now = kTimeoutBody;
+  } else if (in_.size() > in_parsed_ || !served_any_) {
+    kind_now = kTimeoutHeader;  // from the first byte of the head (from the accept for the first)
+  } else {
+    kind_now = kTimeoutIdle;
+  }
+  const bool rearm = ((kind_now == kTimeoutHeader || kind_now == kTimeoutIdle) && new_request_) ||
+                     ((kind_now == kTimeoutBody || kind_now == kTimeoutSend) && progress_);
+  new_request_ = false;
+  progress_ = false;
+  if (kind_now < 0) {
+    worker_->DisarmTimeout(this);
+  } else if (kind != kind_now || rearm) {
+    worker_->ArmTimeout(this, kind_now);
+  }
+}
+
+void HttpConnection::OnTimeout(int which) {
+  if (closed_) return;
+  std::uint64_t* slot = worker_->slot();
+  switch (which) {
+    case kTimeoutHeader:
+      Add(slot, F_timeouts_header);
+      // 408 when part of a request came; a connection that sent nothing is just closed (nginx).
+      if (in_.size() > in_parsed_) {
+        Fail(408, "request head not received in time\n");
+      } else {
+        Close();
+      }
+      break;
+    case kTimeoutBody:
+      Add(slot, F_timeouts_body);
+      Fail(408, "request body not received in time\n");
+      break;
+    case kTimeoutIdle:
+      Add(slot, F_timeouts_idle);
+      Close();
+      break;
+    default:
+      Add(slot, F_timeouts_send);
+      Close();
+      break;
+  }
+  if (!closed_) Settle();
+}
+
+void HttpConnection::Route(std::string_view method, std::string_view tv, bool head) {
+  const bool get = method == "GET";
+  const char* target = tv.data();
+  const std::size_t tlen = tv.size();
   if (!get && !head) {
     Respond(405, "text/plain", "only GET and HEAD\n", false);
     return;
@@ -322,6 +341,7 @@ void HttpConnection::Route(const char* method, std::size_t mlen, const char* tar
                                       std::snprintf(body, sizeof body, "delayed %ld ms\n", ms);
                                       Respond(200, "text/plain", body, head);
                                       if (!closed_ && !awaiting_response_) ProcessInput();
+                                      if (!closed_) Settle();
                                     });
   } else {
     Respond(404, "text/plain", "not found\n", head);
@@ -375,12 +395,13 @@ void HttpConnection::FlushOutput() {
     if (n > 0) {
       Add(slot, F_bytes_out, static_cast<std::uint64_t>(n));
       out_sent_ += static_cast<std::size_t>(n);
+      progress_ = true;
       last_progress_ = worker_->loop()->now();
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == EAGAIN) {
-      WantWrite(true);
+      want_write_ = true;  // Settle asks for EPOLLOUT
       return;
     }
     if (n < 0 && (errno == EPIPE || errno == ECONNRESET)) {
@@ -394,14 +415,8 @@ void HttpConnection::FlushOutput() {
   out_.clear();
   out_sent_ = 0;
   awaiting_response_ = false;
-  if (want_write_) WantWrite(false);
+  want_write_ = false;
   if (close_after_write_ || !keep_alive_) Close();
-}
-
-void HttpConnection::WantWrite(bool want) {
-  want_write_ = want;
-  worker_->loop()->UpdateHandler(fd_,
-                                 worker_->ConnectionEvents() | (want ? IOLoop::kWrite : 0u));
 }
 
 void HttpConnection::ClientAbort() {
@@ -415,6 +430,7 @@ void HttpConnection::Close() {
   IOLoop* loop = worker_->loop();
   loop->RemoveTimeout(delay_timer_);
   delay_timer_ = {};
+  worker_->DisarmTimeout(this);
   loop->RemoveHandler(fd_);
   close(fd_);
   worker_->OnConnectionClosed(this);  // moves this object to the graveyard: touch nothing after

@@ -4,49 +4,77 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
+#include "deadline_lists.h"
 #include "ioloop.h"
 
 namespace forklab {
 
 class Worker;
 
-class HttpConnection : public Handler {
+// The connection's timeouts (Worker keeps one deadline list per kind).
+enum TimeoutKind { kTimeoutHeader, kTimeoutBody, kTimeoutIdle, kTimeoutSend, kTimeoutKinds };
+
+// Memory per connection is bounded whatever the client does:
+// - the head is parsed from `in_`, which never holds more than the head limit plus one line of
+//   skippable empty lines plus one byte (reads ask for the room left); the parser answers before
+//   it is full, a head that does not fit is a 414/431;
+// - request bodies are discarded as they are read, never buffered;
+// - while a response is due (a /delay timer, or a response the client does not read) the
+//   connection stops reading (EPOLLIN off): at most one response is pending and further pipelined
+//   requests wait in the kernel's socket buffer, whose window then closes on the client;
+// - `out_` holds one response (the routes' bodies are a few dozen bytes).
+class HttpConnection : public Handler, public DeadlineNode {
  public:
-  static constexpr std::size_t kMaxHeaderBytes = 8192;
   static constexpr int kMaxDelayMs = 60000;
-  // Bytes read per read() call: a request head fits many times over.
+  // Bytes read per read() call.
   static constexpr std::size_t kReadChunk = 65536;
+  // read() calls per event at most, so that one client streaming a body at loopback speed cannot
+  // hold the worker: level-triggered, the loop reports the rest on its next pass; edge-triggered,
+  // the connection asks to be resumed by a callback on the next pass. Chosen, not tuned: 256 KiB per
+  // event is a few hundred microseconds of copying, small next to a pass under load.
+  static constexpr int kReadsPerEvent = 4;
 
   HttpConnection(Worker* worker, int fd, double now);
   ~HttpConnection() override = default;
 
   void HandleEvents(int fd, std::uint32_t events) override;
+  // The worker's deadline for `kind` passed.
+  void OnTimeout(int kind);
+  // Edge-triggered: carry on reading where the per-event budget stopped.
+  void OnResume();
+  // Sets the epoll interest and the timeout that match the connection's state; called after every
+  // change (events, timers) and once after registration.
+  void Settle();
 
   int fd() const { return fd_; }
   bool closed() const { return closed_; }
-  // Unread data in the socket and no progress for `after` seconds.
+  // Unread data in the socket and no progress for `after` seconds (never while reading is paused
+  // on purpose for a pending response).
   bool IsStuck(double now, double after) const;
   bool stuck_flag() const { return stuck_; }
   void set_stuck_flag(bool v) { stuck_ = v; }
   // True while no request is in progress: safe to close when the worker cycles.
-  bool Idle() const { return !awaiting_response_ && in_.size() == in_parsed_ && out_.empty(); }
+  bool Idle() const {
+    return !awaiting_response_ && !in_body_ && in_.size() == in_parsed_ && out_.empty();
+  }
   void Close();
 
  private:
   void OnReadable();
   void OnWritable();
+  // Takes `n` bytes just read: body bytes are dropped, the rest go to `in_` and are parsed.
+  void Consume(const char* data, std::size_t n);
   void ProcessInput();
-  // Parses one request from in_; returns false when more bytes are needed or it closed.
-  bool ParseOne();
-  void Route(const char* method, std::size_t mlen, const char* target, std::size_t tlen,
-             bool head);
+  void Dispatch(std::string_view method, std::string_view target, bool head);
+  void Route(std::string_view method, std::string_view target, bool head);
   void Respond(int status, const char* content_type, const std::string& body, bool head);
   void RespondRaw(int status, std::string&& bytes);
   void Fail(int status, const char* why);  // respond and close after the write
   void FlushOutput();
   void ClientAbort();
-  void WantWrite(bool want);
+  std::size_t InputLimit() const;
 
   Worker* worker_;
   int fd_;
@@ -56,6 +84,12 @@ class HttpConnection : public Handler {
   bool keep_alive_ = true;
   bool close_after_write_ = false;
   bool awaiting_response_ = false;  // a complete request whose response is not fully written
+  bool read_eof_ = false;           // read() returned 0
+  bool rdhup_ = false;              // the client's FIN seen (EPOLLRDHUP) while reading was off
+  bool served_any_ = false;         // a request was dispatched on this connection
+  bool new_request_ = false;        // since the last Settle: a request was dispatched
+  bool progress_ = false;           // since the last Settle: body bytes read or response bytes sent
+  std::uint32_t interest_;          // registered events, without EPOLLET and the error bits
   int out_status_ = 0;
   double last_progress_;
   std::string in_;

@@ -82,7 +82,16 @@ Worker::Worker(const WorkerSetup& s)
       parent_(s.parent),
       inherited_loop_(s.inherited_loop),
       inherited_accept_(s.inherited_accept),
-      read_buffer_(new char[HttpConnection::kReadChunk]) {}
+      read_buffer_(new char[HttpConnection::kReadChunk]) {
+  const EngineConfig& c = *config_;
+  http_limits_.max_line = static_cast<std::size_t>(c.large_header_buffer_bytes);
+  http_limits_.max_head =
+      static_cast<std::size_t>(c.large_header_buffer_bytes) * static_cast<std::size_t>(c.large_header_buffers);
+  timeout_sec_[kTimeoutHeader] = c.client_header_timeout_ms / 1000.0;
+  timeout_sec_[kTimeoutBody] = c.client_body_timeout_ms / 1000.0;
+  timeout_sec_[kTimeoutIdle] = c.keepalive_timeout_ms / 1000.0;
+  timeout_sec_[kTimeoutSend] = c.send_timeout_ms / 1000.0;
+}
 
 Worker::~Worker() = default;
 
@@ -261,7 +270,6 @@ void Worker::OnConnection(int fd) {
     return;
   }
   auto [it, fresh] = connections_.emplace(fd, std::move(conn));
-  (void)it;
   if (!fresh) {
     // The kernel reused an fd we still track: an invariant is broken, not a client problem.
     Log("internal error: fd %d accepted while still tracked", fd);
@@ -270,6 +278,53 @@ void Worker::OnConnection(int fd) {
   Add(slot_, F_connections_opened);
   Set(slot_, F_open_connections, connections_.size());
   ArmStuckScan();
+  it->second->Settle();  // arms the header timeout
+}
+
+void Worker::ArmTimeout(HttpConnection* c, int kind) {
+  const double at = loop_->now() + timeout_sec_[kind];
+  deadlines_.Arm(c, kind, at);
+  ScheduleExpiry(at);
+}
+
+// One loop timeout at the earliest deadline or before it (a list head that was disarmed leaves
+// it early; it then finds nothing due and moves on to the new earliest).
+void Worker::ScheduleExpiry(double at) {
+  if (expiry_timer_.valid()) {
+    if (expiry_timer_.deadline <= at) return;
+    loop_->RemoveTimeout(expiry_timer_);
+  }
+  expiry_timer_ = loop_->AddTimeout(at, [this] {
+    expiry_timer_ = {};
+    ExpireTimeouts();
+  });
+}
+
+void Worker::ExpireTimeouts() {
+  const double now = loop_->now();
+  int done = 0;
+  int kind = -1;
+  while (done < kMaxExpiriesPerPass) {
+    DeadlineNode* n = deadlines_.PopExpired(now, &kind);
+    if (n == nullptr) break;
+    static_cast<HttpConnection*>(n)->OnTimeout(kind);
+    ++done;
+  }
+  if (done == kMaxExpiriesPerPass) {
+    // More may be due: the next pass takes the next batch, after an epoll_wait with a zero
+    // timeout has served the events that are ready (a callback runs at the start of a pass).
+    loop_->AddCallback([this] { ExpireTimeouts(); });
+    return;
+  }
+  if (!deadlines_.empty()) ScheduleExpiry(deadlines_.Earliest());
+}
+
+void Worker::ResumeLater(HttpConnection* c) {
+  const int fd = c->fd();
+  loop_->AddCallback([this, fd, c] {
+    auto it = connections_.find(fd);
+    if (it != connections_.end() && it->second.get() == c) c->OnResume();
+  });
 }
 
 void Worker::OnConnectionClosed(HttpConnection* c) {

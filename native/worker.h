@@ -11,7 +11,9 @@
 
 #include "accept_handler.h"
 #include "config.h"
+#include "deadline_lists.h"
 #include "http_connection.h"
+#include "http_parser.h"
 #include "ioloop.h"
 
 namespace forklab {
@@ -61,6 +63,15 @@ class Worker : public PassObserver {
   void ReopenReserve();
   void CloseReserve();
   char* read_buffer() { return read_buffer_.get(); }
+  const HttpLimits& http_limits() const { return http_limits_; }
+  std::size_t idle_buffer_bytes() const {
+    return static_cast<std::size_t>(config_->client_header_buffer_bytes);
+  }
+  // Connection timeouts: one deadline list per TimeoutKind (see deadline_lists.h).
+  void ArmTimeout(HttpConnection* c, int kind);
+  void DisarmTimeout(HttpConnection* c) { deadlines_.Disarm(c); }
+  // Edge-triggered: calls c->OnResume() on the next pass if c is still open.
+  void ResumeLater(HttpConnection* c);
   const std::string& DateHeader();
 
   void OnConnection(int fd);
@@ -77,6 +88,12 @@ class Worker : public PassObserver {
   void ArmStuckScan();
   void ScanStuck();
   void StartDraining();
+  void ScheduleExpiry(double at);
+  void ExpireTimeouts();
+
+  // Timed-out connections closed per pass at most: 500 slowloris connections that all expire
+  // together are closed over 8 passes, with other clients' events served in between.
+  static constexpr int kMaxExpiriesPerPass = 64;
 
   int index_;
   const EngineConfig* config_;
@@ -100,6 +117,10 @@ class Worker : public PassObserver {
   long date_second_ = -1;
   std::string date_header_;
   int exit_code_ = kExitClean;
+  HttpLimits http_limits_;
+  double timeout_sec_[kTimeoutKinds] = {};
+  DeadlineLists<kTimeoutKinds> deadlines_;
+  IOLoop::TimeoutHandle expiry_timer_;
 };
 
 }  // namespace forklab

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian 12 machine for forklab, as root, with no questions asked:
-#   1. the Debian packages the lab uses (build tools, Docker, wrk, nginx, Prometheus, Chromium…),
+#   1. the Debian packages the lab uses (build tools, Docker, wrk, nginx, Prometheus, Chromium,
+#      clang for the fuzz target…),
 #   2. no nginx or Prometheus service left running (the tests start their own),
 #   3. a Docker engine that answers (dockerd started in the background if none does),
 #   4. `npm ci`, whose install script builds the native engine.
@@ -15,7 +16,7 @@ export NEEDRESTART_MODE=l # needrestart (recommended by docker.io) only lists, n
 
 DOCKERD_LOG=/var/log/forklab-dockerd.log
 DOCKER_WAIT_S=60
-PACKAGES=(docker.io wrk nginx-light prometheus chromium fonts-dejavu-core curl procps iproute2 ca-certificates)
+PACKAGES=(docker.io wrk nginx-light prometheus chromium fonts-dejavu-core curl procps iproute2 ca-certificates clang)
 
 say() { printf 'setup: %s\n' "$*"; }
 die() {

@@ -5,7 +5,13 @@ import { constants } from 'node:os';
 import type { CounterLayout, EngineConfig, Listening, ReapedWorker } from '../lab/native/engine';
 import { validateServeConfig, type ServeConfig } from '../lab/server/config';
 import { classifyExit, decide, exitLogLine } from '../lab/server/restart-policy';
-import { startSupervisor, type EngineLike, type Supervisor } from '../lab/server/supervisor';
+import type { OomCount } from '../lab/server/oom-kills';
+import {
+  startSupervisor,
+  type EngineLike,
+  type Supervisor,
+  type SupervisorOptions,
+} from '../lab/server/supervisor';
 
 const SIG = constants.signals;
 
@@ -122,6 +128,7 @@ afterEach(async () => {
 async function start(
   partial: Partial<ServeConfig> = {},
   setup?: (e: FakeEngine) => void,
+  extra: Partial<SupervisorOptions> = {},
 ): Promise<Started> {
   const lines: string[] = [];
   let engine!: FakeEngine;
@@ -130,6 +137,9 @@ async function start(
     engineVersion: 'fake',
     reapIntervalMs: 5,
     stopTimeoutMs: 100,
+    // No OOM kills unless a test says so (the machine's own count must not leak in).
+    oomCounter: { read: () => [] },
+    ...extra,
     createEngine: (c) => {
       engine = new FakeEngine(c);
       setup?.(engine);
@@ -159,16 +169,23 @@ describe('start-up order', () => {
       [
         'acceptBatch',
         'backlog',
+        'clientBodyTimeoutMs',
+        'clientHeaderBufferBytes',
+        'clientHeaderTimeoutMs',
         'exclusive',
         'flavour',
         'host',
+        'keepaliveTimeoutMs',
         'keyErrorLogPerSec',
+        'largeHeaderBufferBytes',
+        'largeHeaderBuffers',
         'loopCreation',
         'maxFds',
         'maxRequests',
         'onEexist',
         'port',
         'reusePort',
+        'sendTimeoutMs',
         'stuckAfterMs',
         'trigger',
         'workers',
@@ -320,7 +337,7 @@ describe('HTTP endpoints', () => {
       failed: false,
       restarts: 0,
       restartsByReason: { crash: 0, cycled: 0, clean: 0 },
-      exits: { clean: 0, cycled: 0, eexist: 0, startup_failed: 0, crash: 0, signal: 0 },
+      exits: { clean: 0, cycled: 0, eexist: 0, startup_failed: 0, crash: 0, signal: 0, oom: 0 },
       counters: { requests: 42, open_connections: 0, pid: 1000, pub_nvcsw: 0 },
     });
 
@@ -376,6 +393,45 @@ describe('restart policy', () => {
     expect(classifyExit({ exitCode: 1, signal: null })).toBe('crash');
     expect(classifyExit({ exitCode: 134, signal: null })).toBe('crash');
     expect(classifyExit({ exitCode: null, signal: 9 })).toBe('signal');
+    expect(classifyExit({ exitCode: null, signal: 9 }, true)).toBe('oom');
+    // Only SIGKILL is the OOM killer's: a SIGSEGV while the count went up is still a signal.
+    expect(classifyExit({ exitCode: null, signal: 11 }, true)).toBe('signal');
+  });
+
+  test('an OOM kill is told from another SIGKILL by the OOM-kill count, each increase used once', async () => {
+    const oom: OomCount = { count: 7, source: '/sys/fs/cgroup/memory/memory.oom_control oom_kill' };
+    const machine: OomCount = { count: 40, source: '/proc/vmstat oom_kill (whole machine)' };
+    const { sup, engine, lines } = await start({ workers: 2 }, undefined, {
+      oomCounter: { read: () => [{ ...oom }, { ...machine }] },
+    });
+    engine.exit(0, { signal: SIG.SIGKILL }); // count unchanged: someone's kill -9
+    await waitFor(() => lines.length === 1);
+    oom.count = 8; // the kernel's OOM killer took worker 1: counted in the cgroup and the machine
+    machine.count = 41;
+    engine.exit(1, { signal: SIG.SIGKILL });
+    await waitFor(() => lines.length === 2);
+    engine.exit(1, { signal: SIG.SIGKILL }); // no new increase: not an OOM kill
+    await waitFor(() => lines.length === 3);
+    machine.count = 42; // a kill seen by the machine only (a worker moved to a group of its own)
+    engine.exit(0, { signal: SIG.SIGKILL });
+    await waitFor(() => lines.length === 4);
+    expect(lines[0]).toBe('forklab: worker 0 (pid 1000) killed by SIGKILL; restarting (1/10)');
+    expect(lines[1]).toBe(
+      "forklab: worker 1 (pid 1001) killed by SIGKILL: out of memory (the kernel's OOM killer; counted in /sys/fs/cgroup/memory/memory.oom_control oom_kill); restarting (1/10)",
+    );
+    expect(lines[2]).toMatch(
+      /^forklab: worker 1 \(pid \d+\) killed by SIGKILL; restarting \(2\/10\)$/,
+    );
+    expect(lines[3]).toContain('killed by SIGKILL: out of memory');
+    expect(lines[3]).toContain('counted in /proc/vmstat oom_kill (whole machine)');
+    const snap = sup.snapshot();
+    expect(snap.workers[0]!.exits).toMatchObject({ signal: 1, oom: 1 });
+    expect(snap.workers[1]!.exits).toMatchObject({ signal: 1, oom: 1 });
+    expect(snap.workers[1]!.restartsByReason.crash).toBe(2);
+    const metrics = await (await fetch(`http://127.0.0.1:${sup.metricsPort}/metrics`)).text();
+    expect(metrics).toContain('forklab_worker_exits_total{worker="1",reason="oom"} 1');
+    expect(metrics).toContain('forklab_worker_exits_total{worker="0",reason="oom"} 1');
+    expect(metrics).toContain('forklab_worker_exits_total{worker="0",reason="signal"} 1');
   });
 
   test('decides', () => {

@@ -37,6 +37,21 @@ export interface EngineConfig {
   stuckAfterMs: number;
   /** RLIMIT_NOFILE for each worker; 0 keeps the inherited limit. */
   maxFds: number;
+  // Hostile clients: nginx's limits and timeouts, under nginx's names (README "Limits and timeouts").
+  /** Input buffer a connection keeps between requests (client_header_buffer_size). */
+  clientHeaderBufferBytes: number;
+  /** Longest request line (else 414) or header field (else 431) (large_client_header_buffers size). */
+  largeHeaderBufferBytes: number;
+  /** Head limit = largeHeaderBuffers × largeHeaderBufferBytes, else 431 (large_client_header_buffers number). */
+  largeHeaderBuffers: number;
+  /** Whole request head, from its first byte (from the accept for the first request); 408. */
+  clientHeaderTimeoutMs: number;
+  /** Between two reads of a request body; 408. */
+  clientBodyTimeoutMs: number;
+  /** Idle keep-alive connection between requests; closed. */
+  keepaliveTimeoutMs: number;
+  /** Between two writes of a response the client does not read; closed. */
+  sendTimeoutMs: number;
 }
 
 export type FieldKind = 'counter' | 'gauge' | 'internal';

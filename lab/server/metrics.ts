@@ -41,6 +41,9 @@ const responses = (status: string): FieldMetric =>
     labels: { status },
   });
 
+const timeouts = (phase: string, meaning: string): FieldMetric =>
+  c('forklab_timeouts_total', meaning, { labels: { phase } });
+
 /** One entry per field of native/counters.h, in its order. */
 export const FIELD_METRICS: Readonly<Record<string, FieldMetric>> = {
   loop_passes: c(
@@ -96,13 +99,43 @@ export const FIELD_METRICS: Readonly<Record<string, FieldMetric>> = {
   responses_400: responses('400'),
   responses_404: responses('404'),
   responses_405: responses('405'),
+  responses_408: responses('408'),
+  responses_414: responses('414'),
   responses_431: responses('431'),
   responses_501: responses('501'),
   bytes_in: c('forklab_bytes_received_total', 'bytes returned by read() on connections'),
   bytes_out: c('forklab_bytes_sent_total', 'bytes accepted by write() on connections'),
   client_aborts: c(
     'forklab_client_aborts_total',
-    'connections the client closed or reset before its response',
+    'connections the client reset before its response was written',
+  ),
+  half_closes: c(
+    'forklab_half_closes_total',
+    'connections whose client shut its side (FIN) while a response was due',
+  ),
+  read_pauses: c(
+    'forklab_read_pauses_total',
+    'times a connection stopped reading (EPOLLIN off) for a pending response',
+  ),
+  body_bytes_discarded: c(
+    'forklab_body_bytes_discarded_total',
+    'request body bytes read and dropped as they arrived',
+  ),
+  timeouts_header: timeouts(
+    'header',
+    'connections closed: no complete request head within clientHeaderTimeoutMs',
+  ),
+  timeouts_body: timeouts(
+    'body',
+    'connections closed: no request body bytes for clientBodyTimeoutMs',
+  ),
+  timeouts_idle: timeouts(
+    'idle',
+    'keep-alive connections closed: no new request for keepaliveTimeoutMs',
+  ),
+  timeouts_send: timeouts(
+    'send',
+    'connections closed: no response bytes could be written for sendTimeoutMs',
   ),
   epoll_ctl_eexist: c('forklab_epoll_ctl_eexist_total', 'epoll_ctl calls that failed with EEXIST'),
   epoll_ctl_errors: c(
@@ -157,6 +190,8 @@ const FAMILY_HELP: Record<string, string> = {
   forklab_accepts_total:
     'accept4 calls by result: ok returned a connection; eagain failed with EAGAIN (nothing to accept); econnaborted failed with ECONNABORTED (skipped); emfile failed with EMFILE or ENFILE; error failed with any other error',
   forklab_responses_total: 'responses fully written, by HTTP status',
+  forklab_timeouts_total:
+    'connections closed by a timeout, by phase: header (no complete request head within clientHeaderTimeoutMs, 408 when part of it came), body (no body bytes for clientBodyTimeoutMs, 408), idle (keep-alive, no new request for keepaliveTimeoutMs), send (no response bytes written for sendTimeoutMs)',
   forklab_context_switches_total:
     'context switches of the worker (getrusage in the worker), voluntary (it slept) or involuntary (preempted)',
   forklab_cpu_seconds_total:
@@ -320,7 +355,7 @@ export function createMetrics(source: MetricsSource): ForklabMetrics {
   });
   new Counter({
     name: 'forklab_worker_exits_total',
-    help: 'worker exits seen by the supervisor, by reason: clean (code 0), cycled (code 3, --max-requests), eexist (code 4), startup_failed (code 5), crash (any other code), signal (killed by a signal)',
+    help: 'worker exits seen by the supervisor, by reason: clean (code 0), cycled (code 3, --max-requests), eexist (code 4), startup_failed (code 5), crash (any other code), signal (killed by a signal), oom (SIGKILL by the kernel OOM killer: the OOM-kill count of the cgroup, or of the machine, went up)',
     labelNames: ['worker', 'reason'],
     registers: [registry],
     collect() {

@@ -10,11 +10,12 @@ export const EXIT_REASONS = [
   'startup_failed',
   'crash',
   'signal',
+  'oom',
 ] as const;
 export type ExitReason = (typeof EXIT_REASONS)[number];
 
 /**
- * Why a worker was restarted: `crash` (a crash or a signal; counted against maxRestarts), `cycled`
+ * Why a worker was restarted: `crash` (a crash, a signal or an OOM kill; counted against maxRestarts), `cycled`
  * (served maxRequests) or `clean` (exited 0 while the supervisor was not stopping, e.g. someone sent
  * it SIGTERM). Only `crash` counts against the limit.
  */
@@ -40,12 +41,20 @@ export function newWorkerStatus(index: number): WorkerStatus {
     pid: 0,
     failed: false,
     restarts: { crash: 0, cycled: 0, clean: 0 },
-    exits: { clean: 0, cycled: 0, eexist: 0, startup_failed: 0, crash: 0, signal: 0 },
+    exits: { clean: 0, cycled: 0, eexist: 0, startup_failed: 0, crash: 0, signal: 0, oom: 0 },
   };
 }
 
-export function classifyExit(w: Pick<ReapedWorker, 'exitCode' | 'signal'>): ExitReason {
-  if (w.signal !== null) return 'signal';
+/**
+ * `oomKilled`: the kernel's OOM-kill count went up since the last exit looked at (see
+ * oom-kills.ts); only a SIGKILL can be an OOM kill.
+ */
+export function classifyExit(
+  w: Pick<ReapedWorker, 'exitCode' | 'signal'>,
+  oomKilled = false,
+): ExitReason {
+  if (w.signal !== null)
+    return oomKilled && w.signal === constants.signals.SIGKILL ? 'oom' : 'signal';
   switch (w.exitCode) {
     case WorkerExit.clean:
       return 'clean';
@@ -97,6 +106,7 @@ export function decide(
       };
     case 'crash':
     case 'signal':
+    case 'oom':
       if (crashRestarts < maxRestarts)
         return { action: 'restart', reason: 'crash', attempt: crashRestarts + 1 };
       return {
@@ -114,8 +124,13 @@ export function signalName(n: number): string {
   return SIGNAL_NAMES.get(n) ?? `signal ${n}`;
 }
 
-/** "exited with code 1", "killed by SIGKILL", "exited: EEXIST …" — what happened, for a log line. */
-export function describeExit(w: Pick<ReapedWorker, 'exitCode' | 'signal'>): string {
+/**
+ * "exited with code 1", "killed by SIGKILL", "exited: EEXIST …" — what happened, for a log line.
+ * `oom`: where the OOM kill was counted, when it was one.
+ */
+export function describeExit(w: Pick<ReapedWorker, 'exitCode' | 'signal'>, oom?: string): string {
+  if (w.signal !== null && oom !== undefined)
+    return `killed by ${signalName(w.signal)}: out of memory (the kernel's OOM killer; counted in ${oom})`;
   if (w.signal !== null) return `killed by ${signalName(w.signal)}`;
   switch (classifyExit(w)) {
     case 'clean':
@@ -136,8 +151,9 @@ export function exitLogLine(
   w: Pick<ReapedWorker, 'index' | 'pid' | 'exitCode' | 'signal'>,
   d: Decision,
   maxRestarts: number,
+  oom?: string,
 ): string {
-  const what = `forklab: worker ${w.index} (pid ${w.pid}) ${describeExit(w)}`;
+  const what = `forklab: worker ${w.index} (pid ${w.pid}) ${describeExit(w, oom)}`;
   switch (d.action) {
     case 'none':
       return `${what}`;

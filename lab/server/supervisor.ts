@@ -1,6 +1,7 @@
 // The supervisor: drives the engine through the order the story needs (listen → [parent loop →
 // parent registration] → fork the workers), reaps them every 50 ms and restarts or gives up on each
 // exit (restart-policy.ts), and serves /metrics, /healthz and /snapshot.json from this process.
+import { constants } from 'node:os';
 import { Engine, type EngineConfig } from '../native/engine';
 import type { ServeConfig } from './config';
 import { createMetrics, type ForklabMetrics, type ServerInfo } from './metrics';
@@ -13,6 +14,7 @@ import {
   newWorkerStatus,
   type WorkerStatus,
 } from './restart-policy';
+import { oomKillCounter, type OomCounter } from './oom-kills';
 import { buildSnapshot, type ServerSnapshot } from './snapshot';
 
 /**
@@ -57,6 +59,8 @@ export interface SupervisorOptions {
   /** Default: Engine.version(). */
   engineVersion?: string;
   reapIntervalMs?: number;
+  /** Where OOM kills are counted (default: this process's cgroup, see oom-kills.ts). */
+  oomCounter?: OomCounter;
   /** How long stop() waits after SIGTERM before SIGKILL. */
   stopTimeoutMs?: number;
   /** How long start-up waits for every worker to finish setting up; default 5000 ms. */
@@ -102,6 +106,13 @@ export function engineConfigOf(c: ServeConfig): EngineConfig {
     keyErrorLogPerSec: c.keyErrorLogPerSec,
     stuckAfterMs: c.stuckAfterMs,
     maxFds: c.maxFds,
+    clientHeaderBufferBytes: c.clientHeaderBufferBytes,
+    largeHeaderBufferBytes: c.largeHeaderBufferBytes,
+    largeHeaderBuffers: c.largeHeaderBuffers,
+    clientHeaderTimeoutMs: c.clientHeaderTimeoutMs,
+    clientBodyTimeoutMs: c.clientBodyTimeoutMs,
+    keepaliveTimeoutMs: c.keepaliveTimeoutMs,
+    sendTimeoutMs: c.sendTimeoutMs,
   };
 }
 
@@ -120,6 +131,8 @@ export function serverInfo(c: ServeConfig, port: number, engineVersion: string):
     engine_version: engineVersion,
   };
 }
+
+const SIGKILL = constants.signals.SIGKILL;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -157,6 +170,18 @@ export async function startSupervisor(
     w.pid = engine.spawnWorker(w.index);
   };
 
+  // OOM kills: a SIGKILLed worker was OOM-killed when an OOM-kill count went up since the last
+  // kill attributed (each increase is used once, in every source that shows it). A kill of another
+  // process counted in the same place between two worker exits would be attributed to the next
+  // SIGKILLed worker: the cgroup's count narrows that to the container, the machine's does not.
+  const oomCounter = options.oomCounter ?? oomKillCounter();
+  const oomSeen = new Map(oomCounter.read().map((c) => [c.source, c.count]));
+  const oomKill = (): string | undefined => {
+    const risen = oomCounter.read().filter((c) => c.count > (oomSeen.get(c.source) ?? c.count));
+    for (const c of risen) oomSeen.set(c.source, oomSeen.get(c.source)! + 1);
+    return risen[0]?.source;
+  };
+
   /** Reaps exited workers and acts on each exit. */
   const tick = (): void => {
     let reaped;
@@ -170,11 +195,12 @@ export async function startSupervisor(
       const w = status[r.index];
       if (!w) continue;
       if (w.pid === r.pid) w.pid = 0;
-      const reason = classifyExit(r);
+      const oom = r.signal === SIGKILL ? oomKill() : undefined;
+      const reason = classifyExit(r, oom !== undefined);
       w.exits[reason]++;
       const d = decide(reason, w.restarts.crash, config.maxRestarts, stopping);
       // While stopping, clean exits are expected: say nothing about them.
-      if (!(stopping && reason === 'clean')) log(exitLogLine(r, d, config.maxRestarts));
+      if (!(stopping && reason === 'clean')) log(exitLogLine(r, d, config.maxRestarts, oom));
       if (d.action === 'restart') {
         w.restarts[d.reason]++;
         try {
@@ -186,7 +212,7 @@ export async function startSupervisor(
         }
       } else if (d.action === 'give-up') {
         w.failed = true;
-        w.failedReason = `${describeExit(r)}; ${d.why}`;
+        w.failedReason = `${describeExit(r, oom)}; ${d.why}`;
       }
     }
   };
