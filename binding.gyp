@@ -10,6 +10,7 @@
         "native/engine.cc",
         "native/http_connection.cc",
         "native/ioloop.cc",
+        "native/pace.cc",
         "native/worker.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -76,6 +76,16 @@ EngineConfig ConfigFromJs(const Napi::Object& o) {
   c.keyerror_log_per_sec = IntField(o, "keyErrorLogPerSec", 0, 10000);
   c.stuck_after_ms = IntField(o, "stuckAfterMs", 100, 600000);
   c.max_fds = IntField(o, "maxFds", 0, 1048576);
+  Napi::Value pv = o.Get("pace");
+  if (!pv.IsObject()) throw Napi::TypeError::New(o.Env(), "engine config: pace must be an object");
+  Napi::Object p = pv.As<Napi::Object>();
+  c.pace.accept_us = IntField(p, "acceptUs", 0, forklab::kMaxPaceUs);
+  c.pace.request_us = IntField(p, "requestUs", 0, forklab::kMaxPaceUs);
+  c.pace.event_us = IntField(p, "eventUs", 0, forklab::kMaxPaceUs);
+  c.pace.keyerror_us = IntField(p, "keyErrorUs", 0, forklab::kMaxPaceUs);
+  c.pace.skip_us = IntField(p, "skipUs", 0, forklab::kMaxPaceUs);
+  c.pace.inline_read = BoolField(p, "inlineRead");
+  c.pace.defer_answer = BoolField(p, "deferAnswer");
   return c;
 }
 

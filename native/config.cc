@@ -22,6 +22,11 @@ std::vector<std::string> Validate(const EngineConfig& c) {
   Range(&errs, "keyErrorLogPerSec", c.keyerror_log_per_sec, 0, 10000);
   Range(&errs, "stuckAfterMs", c.stuck_after_ms, 100, 600000);
   if (c.max_fds != 0) Range(&errs, "maxFds", c.max_fds, 8, 1048576);
+  Range(&errs, "pace.acceptUs", c.pace.accept_us, 0, kMaxPaceUs);
+  Range(&errs, "pace.requestUs", c.pace.request_us, 0, kMaxPaceUs);
+  Range(&errs, "pace.eventUs", c.pace.event_us, 0, kMaxPaceUs);
+  Range(&errs, "pace.keyErrorUs", c.pace.keyerror_us, 0, kMaxPaceUs);
+  Range(&errs, "pace.skipUs", c.pace.skip_us, 0, kMaxPaceUs);
   const bool post_fork = c.loop_creation == LoopCreation::kPostFork;
   if (c.exclusive && !post_fork) {
     errs.push_back(

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "pace.h"
+
 namespace forklab {
 
 enum class LoopCreation { kPostFork, kPreFork, kPreForkLate };
@@ -29,6 +31,7 @@ struct EngineConfig {
   int keyerror_log_per_sec = 5;
   int stuck_after_ms = 1000;
   int max_fds = 0;
+  PaceCosts pace;  // all zero: the native engine
 };
 
 // Every problem at once, each naming the field and the fix. Empty when the config is usable.

@@ -32,6 +32,8 @@ class HttpConnection : public Handler {
   // True while no request is in progress: safe to close when the worker cycles.
   bool Idle() const { return !awaiting_response_ && in_.size() == in_parsed_ && out_.empty(); }
   void Close();
+  // Sends the response prepared earlier and goes on with the input (pace: a deferred answer).
+  void AnswerNow();
 
  private:
   void OnReadable();

@@ -9,6 +9,7 @@ import {
   stuckConnectionsMax,
 } from '../lab/run/derive-figures';
 import type { ClientResult, TargetSeries, WorkerRecord } from '../lab/run/run-record';
+import { resolvePace } from '../lab/server/pace';
 import type { ServerSnapshot } from '../lab/server/snapshot';
 
 function snap(
@@ -22,6 +23,7 @@ function snap(
     stopping: false,
     takenAtMs: 0,
     config: {} as ServerSnapshot['config'],
+    pace: resolvePace('native', {}),
     workers: workers.map((w, index) => ({
       index,
       pid: 100 + index,

@@ -37,6 +37,20 @@ export interface EngineConfig {
   stuckAfterMs: number;
   /** RLIMIT_NOFILE for each worker; 0 keeps the inherited limit. */
   maxFds: number;
+  /** CPU burned per accept, request, event, KeyError, skip (native/pace.h); all 0 = unpaced. */
+  pace: EnginePace;
+}
+
+export interface EnginePace {
+  acceptUs: number;
+  requestUs: number;
+  eventUs: number;
+  keyErrorUs: number;
+  skipUs: number;
+  /** Read a new connection before registering it with epoll (Tornado's IOStream). */
+  inlineRead: boolean;
+  /** Answer a request read in an event handler on the next pass (Tornado's coroutines). */
+  deferAnswer: boolean;
 }
 
 export type FieldKind = 'counter' | 'gauge' | 'internal';

@@ -175,6 +175,8 @@ export interface ServerInfo {
   workers: string;
   accept_batch: string;
   max_requests: string;
+  /** The pace model: native, tornado4 or asyncio (the costs are in /snapshot.json). */
+  pace: string;
   port: string;
   engine_version: string;
 }
