@@ -96,6 +96,8 @@ interface Run {
   perWorker: number[];
   timeouts: number;
   paceShare: number;
+  /** Involuntary context switches of the workers per 1000 requests: preemption by other load. */
+  preemptedPer1000: number;
 }
 
 async function snapshot(metricsPort: number): Promise<Snapshot> {
@@ -158,6 +160,7 @@ async function runOnce(
       timeoutSec: 2,
       headers: load === 'churn' ? ['Connection: close'] : [],
     });
+    await new Promise((res) => setTimeout(res, 250)); // the workers' last rusage publish
     const after = await snapshot(r.metricsPort);
     const d = (f: string): number => sum(after, f) - sum(before, f);
     const requests = d('requests');
@@ -177,6 +180,7 @@ async function runOnce(
         ),
         timeouts: wrk.socketErrors?.timeout ?? 0,
         paceShare: cpu > 0 ? d('pace_us') / cpu : 0,
+        preemptedPer1000: requests > 0 ? (1000 * d('nivcsw')) / requests : 0,
       },
     };
   } catch (e) {
@@ -202,7 +206,7 @@ function describe(r: Run): string {
     `${r.loop.padEnd(9)} ${fmt(r.rps).padStart(6)} req/s  ` +
     `KeyErrors/1000 ${fmt(per1000(r), 2).padStart(8)}  unknown-fd ${fmt(r.unknownFd).padStart(9)}  ` +
     `per worker ${r.perWorker.map((n) => fmt(n)).join('/')}  timeouts ${r.timeouts}  ` +
-    `pace ${fmt(100 * r.paceShare)} % of CPU`
+    `pace ${fmt(100 * r.paceShare)} % of CPU  preempted/1000 ${fmt(r.preemptedPer1000, 1)}`
   );
 }
 

@@ -9,6 +9,8 @@ Run by scripts/calibrate.ts (npm run calibrate); not a server of the lab. Two mo
         None, exc_info=True)`, formatted by tornado.log.LogFormatter and written to a file;
       - event: one event dispatched through a real Tornado IOLoop (asyncio underneath) to a
         handler added with add_handler, the pass around it included;
+      - streamRead: an IOStream waiting for a request head handling a READ event whose recv finds
+        nothing (what the connection's handler adds to every event);
       - skip: one pass of asyncio's loop whose epoll returns an fd the selector does not know
         (selectors' `_key_from_fd` gives None and the event is skipped);
       and the versions.
@@ -28,6 +30,7 @@ import time
 
 import tornado
 import tornado.ioloop
+import tornado.iostream
 import tornado.log
 import tornado.web
 
@@ -94,6 +97,29 @@ def event_cost(n):
     return us
 
 
+def stream_read_cost(n):
+    """An IOStream waiting for a request head handles a READ event whose recv finds nothing: what
+    a connection's handler costs on top of the pass (the read path of every event; all of a
+    spurious one)."""
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    loop = tornado.ioloop.IOLoop.current()
+    r, w = socket.socketpair()
+    stream = tornado.iostream.IOStream(r)
+    future = stream.read_until_regex(b"\r?\n\r?\n")  # nothing there: registers for READ
+    fd = r.fileno()
+
+    def run(count):
+        for _ in range(count):
+            stream._handle_events(fd, tornado.ioloop.IOLoop.READ)
+
+    us = best_of(run, n)
+    assert not future.done()
+    stream.close()
+    w.close()
+    loop.close(all_fds=True)
+    return us
+
+
 def skip_cost(n):
     loop = asyncio.new_event_loop()
     r, w = socket.socketpair()
@@ -119,6 +145,7 @@ def micro():
     out = {
         "keyerror": keyerror_cost(5000),
         "event": event_cost(10000),
+        "streamRead": stream_read_cost(20000),
         "skip": skip_cost(20000),
         "python": platform.python_version(),
         "pythonExecutable": sys.executable,
