@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cassert>
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
@@ -301,8 +302,10 @@ void Worker::OnConnectionClosed(HttpConnection* c) {
     --stuck_now_;
     Set(slot_, F_stuck_connections, stuck_now_);
   }
-  for (auto& a : answers_) {
-    if (a == c) a = nullptr;  // its deferred answer is dropped with it
+  for (auto* list : {&answers_, &answering_}) {
+    for (auto& a : *list) {
+      if (a == c) a = nullptr;  // its deferred answer is dropped with it
+    }
   }
   graveyard_.push_back(std::move(it->second));  // freed after the pass: the caller is on its stack
   connections_.erase(it);
@@ -336,16 +339,15 @@ bool Worker::DeferAnswer(HttpConnection* c) {
 }
 
 void Worker::AnswerDeferred() {
-  std::vector<HttpConnection*> now;
-  now.swap(answers_);
-  for (std::size_t i = 0; i < now.size(); ++i) {
-    HttpConnection* c = now[i];
-    if (c == nullptr) continue;  // closed while waiting
+  assert(answering_.empty());
+  answering_.swap(answers_);
+  for (std::size_t i = 0; i < answering_.size(); ++i) {
+    HttpConnection* c = answering_[i];
+    if (c == nullptr) continue;  // closed while waiting (OnConnectionClosed cleared it)
     Pace(slot_, config_->pace.request_us);
     c->AnswerNow();  // may close c, or defer another answer (a pipelined request): next pass
-    // A connection closed by an earlier answer of this batch cannot be among the rest: each
-    // connection waits for at most one answer.
   }
+  answering_.clear();
 }
 
 // gunicorn-style cycling: this response goes out with `Connection: close`, idle keep-alive

@@ -95,6 +95,7 @@ class Worker : public PassObserver {
   // Pace: connections whose response is deferred to the next pass, and whether we are inside the
   // inline first read of a new connection (Tornado 4 answers that one at once).
   std::vector<HttpConnection*> answers_;
+  std::vector<HttpConnection*> answering_;  // the batch AnswerDeferred is going through
   bool inline_reading_ = false;
   void AnswerDeferred();
   std::unique_ptr<char[]> read_buffer_;
