@@ -128,6 +128,8 @@ async function runOnce(
     loop,
     '--pace',
     opts.pace,
+    '--flavour',
+    opts.pace === 'asyncio' ? 'asyncio' : 'tornado4',
     '--port',
     '0',
     '--metrics-port',

@@ -115,7 +115,16 @@ test('native burns nothing and changes nothing', async () => {
 
 test('the server reports the costs it runs with: the preset, and an explicit cost over it', async () => {
   const file = onDisk();
-  const s = await startServe(['--workers', '1', '--pace', 'asyncio', '--pace-request-us', '7']);
+  const s = await startServe([
+    '--workers',
+    '1',
+    '--flavour',
+    'asyncio',
+    '--pace',
+    'asyncio',
+    '--pace-request-us',
+    '7',
+  ]);
   const snap = await s.snapshot();
   expect(snap.pace.pace).toBe('asyncio');
   expect(snap.pace.requestUs).toBe(7);
@@ -157,6 +166,9 @@ describe('presets and settings', () => {
     expect(r.errors).toEqual([
       expect.stringMatching(/^--pace: must be one of native, tornado4, asyncio, got "fast"$/),
       expect.stringMatching(/^--pace-keyerror-us: must be -1 \(the --pace preset\) or an integer/),
+    ]);
+    expect(validateServeConfig({ pace: 'asyncio' }).errors).toEqual([
+      'pace: the asyncio pace burns the costs of the asyncio loop, whose treatment of unknown fds the flavour sets: use flavour: "asyncio" or pace: "tornado4" (flavour is tornado4)',
     ]);
     expect(validateServeConfig({ pace: 'tornado4', paceSkipUs: 12 }).config).toMatchObject({
       pace: 'tornado4',

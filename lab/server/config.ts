@@ -427,6 +427,11 @@ export function validateServeConfig(
       `${label('onEexist')}: only pre-fork-late registers the listening socket in each worker (where EEXIST happens): use ${set('loopCreation', 'pre-fork-late')} or ${drop('onEexist')} ${loop}`,
     );
   }
+  if (ok('pace', 'flavour') && full.pace !== 'native' && full.pace !== full.flavour) {
+    errors.push(
+      `${label('pace')}: the ${full.pace} pace burns the costs of the ${full.pace} loop, whose treatment of unknown fds the flavour sets: use ${set('flavour', full.pace)} or ${set('pace', full.flavour)} (flavour is ${full.flavour})`,
+    );
+  }
   if (ok('port', 'metricsPort') && full.port !== 0 && full.port === full.metricsPort) {
     errors.push(
       `${label('metricsPort')}: the metrics server cannot share port ${full.port} with the workers: choose another ${cli ? '--metrics-port' : 'metricsPort'} (0 picks a free port)`,
