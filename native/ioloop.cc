@@ -60,6 +60,9 @@ int IOLoop::AddHandler(int fd, Handler* h, std::uint32_t events) {
   if (epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) == 0) return 0;
   int e = errno;
   Add(slot_, e == EEXIST ? F_epoll_ctl_eexist : F_epoll_ctl_errors);
+  // selectors.EpollSelector.register adds the key, and removes it again when epoll_ctl raises:
+  // an asyncio loop keeps no handler for an fd it failed to register (Tornado 4 keeps it).
+  if (flavour_ == Flavour::kAsyncio) handlers_.erase(fd);
   errno = e;
   return e;
 }

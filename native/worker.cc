@@ -224,7 +224,9 @@ int Worker::Setup() {
             "FileExistsError: [Errno 17] File exists (listening socket fd %d)%s",
             listen_fd_,
             config_->on_eexist == OnEexist::kFail ? "; the worker exits"
-                                                  : "; ignored, the handler stays in the map");
+                  : config_->flavour == Flavour::kAsyncio
+                      ? "; ignored, and asyncio dropped the handler: this worker accepts nothing"
+                      : "; ignored, the handler stays in the map");
         if (config_->on_eexist == OnEexist::kFail) return kExitEexist;
       } else if (e != 0) {
         Log("epoll_ctl(ADD, listening socket %d) failed: %s", listen_fd_, std::strerror(e));
