@@ -94,6 +94,8 @@ interface Run {
   unknownFd: number;
   /** Requests served by each worker during the run. */
   perWorker: number[];
+  /** Connections each worker accepted during the run. */
+  acceptsPerWorker: number[];
   timeouts: number;
   paceShare: number;
   /** Involuntary context switches of the workers per 1000 requests: preemption by other load. */
@@ -180,6 +182,9 @@ async function runOnce(
         perWorker: after.workers.map(
           (w, i) => (w.counters.requests ?? 0) - (before.workers[i]?.counters.requests ?? 0),
         ),
+        acceptsPerWorker: after.workers.map(
+          (w, i) => (w.counters.accepts_ok ?? 0) - (before.workers[i]?.counters.accepts_ok ?? 0),
+        ),
         timeouts: wrk.socketErrors?.timeout ?? 0,
         paceShare: cpu > 0 ? d('pace_us') / cpu : 0,
         preemptedPer1000: requests > 0 ? (1000 * d('nivcsw')) / requests : 0,
@@ -207,7 +212,8 @@ function describe(r: Run): string {
   return (
     `${r.loop.padEnd(9)} ${fmt(r.rps).padStart(6)} req/s  ` +
     `KeyErrors/1000 ${fmt(per1000(r), 2).padStart(8)}  unknown-fd ${fmt(r.unknownFd).padStart(9)}  ` +
-    `per worker ${r.perWorker.map((n) => fmt(n)).join('/')}  timeouts ${r.timeouts}  ` +
+    `per worker ${r.perWorker.map((n) => fmt(n)).join('/')} ` +
+    `(connections ${r.acceptsPerWorker.map((n) => fmt(n)).join('/')})  timeouts ${r.timeouts}  ` +
     `pace ${fmt(100 * r.paceShare)} % of CPU  preempted/1000 ${fmt(r.preemptedPer1000, 1)}`
   );
 }
