@@ -14,6 +14,7 @@
         "native/kcmp.cc",
         "native/load_driver.cc",
         "native/port_owner.cc",
+        "native/pace.cc",
         "native/worker.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -88,6 +88,16 @@ EngineConfig ConfigFromJs(const Napi::Object& o) {
   c.client_body_timeout_ms = static_cast<int>(IntField(o, "clientBodyTimeoutMs"));
   c.keepalive_timeout_ms = static_cast<int>(IntField(o, "keepaliveTimeoutMs"));
   c.send_timeout_ms = static_cast<int>(IntField(o, "sendTimeoutMs"));
+  Napi::Value pv = o.Get("pace");
+  if (!pv.IsObject()) throw Napi::TypeError::New(o.Env(), "engine config: pace must be an object");
+  Napi::Object p = pv.As<Napi::Object>();
+  c.pace.accept_us = static_cast<int>(IntField(p, "acceptUs"));
+  c.pace.request_us = static_cast<int>(IntField(p, "requestUs"));
+  c.pace.event_us = static_cast<int>(IntField(p, "eventUs"));
+  c.pace.keyerror_us = static_cast<int>(IntField(p, "keyErrorUs"));
+  c.pace.skip_us = static_cast<int>(IntField(p, "skipUs"));
+  c.pace.inline_read = BoolField(p, "inlineRead");
+  c.pace.defer_answer = BoolField(p, "deferAnswer");
   return c;
 }
 

@@ -30,6 +30,11 @@ std::vector<std::string> Validate(const EngineConfig& c) {
   AtLeast(&errs, "clientBodyTimeoutMs", c.client_body_timeout_ms, 1);
   AtLeast(&errs, "keepaliveTimeoutMs", c.keepalive_timeout_ms, 1);
   AtLeast(&errs, "sendTimeoutMs", c.send_timeout_ms, 1);
+  AtLeast(&errs, "pace.acceptUs", c.pace.accept_us, 0);
+  AtLeast(&errs, "pace.requestUs", c.pace.request_us, 0);
+  AtLeast(&errs, "pace.eventUs", c.pace.event_us, 0);
+  AtLeast(&errs, "pace.keyErrorUs", c.pace.keyerror_us, 0);
+  AtLeast(&errs, "pace.skipUs", c.pace.skip_us, 0);
   // One epoll per worker is what EPOLLEXCLUSIVE and per-worker SO_REUSEPORT sockets attach to.
   const bool post_fork = c.loop_creation == LoopCreation::kPostFork;
   if (c.exclusive && !post_fork) {

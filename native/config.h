@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "pace.h"
+
 namespace forklab {
 
 enum class LoopCreation { kPostFork, kPreFork, kPreForkLate };
@@ -38,6 +40,7 @@ struct EngineConfig {
   int client_body_timeout_ms{};      // between two reads of a body
   int keepalive_timeout_ms{};        // idle between requests
   int send_timeout_ms{};             // between two writes of a response
+  PaceCosts pace;  // all zero: the native engine
 };
 
 // The invariants the engine relies on, every one broken at once; empty when it can run. These are

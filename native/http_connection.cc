@@ -380,7 +380,14 @@ void HttpConnection::RespondRaw(int status, std::string&& bytes) {
   out_ = std::move(bytes);
   out_sent_ = 0;
   out_status_ = status;
+  if (worker_->DeferAnswer(this)) return;  // pace: the framework answers on its next pass
   FlushOutput();
+}
+
+void HttpConnection::AnswerNow() {
+  FlushOutput();
+  if (!closed_ && !awaiting_response_) ProcessInput();
+  if (!closed_) Settle();  // reading resumes once the answer is out
 }
 
 void HttpConnection::Fail(int status, const char* why) {

@@ -60,6 +60,8 @@ class HttpConnection : public Handler, public DeadlineNode {
     return !awaiting_response_ && !in_body_ && in_.size() == in_parsed_ && out_.empty();
   }
   void Close();
+  // Sends the response prepared earlier and goes on with the input (pace: a deferred answer).
+  void AnswerNow();
 
  private:
   void OnReadable();

@@ -23,6 +23,7 @@
 
 #include "config.h"
 #include "counters.h"
+#include "pace.h"
 
 namespace forklab {
 
@@ -69,11 +70,18 @@ class IOLoop {
   void SetFlavour(Flavour f) { flavour_ = f; }
   void SetKeyErrorLog(int per_sec, int worker_index);
   void SetObserver(PassObserver* o) { observer_ = o; }
+  // The costs burned per dispatched event, per KeyError and per skipped unknown fd.
+  void SetPace(const PaceCosts& p) { pace_ = p; }
 
   // Returns 0 or the errno of epoll_ctl (counted as EEXIST or other at the call).
   int AddHandler(int fd, Handler* h, std::uint32_t events);
   int UpdateHandler(int fd, std::uint32_t events);
   void RemoveHandler(int fd);
+  // Tornado's IOStream before its first _add_io_state: the fd belongs to a handler but is neither
+  // in the handler map nor in epoll. UpdateHandler registers it (add_handler, EPOLL_CTL_ADD) with
+  // the events asked; RemoveHandler forgets it without an epoll_ctl.
+  void DeferHandler(int fd, Handler* h);
+  bool Deferred(int fd) const { return deferred_.count(fd) != 0; }
   bool HasHandler(int fd) const { return handlers_.count(fd) != 0; }
 
   void AddCallback(std::function<void()> cb) { callbacks_.push_back(std::move(cb)); }
@@ -108,6 +116,8 @@ class IOLoop {
   int waker_[2] = {-1, -1};
   Waker waker_handler_;
   std::unordered_map<int, Handler*> handlers_;
+  std::unordered_map<int, Handler*> deferred_;
+  PaceCosts pace_;
   // self._events: fd → events, popped newest first; a removed fd leaves a tombstone (fd -1).
   std::vector<std::pair<int, std::uint32_t>> pending_;
   std::unordered_map<int, std::size_t> pending_pos_;

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cassert>
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
@@ -198,6 +200,7 @@ int Worker::Setup() {
   loop_->SetFlavour(config_->flavour);
   loop_->SetKeyErrorLog(config_->keyerror_log_per_sec, index_);
   loop_->SetObserver(this);
+  loop_->SetPace(config_->pace);
   loop_->SetStopFlag(&g_stop_signal);
 
   switch (config_->loop_creation) {
@@ -230,7 +233,9 @@ int Worker::Setup() {
             "FileExistsError: [Errno 17] File exists (listening socket fd %d)%s",
             listen_fd_,
             config_->on_eexist == OnEexist::kFail ? "; the worker exits"
-                                                  : "; ignored, the handler stays in the map");
+                  : config_->flavour == Flavour::kAsyncio
+                      ? "; ignored, and asyncio dropped the handler: this worker accepts nothing"
+                      : "; ignored, the handler stays in the map");
         if (config_->on_eexist == OnEexist::kFail) return kExitEexist;
       } else if (e != 0) {
         Log("epoll_ctl(ADD, listening socket %d) failed: %s", listen_fd_, std::strerror(e));
@@ -262,14 +267,11 @@ int Worker::Run() {
 }
 
 void Worker::OnConnection(int fd) {
-  auto conn = std::make_unique<HttpConnection>(this, fd, loop_->now());
-  if (int e = loop_->AddHandler(fd, conn.get(), ConnectionEvents()); e != 0) {
-    Log("epoll_ctl(ADD, connection %d) failed: %s", fd, std::strerror(e));
-    loop_->RemoveHandler(fd);
-    close(fd);
-    return;
-  }
-  auto [it, fresh] = connections_.emplace(fd, std::move(conn));
+  Pace(slot_, config_->pace.accept_us);
+  auto owned = std::make_unique<HttpConnection>(this, fd, loop_->now());
+  HttpConnection* conn = owned.get();
+  auto [it, fresh] = connections_.emplace(fd, std::move(owned));
+  (void)it;
   if (!fresh) {
     // The kernel reused an fd we still track: an invariant is broken, not a client problem.
     Log("internal error: fd %d accepted while still tracked", fd);
@@ -278,7 +280,29 @@ void Worker::OnConnection(int fd) {
   Add(slot_, F_connections_opened);
   Set(slot_, F_open_connections, connections_.size());
   ArmStuckScan();
-  it->second->Settle();  // arms the header timeout
+  int e = 0;
+  if (config_->pace.inline_read) {
+    // IOStream: read_until_regex tries the socket first and registers the fd only when that read
+    // would block. FIONREAD stands in for Tornado's recv that gets EAGAIN, so that the engine's
+    // counters keep meaning what they say (a spurious read is one after an event).
+    loop_->DeferHandler(fd, conn);
+    int unread = 0;
+    if (ioctl(fd, FIONREAD, &unread) == 0 && unread > 0) {
+      inline_reading_ = true;
+      conn->HandleEvents(fd, IOLoop::kRead);
+      inline_reading_ = false;
+    }
+    if (conn->closed()) return;
+    if (loop_->Deferred(fd)) e = loop_->UpdateHandler(fd, ConnectionEvents());  // not registered yet
+  } else {
+    e = loop_->AddHandler(fd, conn, ConnectionEvents());
+  }
+  if (e != 0) {
+    Log("epoll_ctl(ADD, connection %d) failed: %s", fd, std::strerror(e));
+    conn->Close();
+    return;
+  }
+  conn->Settle();  // arms the header timeout
 }
 
 void Worker::ArmTimeout(HttpConnection* c, int kind) {
@@ -337,6 +361,11 @@ void Worker::OnConnectionClosed(HttpConnection* c) {
     --stuck_now_;
     Set(slot_, F_stuck_connections, stuck_now_);
   }
+  for (auto* list : {&answers_, &answering_}) {
+    for (auto& a : *list) {
+      if (a == c) a = nullptr;  // its deferred answer is dropped with it
+    }
+  }
   graveyard_.push_back(std::move(it->second));  // freed after the pass: the caller is on its stack
   connections_.erase(it);
   Add(slot_, F_connections_closed);
@@ -349,6 +378,35 @@ void Worker::OnRequest() {
   if (config_->max_requests > 0 && served_ >= config_->max_requests && !draining_) {
     StartDraining();
   }
+}
+
+// Tornado reads in the event handler and answers in a callback: the read resolves a future, and the
+// coroutine waiting on it runs from the loop's callbacks on the next pass (IOLoop.add_future). So a
+// worker empties its sockets quickly and does the request's work afterwards. Tornado 4 runs a
+// coroutine whose future is already done at once: the request read inline at accept is answered
+// there; asyncio (Tornado 5+) always goes through the loop. The request's cost is burned where the
+// work happens: just before the response is written.
+bool Worker::DeferAnswer(HttpConnection* c) {
+  const PaceCosts& p = config_->pace;
+  if (!p.defer_answer || (inline_reading_ && config_->flavour == Flavour::kTornado4)) {
+    Pace(slot_, p.request_us);
+    return false;
+  }
+  if (answers_.empty()) loop_->AddCallback([this] { AnswerDeferred(); });
+  answers_.push_back(c);
+  return true;
+}
+
+void Worker::AnswerDeferred() {
+  assert(answering_.empty());
+  answering_.swap(answers_);
+  for (std::size_t i = 0; i < answering_.size(); ++i) {
+    HttpConnection* c = answering_[i];
+    if (c == nullptr) continue;  // closed while waiting (OnConnectionClosed cleared it)
+    Pace(slot_, config_->pace.request_us);
+    c->AnswerNow();  // may close c, or defer another answer (a pipelined request): next pass
+  }
+  answering_.clear();
 }
 
 // gunicorn-style cycling: this response goes out with `Connection: close`, idle keep-alive

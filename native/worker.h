@@ -78,6 +78,8 @@ class Worker : public PassObserver {
   void OnConnectionClosed(HttpConnection* c);
   // A complete request was parsed; may start draining (max requests).
   void OnRequest();
+  // Pace: true when `c`'s response waits for the callbacks of the next pass (AnswerNow then).
+  bool DeferAnswer(HttpConnection* c);
   void Log(const char* fmt, ...) __attribute__((format(printf, 2, 3)));
 
   void OnPass(double now, int nevents) override;
@@ -107,6 +109,12 @@ class Worker : public PassObserver {
   IOLoop* loop_ = nullptr;
   std::unordered_map<int, std::unique_ptr<HttpConnection>> connections_;
   std::vector<std::unique_ptr<HttpConnection>> graveyard_;
+  // Pace: connections whose response is deferred to the next pass, and whether we are inside the
+  // inline first read of a new connection (Tornado 4 answers that one at once).
+  std::vector<HttpConnection*> answers_;
+  std::vector<HttpConnection*> answering_;  // the batch AnswerDeferred is going through
+  bool inline_reading_ = false;
+  void AnswerDeferred();
   std::unique_ptr<char[]> read_buffer_;
   int reserve_fd_ = -1;
   bool draining_ = false;

@@ -8,19 +8,22 @@ export default defineScenario({
     '`self._handlers[fd]`, gets a KeyError, and logs it; Tornado 5 and 6 (asyncio selectors) skip the ' +
     'fd silently, so no KeyError is ever seen, but the workers spin on their siblings’ events just ' +
     'the same. A third target creates the loop after fork and sees neither. Compare KeyErrors and ' +
-    'unknown-fd events per 1000 requests, requests per second and CPU per request.',
+    'unknown-fd events per 1000 requests, requests per second and CPU per request. Each target runs ' +
+    'at the pace of its framework (`pace`: tornado4 or asyncio), burning the CPU the interpreter ' +
+    'spends per accept, request, event, logged KeyError or skipped fd, calibrated on this kind of ' +
+    'machine; `pace: native` shows the same mechanism magnified.',
   targets: [
     {
       name: 'pre-fork-tornado4',
-      server: { loopCreation: 'pre-fork', flavour: 'tornado4', workers: 4 },
+      server: { loopCreation: 'pre-fork', flavour: 'tornado4', workers: 4, pace: 'tornado4' },
     },
     {
       name: 'pre-fork-asyncio',
-      server: { loopCreation: 'pre-fork', flavour: 'asyncio', workers: 4 },
+      server: { loopCreation: 'pre-fork', flavour: 'asyncio', workers: 4, pace: 'asyncio' },
     },
     {
       name: 'post-fork-tornado4',
-      server: { loopCreation: 'post-fork', flavour: 'tornado4', workers: 4 },
+      server: { loopCreation: 'post-fork', flavour: 'tornado4', workers: 4, pace: 'tornado4' },
     },
   ],
   load: { mode: 'keep-alive', connections: 32, durationSec: 10, warmupSec: 2 },

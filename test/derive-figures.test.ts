@@ -3,6 +3,7 @@ import { counterDeltas, crossCheck, deriveFigures, ratio } from '../lab/record/d
 import { jain, stuckConnectionsMax } from '../lab/record/figures';
 import { parseRecordJson, recordJson } from '../lab/record/run-folder';
 import type { ClientResult, TargetSeries, WorkerRecord } from '../lab/record/run-record';
+import { resolvePace } from '../lab/server/pace';
 import type { ServerSnapshot } from '../lab/server/snapshot';
 
 function snap(
@@ -16,6 +17,7 @@ function snap(
     stopping: false,
     takenAtMs: 0,
     config: {} as ServerSnapshot['config'],
+    pace: resolvePace('native', {}),
     workers: workers.map((w, index) => ({
       index,
       pid: 100 + index,

@@ -173,3 +173,28 @@ async function waitForExits(s: Awaited<ReturnType<typeof startServe>>, n: number
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+test('pre-fork-late asyncio: the worker whose registration gave EEXIST keeps no handler, accepts nothing and skips every event', async () => {
+  // selectors.EpollSelector.register removes its key when epoll_ctl raises (Tornado 4 keeps it).
+  const s = await startServe([
+    '--workers',
+    '2',
+    '--loop-creation',
+    'pre-fork-late',
+    '--on-eexist',
+    'ignore',
+    '--flavour',
+    'asyncio',
+  ]);
+  const r = await keepAliveLoad({ port: s.port, connections: 8, perConnection: 100 });
+  expect(r.responses).toBe(800);
+  const w = (await s.snapshot()).workers;
+  const eexist = w.filter((x) => x.counters.epoll_ctl_eexist! > 0);
+  expect(eexist).toHaveLength(1);
+  const loser = eexist[0]!;
+  const winner = w.find((x) => x !== loser)!;
+  expect(loser.counters.accepts_ok).toBe(0);
+  expect(loser.counters.requests).toBe(0);
+  expect(loser.counters.unknown_fd_events).toBeGreaterThan(0);
+  expect(winner.counters.requests).toBe(800);
+});

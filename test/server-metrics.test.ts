@@ -46,6 +46,7 @@ const info: ServerInfo = {
   workers: '2',
   accept_batch: '128',
   max_requests: '0',
+  pace: 'native',
   port: '8080',
   engine_version: 'test',
 };
@@ -267,7 +268,7 @@ describe('rendering', () => {
     const { s } = await render();
     expect(
       s.get(
-        'forklab_server_info{name="post-fork-tornado4",loop_creation="post-fork",flavour="tornado4",trigger="level",exclusive="false",reuseport="false",workers="2",accept_batch="128",max_requests="0",port="8080",engine_version="test"}',
+        'forklab_server_info{name="post-fork-tornado4",loop_creation="post-fork",flavour="tornado4",trigger="level",exclusive="false",reuseport="false",workers="2",accept_batch="128",max_requests="0",pace="native",port="8080",engine_version="test"}',
       ),
     ).toBe(1);
   });

@@ -183,6 +183,7 @@ describe('start-up order', () => {
         'maxFds',
         'maxRequests',
         'onEexist',
+        'pace',
         'port',
         'reusePort',
         'sendTimeoutMs',
@@ -191,6 +192,16 @@ describe('start-up order', () => {
         'workers',
       ].sort(),
     );
+    // The costs resolved from the preset (native: none), not the -1 placeholders of ServeConfig.
+    expect(engine.config.pace).toEqual({
+      acceptUs: 0,
+      requestUs: 0,
+      eventUs: 0,
+      keyErrorUs: 0,
+      skipUs: 0,
+      inlineRead: false,
+      deferAnswer: false,
+    });
   });
 
   test('a port that cannot be bound fails start-up, naming --port, and closes the engine', async () => {

@@ -18,6 +18,10 @@ export interface WrkOptions {
   threads: number;
   connections: number;
   durationSec: number;
+  /** Request headers, e.g. `Connection: close` for one connection per request. */
+  headers?: string[];
+  /** wrk's --timeout in seconds (its default is 2). */
+  timeoutSec?: number;
 }
 
 /** Runs `wrk --latency` to completion; rejects if it cannot start or exits non-zero. */
@@ -27,6 +31,8 @@ export async function runWrk(opts: WrkOptions): Promise<WrkResult> {
     `-c${opts.connections}`,
     `-d${opts.durationSec}s`,
     '--latency',
+    ...(opts.headers ?? []).flatMap((h) => ['-H', h]),
+    ...(opts.timeoutSec === undefined ? [] : ['--timeout', `${opts.timeoutSec}s`]),
     opts.url,
   ];
   // Tracked like the servers, so that an interrupted benchmark stops wrk too.

@@ -52,6 +52,20 @@ export interface EngineConfig {
   keepaliveTimeoutMs: number;
   /** Between two writes of a response the client does not read; closed. */
   sendTimeoutMs: number;
+  /** CPU burned per accept, request, event, KeyError, skip (native/pace.h); all 0 = unpaced. */
+  pace: EnginePace;
+}
+
+export interface EnginePace {
+  acceptUs: number;
+  requestUs: number;
+  eventUs: number;
+  keyErrorUs: number;
+  skipUs: number;
+  /** Read a new connection before registering it with epoll (Tornado's IOStream). */
+  inlineRead: boolean;
+  /** Answer a request read in an event handler on the next pass (Tornado's coroutines). */
+  deferAnswer: boolean;
 }
 
 export type FieldKind = 'counter' | 'gauge' | 'internal';

@@ -6,8 +6,17 @@
 import { isIP } from 'node:net';
 import { tokenizeArgv } from './argv';
 import type { EngineConfig, Flavour, LoopCreation, OnEexist, Trigger } from '../native/engine';
+import { MAX_PACE_US, PACES, type PaceCost, type PaceName } from './pace';
 
-export interface ServeConfig extends EngineConfig {
+export interface ServeConfig extends Omit<EngineConfig, 'pace'> {
+  /** The pace model: native (no burn), or the calibrated costs of tornado4 or asyncio. */
+  pace: PaceName;
+  /** Explicit costs in µs of CPU, each beating the preset's; -1 takes the preset's. */
+  paceAcceptUs: number;
+  paceRequestUs: number;
+  paceEventUs: number;
+  paceKeyErrorUs: number;
+  paceSkipUs: number;
   /** Address of the metrics HTTP server; defaults to `host`. */
   metricsHost: string;
   /** Port of the metrics HTTP server (/metrics, /healthz, /snapshot.json); 0 picks a free port. */
@@ -26,6 +35,15 @@ export const LOOP_CREATIONS = [
 export const FLAVOURS = ['tornado4', 'asyncio'] as const satisfies readonly Flavour[];
 export const TRIGGERS = ['level', 'edge'] as const satisfies readonly Trigger[];
 export const ON_EEXIST = ['fail', 'ignore'] as const satisfies readonly OnEexist[];
+
+/** The explicit-cost fields of ServeConfig, by the cost they set. */
+export const PACE_COST_FIELDS = {
+  acceptUs: 'paceAcceptUs',
+  requestUs: 'paceRequestUs',
+  eventUs: 'paceEventUs',
+  keyErrorUs: 'paceKeyErrorUs',
+  skipUs: 'paceSkipUs',
+} as const satisfies Record<PaceCost, keyof ServeConfig>;
 
 export function defaultName(loopCreation: LoopCreation, flavour: Flavour): string {
   return `${loopCreation}-${flavour}`;
@@ -201,6 +219,60 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
     default: 5,
     value: 'N',
     help: 'KeyError tracebacks logged per second per worker; the rest are counted',
+  },
+  {
+    key: 'pace',
+    flag: '--pace',
+    env: 'FORKLAB_PACE',
+    kind: { type: 'enum', values: PACES },
+    value: PACES.join('|'),
+    default: 'native',
+    help: 'CPU the workers burn where the framework spends it: native (none), or the costs calibrated for tornado4 or asyncio (lab/server/pace-presets.json, npm run calibrate)',
+  },
+  {
+    key: 'paceAcceptUs',
+    flag: '--pace-accept-us',
+    env: 'FORKLAB_PACE_ACCEPT_US',
+    kind: { type: 'int', min: 0, max: MAX_PACE_US, alt: [-1, 'the --pace preset'] },
+    default: -1,
+    value: 'US',
+    help: 'CPU µs per accepted connection (beats the preset)',
+  },
+  {
+    key: 'paceRequestUs',
+    flag: '--pace-request-us',
+    env: 'FORKLAB_PACE_REQUEST_US',
+    kind: { type: 'int', min: 0, max: MAX_PACE_US, alt: [-1, 'the --pace preset'] },
+    default: -1,
+    value: 'US',
+    help: 'CPU µs per request parsed and answered (beats the preset)',
+  },
+  {
+    key: 'paceEventUs',
+    flag: '--pace-event-us',
+    env: 'FORKLAB_PACE_EVENT_US',
+    kind: { type: 'int', min: 0, max: MAX_PACE_US, alt: [-1, 'the --pace preset'] },
+    default: -1,
+    value: 'US',
+    help: 'CPU µs per event dispatched to a handler (beats the preset)',
+  },
+  {
+    key: 'paceKeyErrorUs',
+    flag: '--pace-keyerror-us',
+    env: 'FORKLAB_PACE_KEYERROR_US',
+    kind: { type: 'int', min: 0, max: MAX_PACE_US, alt: [-1, 'the --pace preset'] },
+    default: -1,
+    value: 'US',
+    help: 'CPU µs per KeyError, its traceback logged (beats the preset)',
+  },
+  {
+    key: 'paceSkipUs',
+    flag: '--pace-skip-us',
+    env: 'FORKLAB_PACE_SKIP_US',
+    kind: { type: 'int', min: 0, max: MAX_PACE_US, alt: [-1, 'the --pace preset'] },
+    default: -1,
+    value: 'US',
+    help: 'CPU µs per unknown-fd event asyncio skips (beats the preset)',
   },
   {
     key: 'stuckAfterMs',
@@ -434,6 +506,11 @@ export function validateServeConfig(
   if (ok('onEexist', 'loopCreation') && explicitOnEexist && full.loopCreation !== 'pre-fork-late') {
     errors.push(
       `${label('onEexist')}: only pre-fork-late registers the listening socket in each worker (where EEXIST happens): use ${set('loopCreation', 'pre-fork-late')} or ${drop('onEexist')} ${loop}`,
+    );
+  }
+  if (ok('pace', 'flavour') && full.pace !== 'native' && full.pace !== full.flavour) {
+    errors.push(
+      `${label('pace')}: the ${full.pace} pace burns the costs of the ${full.pace} loop, whose treatment of unknown fds the flavour sets: use ${set('flavour', full.pace)} or ${set('pace', full.flavour)} (flavour is ${full.flavour})`,
     );
   }
   if (ok('port', 'metricsPort') && full.port !== 0 && full.port === full.metricsPort) {

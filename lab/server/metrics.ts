@@ -168,6 +168,15 @@ export const FIELD_METRICS: Readonly<Record<string, FieldMetric>> = {
     'system CPU time in microseconds (getrusage in the worker)',
     { labels: { mode: 'system' }, scale: 1e-6 },
   ),
+  pace_us: c(
+    'forklab_pace_cpu_seconds_total',
+    'CPU microseconds burned by the pace model (thread CPU clock, in the burn)',
+    { scale: 1e-6 },
+  ),
+  pace_burns: c(
+    'forklab_pace_burns_total',
+    'burns of the pace model (per paced accept, request, event, KeyError, skip)',
+  ),
   open_connections: g('forklab_open_connections', 'connections open now'),
   stuck_connections: g(
     'forklab_stuck_connections',
@@ -210,6 +219,8 @@ export interface ServerInfo {
   workers: string;
   accept_batch: string;
   max_requests: string;
+  /** The pace model: native, tornado4 or asyncio (the costs are in /snapshot.json). */
+  pace: string;
   port: string;
   engine_version: string;
 }

@@ -3,7 +3,8 @@
 // the workers with SIGKILL and exits at once. Never leaves a worker behind when the process exits.
 import type { ServeConfig } from './config';
 import { formatReadyLine } from './ready-line';
-import { startSupervisor, type Supervisor } from './supervisor';
+import { describePace } from './pace';
+import { resolveServePace, startSupervisor, type Supervisor } from './supervisor';
 
 export interface ServeIO {
   stdout: { write(s: string): unknown };
@@ -70,7 +71,8 @@ export async function serve(config: ServeConfig, io: ServeIO = process): Promise
   log(
     `forklab: ${c.name} serving on ${url(c.host, sup.port)} with ${c.workers} worker${c.workers === 1 ? '' : 's'} ` +
       `(pids ${sup.pids().join(', ')}; loop creation ${c.loopCreation}, ${c.flavour}, ${c.trigger}-triggered` +
-      `${c.exclusive ? ', EPOLLEXCLUSIVE' : ''}${c.reusePort ? ', SO_REUSEPORT' : ''}; engine ${sup.engineVersion}); ` +
+      `${c.exclusive ? ', EPOLLEXCLUSIVE' : ''}${c.reusePort ? ', SO_REUSEPORT' : ''}; engine ${sup.engineVersion}; ` +
+      `pace ${describePace(resolveServePace(c))}); ` +
       `metrics on ${url(c.metricsHost, sup.metricsPort, '/metrics')}`,
   );
 

@@ -2,6 +2,7 @@
 // every counter as a plain number (u64 counters stay below 2^53 in any real run).
 import type { CounterLayout } from '../native/engine';
 import type { ServeConfig } from './config';
+import type { ResolvedPace } from './pace';
 import {
   RESTART_REASONS,
   type ExitReason,
@@ -34,11 +35,14 @@ export interface ServerSnapshot {
   /** Unix time in ms when the snapshot was taken. */
   takenAtMs: number;
   config: ServeConfig;
+  /** The costs the workers burn and where they came from (preset, explicit, calibration). */
+  pace: ResolvedPace;
   workers: WorkerSnapshot[];
 }
 
 export interface SnapshotInput {
   config: ServeConfig;
+  pace: ResolvedPace;
   engineVersion: string;
   port: number;
   metricsPort: number;
@@ -58,6 +62,7 @@ export function buildSnapshot(s: SnapshotInput): ServerSnapshot {
     stopping: s.stopping,
     takenAtMs: Date.now(),
     config: s.config,
+    pace: s.pace,
     workers: s.status.map((w) => {
       const counters: Record<string, number> = {};
       s.layout.fields.forEach((field, f) => {

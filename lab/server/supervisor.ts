@@ -2,8 +2,9 @@
 // parent registration] → fork the workers), reaps them every 50 ms and restarts or gives up on each
 // exit (restart-policy.ts), and serves /metrics, /healthz and /snapshot.json from this process.
 import { constants } from 'node:os';
-import { Engine, type EngineConfig } from '../native/engine';
-import type { ServeConfig } from './config';
+import { Engine, type EngineConfig, type EnginePace } from '../native/engine';
+import { PACE_COST_FIELDS, type ServeConfig } from './config';
+import { PACE_COSTS, resolvePace, type PaceCost, type ResolvedPace } from './pace';
 import { createMetrics, type ForklabMetrics, type ServerInfo } from './metrics';
 import { startMetricsServer, type Health, type MetricsServer } from './metrics-server';
 import {
@@ -113,7 +114,20 @@ export function engineConfigOf(c: ServeConfig): EngineConfig {
     clientBodyTimeoutMs: c.clientBodyTimeoutMs,
     keepaliveTimeoutMs: c.keepaliveTimeoutMs,
     sendTimeoutMs: c.sendTimeoutMs,
+    pace: enginePace(resolveServePace(c)),
   };
+}
+
+/** The pace a config runs at: its preset with its explicit costs. */
+export function resolveServePace(c: ServeConfig): ResolvedPace {
+  const explicit: Partial<Record<PaceCost, number>> = {};
+  for (const cost of PACE_COSTS) explicit[cost] = c[PACE_COST_FIELDS[cost]];
+  return resolvePace(c.pace, explicit);
+}
+
+function enginePace(p: ResolvedPace): EnginePace {
+  const { acceptUs, requestUs, eventUs, keyErrorUs, skipUs, inlineRead, deferAnswer } = p;
+  return { acceptUs, requestUs, eventUs, keyErrorUs, skipUs, inlineRead, deferAnswer };
 }
 
 export function serverInfo(c: ServeConfig, port: number, engineVersion: string): ServerInfo {
@@ -127,6 +141,7 @@ export function serverInfo(c: ServeConfig, port: number, engineVersion: string):
     workers: String(c.workers),
     accept_batch: String(c.acceptBatch),
     max_requests: String(c.maxRequests),
+    pace: c.pace,
     port: String(port),
     engine_version: engineVersion,
   };
@@ -271,9 +286,11 @@ export async function startSupervisor(
     return { ok: true, reason: 'ok' };
   };
 
+  const pace = resolveServePace(config);
   const snapshot = (): ServerSnapshot =>
     buildSnapshot({
       config,
+      pace,
       engineVersion,
       port,
       metricsPort: server?.port ?? 0,

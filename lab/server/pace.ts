@@ -1,0 +1,140 @@
+// The pace model's presets: how much CPU a worker burns per accept, request, event, KeyError and
+// skipped unknown fd, so that the engine runs at the speed of the framework it models.
+//
+// `native` burns nothing (the engine as it is: the mechanism, magnified). `tornado4` and `asyncio`
+// take their costs from pace-presets.json, which `npm run calibrate` (scripts/calibrate.ts) writes
+// by timing Debian's Python and the real `tornado` package on the machine, with how each cost was
+// obtained. A cost given explicitly (`--pace-request-us 180`) beats the preset's.
+import presetsJson from './pace-presets.json';
+
+export const PACES = ['native', 'tornado4', 'asyncio'] as const;
+export type PaceName = (typeof PACES)[number];
+
+/** The costs, in microseconds of CPU per occurrence. */
+export const PACE_COSTS = ['acceptUs', 'requestUs', 'eventUs', 'keyErrorUs', 'skipUs'] as const;
+export type PaceCost = (typeof PACE_COSTS)[number];
+
+export type PaceCosts = Record<PaceCost, number>;
+
+/** Where a calibration was made, and how each cost was obtained. */
+export interface Calibration {
+  /** ISO time of the calibration. */
+  date: string;
+  machine: string;
+  cpu: string;
+  kernel: string;
+  python: string;
+  tornado: string;
+  command: string;
+  /** Per cost: what was timed and the raw figures. */
+  method: Record<PaceCost, string>;
+}
+
+export interface PacePresets {
+  calibration: Calibration;
+  presets: Record<Exclude<PaceName, 'native'>, PaceCosts>;
+}
+
+/** What a server runs with: the costs, whether Tornado's IOStream inline first read is modelled. */
+export interface ResolvedPace extends PaceCosts {
+  pace: PaceName;
+  /** A paced preset reads a new connection before registering it with epoll, as IOStream does. */
+  inlineRead: boolean;
+  /** A paced preset answers a request read by an event handler on the next pass of the loop. */
+  deferAnswer: boolean;
+  /** The costs set explicitly rather than taken from the preset. */
+  overridden: PaceCost[];
+  /** For a paced preset: when and where its costs were calibrated. */
+  calibration?: { date: string; machine: string; python: string; tornado: string };
+}
+
+export const NATIVE_COSTS: Readonly<PaceCosts> = Object.freeze({
+  acceptUs: 0,
+  requestUs: 0,
+  eventUs: 0,
+  keyErrorUs: 0,
+  skipUs: 0,
+});
+
+/** The largest cost a setting may ask for (native/pace.h kMaxPaceUs). */
+export const MAX_PACE_US = 100_000;
+
+/** Checks a presets document; returns every problem, each naming the field. */
+export function presetsProblems(doc: unknown): string[] {
+  const errs: string[] = [];
+  const fix = 'run `npm run calibrate` to write it again';
+  if (typeof doc !== 'object' || doc === null) return [`pace presets: not an object (${fix})`];
+  const d = doc as Record<string, unknown>;
+  const cal = d.calibration as Record<string, unknown> | undefined;
+  if (typeof cal !== 'object' || cal === null) errs.push(`calibration: missing (${fix})`);
+  else {
+    for (const k of ['date', 'machine', 'python', 'tornado'] as const) {
+      if (typeof cal[k] !== 'string' || cal[k] === '')
+        errs.push(`calibration.${k}: must be a non-empty string (${fix})`);
+    }
+  }
+  const presets = d.presets as Record<string, unknown> | undefined;
+  for (const name of ['tornado4', 'asyncio'] as const) {
+    const p = presets?.[name] as Record<string, unknown> | undefined;
+    if (typeof p !== 'object' || p === null) {
+      errs.push(`presets.${name}: missing (${fix})`);
+      continue;
+    }
+    for (const c of PACE_COSTS) {
+      const v = p[c];
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > MAX_PACE_US)
+        errs.push(
+          `presets.${name}.${c}: must be an integer from 0 to ${MAX_PACE_US}, got ${JSON.stringify(v)} (${fix})`,
+        );
+    }
+  }
+  return errs;
+}
+
+let shipped: PacePresets | undefined;
+
+/** The presets the repository ships (lab/server/pace-presets.json), checked once. */
+export function shippedPresets(): PacePresets {
+  if (shipped) return shipped;
+  const errs = presetsProblems(presetsJson);
+  if (errs.length > 0) throw new Error(`lab/server/pace-presets.json: ${errs.join('; ')}`);
+  shipped = presetsJson as unknown as PacePresets;
+  return shipped;
+}
+
+/** The costs a server runs with: the preset's, each replaced by its explicit value when set. */
+export function resolvePace(
+  pace: PaceName,
+  explicit: Partial<Record<PaceCost, number>>,
+  presets: PacePresets = shippedPresets(),
+): ResolvedPace {
+  const base = pace === 'native' ? NATIVE_COSTS : presets.presets[pace];
+  const costs = { ...base };
+  const overridden: PaceCost[] = [];
+  for (const c of PACE_COSTS) {
+    const v = explicit[c];
+    if (v !== undefined && v >= 0) {
+      costs[c] = v;
+      overridden.push(c);
+    }
+  }
+  const { date, machine, python, tornado } = presets.calibration;
+  return {
+    pace,
+    ...costs,
+    inlineRead: pace !== 'native',
+    deferAnswer: pace !== 'native',
+    overridden,
+    ...(pace === 'native' ? {} : { calibration: { date, machine, python, tornado } }),
+  };
+}
+
+/** One line for logs and verdicts: `tornado4 (accept 250, request 200, … µs; calibrated …)`. */
+export function describePace(p: ResolvedPace): string {
+  if (p.pace === 'native' && p.overridden.length === 0) return 'native (unpaced)';
+  const costs = PACE_COSTS.map(
+    (c) => `${c.replace(/Us$/, '')} ${p[c]}${p.overridden.includes(c) ? '*' : ''}`,
+  ).join(', ');
+  const cal = p.calibration ? `; calibrated ${p.calibration.date.slice(0, 10)}` : '';
+  return `${p.pace} (${costs} µs CPU${p.overridden.length ? ', * explicit' : ''}${cal})`;
+}

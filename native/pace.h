@@ -1,0 +1,55 @@
+// The pace model: the engine spends CPU where the framework it models spends it, so that its
+// throughput, its spread of connections over the workers and its KeyError counts are the
+// framework's, not those of a C++ loop that is 30–50× faster.
+//
+// Each cost is CPU time a worker burns at one place of the loop (see PaceCosts). The burn spins on
+// CLOCK_THREAD_CPUTIME_ID, not on a wall clock: the interpreter's cost of handling a request is
+// CPU time, and on a loaded machine a preempted Python worker still needs all of it. A spin timed
+// by CLOCK_MONOTONIC would count the time the worker sat preempted as work done and burn less CPU
+// than the interpreter, exactly when the machine is busiest (which is when the lab measures).
+// Every burn is counted in the worker's slot (pace_us, pace_burns), so the time is visible and is
+// never taken for the engine's own cost.
+#pragma once
+
+#include <cstdint>
+
+#include "counters.h"
+
+namespace forklab {
+
+// The largest cost a setting may ask for: 100 ms of CPU per occurrence.
+constexpr int kMaxPaceUs = 100000;
+
+// Microseconds of CPU per occurrence; 0 = no burn (the native engine).
+struct PaceCosts {
+  // Per connection accepted: socket object, IOStream and HTTP connection set-up, before the first
+  // read (Tornado runs this inside its accept loop, between two accept calls).
+  int accept_us = 0;
+  // Per request parsed and answered: header parsing, routing, the handler, the response write.
+  int request_us = 0;
+  // Per event dispatched to a handler: one pass of the loop's Python around the call.
+  int event_us = 0;
+  // tornado4, per KeyError: the exception, its traceback and the log line logging.error writes.
+  int keyerror_us = 0;
+  // asyncio, per event skipped for an unknown fd: selectors' lookup and the pass it costs.
+  int skip_us = 0;
+  // Read a new connection before registering it with epoll, as Tornado's IOStream does
+  // (_try_inline_read): the fd is registered only when the first read would block.
+  bool inline_read = false;
+  // Answer a request read in an event handler from the loop's callbacks on the next pass, as
+  // Tornado's coroutines do (the handler resolves a future; the coroutine resumes later).
+  bool defer_answer = false;
+};
+
+// Spins until this thread has used `us` more microseconds of CPU; returns the nanoseconds of
+// thread CPU time that passed (≥ us × 1000).
+std::uint64_t BurnCpu(int us);
+
+// Burns `us` and counts it in `slot` (pace_us, pace_burns). Nothing at all for us <= 0.
+inline void Pace(std::uint64_t* slot, int us) {
+  if (us <= 0) return;
+  Add(slot, F_pace_us, BurnCpu(us) / 1000u);
+  Add(slot, F_pace_burns);
+}
+
+}  // namespace forklab

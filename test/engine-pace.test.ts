@@ -1,0 +1,179 @@
+// The pace model: workers burn the configured CPU where it is configured, count it, and nothing
+// at all when unpaced; presets come from the shipped calibration and explicit costs beat them.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseServeConfig, validateServeConfig } from '../lab/server/config';
+import {
+  PACE_COSTS,
+  presetsProblems,
+  resolvePace,
+  shippedPresets,
+  type PacePresets,
+} from '../lab/server/pace';
+import { churnLoad, keepAliveLoad } from './support/http-client';
+import { sleep, startServe, stopAll } from './support/serve-process';
+
+afterEach(stopAll);
+
+const PRESETS_FILE = path.join(__dirname, '..', 'lab', 'server', 'pace-presets.json');
+const onDisk = (): PacePresets => JSON.parse(readFileSync(PRESETS_FILE, 'utf8')) as PacePresets;
+
+/** Every cost 0 except the ones given: the burns can then be attributed to one place. */
+function only(
+  costs: Partial<Record<'accept' | 'request' | 'event' | 'keyerror' | 'skip', number>>,
+) {
+  const args: string[] = [];
+  for (const c of ['accept', 'request', 'event', 'keyerror', 'skip'] as const)
+    args.push(`--pace-${c}-us`, String(costs[c] ?? 0));
+  return args;
+}
+
+/** utime + stime of a process in µs (/proc/<pid>/stat, clock ticks of 10 ms). */
+function procCpuUs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) * 10_000;
+}
+
+test('each answered request burns the request cost once, and the worker really spent that CPU', async () => {
+  const cost = 2000;
+  const s = await startServe(['--workers', '1', '--pace', 'tornado4', ...only({ request: cost })]);
+  const before = await s.snapshot();
+  const cpuBefore = procCpuUs(s.pids[0]!);
+  const r = await keepAliveLoad({ port: s.port, connections: 4, perConnection: 50 });
+  expect(r.responses).toBe(200);
+  await sleep(250); // the last rusage publish
+  const after = await s.snapshot();
+  const cpu = procCpuUs(s.pids[0]!) - cpuBefore;
+  const d = (f: string) => after.workers[0]!.counters[f]! - before.workers[0]!.counters[f]!;
+  expect(d('responses_200')).toBe(200);
+  expect(d('pace_burns')).toBe(200);
+  // Each burn lasts at least its cost and overshoots by one clock read.
+  expect(d('pace_us')).toBeGreaterThanOrEqual(200 * cost);
+  expect(d('pace_us')).toBeLessThan(200 * (cost + 100));
+  // The kernel's own account of the worker's CPU covers the burns (one 10 ms tick of rounding).
+  expect(cpu + 10_000).toBeGreaterThanOrEqual(d('pace_us'));
+  const published = d('utime_us') + d('stime_us');
+  expect(published).toBeGreaterThanOrEqual(d('pace_us'));
+});
+
+test('each accepted connection burns the accept cost once (churn, tornado4 inline first read)', async () => {
+  const cost = 700;
+  const s = await startServe(['--workers', '2', '--pace', 'tornado4', ...only({ accept: cost })]);
+  const before = await s.snapshot();
+  const r = await churnLoad({ port: s.port, total: 300, concurrency: 4 });
+  expect(r.responses).toBe(300);
+  const after = await s.snapshot();
+  const d = (f: string) =>
+    after.workers.reduce((a, w, i) => a + w.counters[f]! - before.workers[i]!.counters[f]!, 0);
+  expect(d('accepts_ok')).toBe(300);
+  expect(d('pace_burns')).toBe(300);
+  expect(d('pace_us')).toBeGreaterThanOrEqual(300 * cost);
+  expect(d('pace_us')).toBeLessThan(300 * (cost + 100));
+});
+
+test('pre-fork: every KeyError burns the KeyError cost, and only KeyErrors do', async () => {
+  const cost = 300;
+  const s = await startServe([
+    '--workers',
+    '2',
+    '--loop-creation',
+    'pre-fork',
+    '--accept-batch',
+    '1',
+    '--pace',
+    'tornado4',
+    ...only({ keyerror: cost }),
+  ]);
+  const r = await keepAliveLoad({
+    port: s.port,
+    connections: 16,
+    perConnection: 150,
+    staggerMs: 5,
+  });
+  expect(r.responses).toBe(16 * 150);
+  const snap = await s.snapshot();
+  const t = (f: string) => snap.workers.reduce((a, w) => a + w.counters[f]!, 0);
+  expect(t('keyerrors')).toBeGreaterThan(0);
+  expect(t('pace_burns')).toBe(t('keyerrors'));
+  expect(t('pace_us')).toBeGreaterThanOrEqual(t('keyerrors') * cost);
+  expect(t('pace_us')).toBeLessThan(t('keyerrors') * (cost + 100));
+});
+
+test('native burns nothing and changes nothing', async () => {
+  const s = await startServe(['--workers', '2']);
+  const r = await keepAliveLoad({ port: s.port, connections: 4, perConnection: 100 });
+  expect(r.responses).toBe(400);
+  const c = await churnLoad({ port: s.port, total: 100, concurrency: 4 });
+  expect(c.responses).toBe(100);
+  expect(await s.total('pace_us')).toBe(0);
+  expect(await s.total('pace_burns')).toBe(0);
+  const snap = await s.snapshot();
+  expect(snap.pace).toMatchObject({ pace: 'native', inlineRead: false, deferAnswer: false });
+  for (const c of PACE_COSTS) expect(snap.pace[c]).toBe(0);
+});
+
+test('the server reports the costs it runs with: the preset, and an explicit cost over it', async () => {
+  const file = onDisk();
+  const s = await startServe([
+    '--workers',
+    '1',
+    '--flavour',
+    'asyncio',
+    '--pace',
+    'asyncio',
+    '--pace-request-us',
+    '7',
+  ]);
+  const snap = await s.snapshot();
+  expect(snap.pace.pace).toBe('asyncio');
+  expect(snap.pace.requestUs).toBe(7);
+  expect(snap.pace.overridden).toEqual(['requestUs']);
+  for (const c of PACE_COSTS.filter((x) => x !== 'requestUs'))
+    expect(snap.pace[c]).toBe(file.presets.asyncio[c]);
+  expect(snap.pace.calibration?.date).toBe(file.calibration.date);
+  expect(await s.metrics()).toMatch(/^forklab_server_info\{[^}]*pace="asyncio"[^}]*\} 1$/m);
+});
+
+describe('presets and settings', () => {
+  test('the shipped presets are the calibration file, with how they were obtained', () => {
+    const file = onDisk();
+    expect(shippedPresets()).toEqual(file);
+    expect(presetsProblems(file)).toEqual([]);
+    for (const c of PACE_COSTS) expect(file.calibration.method[c]).toEqual(expect.any(String));
+  });
+
+  test('an explicit cost beats the preset; -1 keeps the preset', () => {
+    const file = onDisk();
+    const p = resolvePace('tornado4', { requestUs: 5, keyErrorUs: -1 });
+    expect(p.requestUs).toBe(5);
+    expect(p.keyErrorUs).toBe(file.presets.tornado4.keyErrorUs);
+    expect(p.overridden).toEqual(['requestUs']);
+    expect(resolvePace('native', { eventUs: 9 })).toMatchObject({ eventUs: 9, requestUs: 0 });
+  });
+
+  test('a broken presets file names each bad field and the fix', () => {
+    const file = onDisk();
+    const bad = { ...file, presets: { ...file.presets, asyncio: { ...file.presets.asyncio } } };
+    (bad.presets.asyncio as Record<string, unknown>).skipUs = -3;
+    const errs = presetsProblems(bad);
+    expect(errs).toHaveLength(1);
+    expect(errs[0]).toMatch(/^presets\.asyncio\.skipUs: .*got -3 .*npm run calibrate/);
+  });
+
+  test('pace flags are validated with the field named', () => {
+    const r = parseServeConfig(['--pace', 'fast', '--pace-keyerror-us', '-7'], {});
+    expect(r.errors).toEqual([
+      expect.stringMatching(/^--pace: must be one of native, tornado4, asyncio, got "fast"$/),
+      expect.stringMatching(/^--pace-keyerror-us: must be -1 \(the --pace preset\) or an integer/),
+    ]);
+    expect(validateServeConfig({ pace: 'asyncio' }).errors).toEqual([
+      'pace: the asyncio pace burns the costs of the asyncio loop, whose treatment of unknown fds the flavour sets: use flavour: "asyncio" or pace: "tornado4" (flavour is tornado4)',
+    ]);
+    expect(validateServeConfig({ pace: 'tornado4', paceSkipUs: 12 }).config).toMatchObject({
+      pace: 'tornado4',
+      paceSkipUs: 12,
+      paceAcceptUs: -1,
+    });
+  });
+});
