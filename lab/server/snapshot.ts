@@ -24,6 +24,20 @@ export interface WorkerSnapshot {
   counters: Record<string, number>;
 }
 
+/**
+ * The configuration a real server (servers/tornado, the nginx adapter) reports: what it is and the
+ * settings it runs with; fields named as in ServeConfig where they mean the same.
+ */
+export interface RealServerConfig {
+  kind: 'tornado' | 'nginx' | 'command';
+  name: string;
+  host: string;
+  port: number;
+  metricsPort: number;
+  workers: number;
+  [setting: string]: unknown;
+}
+
 export interface ServerSnapshot {
   name: string;
   engineVersion: string;
@@ -33,7 +47,8 @@ export interface ServerSnapshot {
   stopping: boolean;
   /** Unix time in ms when the snapshot was taken. */
   takenAtMs: number;
-  config: ServeConfig;
+  /** The engine's configuration, or a real server's (its `kind` tells which). */
+  config: ServeConfig | RealServerConfig;
   workers: WorkerSnapshot[];
 }
 
