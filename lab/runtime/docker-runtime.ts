@@ -6,6 +6,7 @@ import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
+import { ensureTornadoImage } from './debian-image';
 import { connectDocker } from './docker-engine';
 import { freePortPairs } from './free-ports';
 import { DEFAULT_READY_TIMEOUT_MS, HttpWait } from './http-wait';
@@ -28,6 +29,7 @@ import {
   type ImageSource,
   type ServerImage,
 } from './server-image';
+import type { ServerKind } from './server-commands';
 import { SESSION_ID } from './session';
 
 export interface DockerRuntimeOptions {
@@ -104,6 +106,8 @@ export class DockerRuntime implements Runtime {
     await this.imageTag();
   }
 
+  private tornadoImage: Promise<string> | undefined;
+
   private imageTag(): Promise<string> {
     this.image ??= ensureServerImage(this.docker, { source: this.opts.imageSource }).then((img) => {
       this.builtImage = img;
@@ -116,10 +120,29 @@ export class DockerRuntime implements Runtime {
     return this.image;
   }
 
+  /** The engine's image, or for a real server its Debian image (debian-image.ts). */
+  private async imageFor(kind: ServerKind): Promise<string> {
+    if (kind === 'engine') return this.imageTag();
+    if (kind === 'tornado') {
+      this.tornadoImage ??= ensureTornadoImage(this.docker, {
+        onProgress: this.opts.onNotice,
+      }).then((img) => {
+        const how = img.built ? `built in ${(img.ms / 1000).toFixed(1)} s` : 'reused';
+        this.opts.onNotice?.(`forklab: Tornado image ${img.tag} (on ${img.base.tag}) ${how}`);
+        return img.tag;
+      });
+      this.tornadoImage.catch(() => (this.tornadoImage = undefined));
+      return this.tornadoImage;
+    }
+    throw new Error(
+      `forklab: ${kind} targets run as local processes for now (--runtime local); the Docker runtime runs engine and tornado targets`,
+    );
+  }
+
   async start(spec: TargetSpec): Promise<StartedServer[]> {
     const count = spec.count ?? 1;
     await this.prepare();
-    const image = await this.imageTag();
+    const image = await this.imageFor(spec.kind ?? 'engine');
     const ports = spec.ports ? [...spec.ports] : await freePortPairs(count);
     if (ports.length !== count)
       throw new Error(`forklab: ${count} servers but ${ports.length} port pairs`);

@@ -19,6 +19,7 @@ import {
   type TargetSpec,
 } from './runtime';
 import { ADDON_PATH, CLI_PATH, REPO_ROOT } from './repo-paths';
+import { localServerCommand } from './server-commands';
 
 /** Process group ids (= leader pids) of local servers not yet stopped, in this process. */
 const liveGroups = new Set<number>();
@@ -110,14 +111,23 @@ export class LocalRuntime implements Runtime {
     Object.assign(env, spec.env);
     // The server stops when this process goes away, however it goes: it watches its stdin.
     env.FORKLAB_LIFELINE = 'stdin';
+    const workDir = path.join(spec.runDir, name);
+    if (spec.kind === 'nginx') mkdirSync(workDir, { recursive: true });
+    const run = localServerCommand(
+      spec.kind ?? 'engine',
+      this.repoRoot,
+      this.opts.nodeBinary ?? process.execPath,
+      workDir,
+    );
     const fd = openSync(logFile, 'a');
     let child: ChildProcess;
     try {
-      child = spawn(
-        this.opts.nodeBinary ?? process.execPath,
-        [path.join(this.repoRoot, CLI_PATH), 'serve', ...spec.args, ...placementArgs(name, ports)],
-        { cwd: this.repoRoot, env, detached: true, stdio: ['pipe', fd, fd] },
-      );
+      child = spawn(run.command, [...run.args, ...spec.args, ...placementArgs(name, ports)], {
+        cwd: this.repoRoot,
+        env,
+        detached: true,
+        stdio: ['pipe', fd, fd],
+      });
     } finally {
       closeSync(fd);
     }

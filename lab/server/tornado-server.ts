@@ -3,12 +3,10 @@
 // system's python3, where Debian's python3-tornado lives.
 import path from 'node:path';
 import type { LoopCreation } from '../native/engine';
+import { DEBIAN_PYTHON, TORNADO_APP } from '../runtime/server-commands';
 import { LOOP_CREATIONS } from './config';
 
-/** The app, relative to the repository root. */
-export const TORNADO_APP = 'servers/tornado/app.py';
-/** Debian's python3 (python3-tornado installs for it; a python3 earlier on PATH may lack it). */
-export const DEBIAN_PYTHON = '/usr/bin/python3';
+export { DEBIAN_PYTHON, TORNADO_APP };
 
 export interface TornadoSettings {
   /** Worker processes, 1..64. Default 2. */
