@@ -25,6 +25,8 @@ export const NGINX_DEFAULTS: Readonly<Required<NginxSettings>> = Object.freeze({
   backlog: 128,
 });
 
+const onOff = (b: boolean): string => (b ? 'on' : 'off');
+
 /** Every problem with `s`, each naming the field and the fix; [] when valid. */
 export function validateNginxSettings(s: NginxSettings, where = 'server'): string[] {
   const errors: string[] = [];
@@ -41,6 +43,21 @@ export function validateNginxSettings(s: NginxSettings, where = 'server'): strin
       errors.push(`${where}.${key}: must be true or false, got ${JSON.stringify(v)}`);
   }
   return errors;
+}
+
+/** servers/nginx's flags for `s` (without --host, --port, --metrics-port, --name, --prefix). */
+export function nginxArgs(s: NginxSettings): string[] {
+  const r = { ...NGINX_DEFAULTS, ...s };
+  return [
+    '--workers',
+    String(r.workers),
+    '--accept-mutex',
+    onOff(r.acceptMutex),
+    '--backlog',
+    String(r.backlog),
+    ...(r.reuseport ? ['--reuseport'] : []),
+    ...(r.multiAccept ? ['--multi-accept'] : []),
+  ];
 }
 
 export interface NginxPlacement {
@@ -63,8 +80,6 @@ export const PID_FILE = 'nginx.pid';
  * would be a cost the engine does not pay; the final snapshot comes after the drain (≥ 1 s).
  */
 export const ACCESS_LOG_FLUSH_MS = 200;
-
-const onOff = (b: boolean): string => (b ? 'on' : 'off');
 
 /** nginx.conf for `s` at `p` (run it with `nginx -p PREFIX -c PREFIX/nginx.conf -g 'daemon off;'`). */
 export function nginxConfig(s: NginxSettings, p: NginxPlacement): string {
