@@ -85,3 +85,21 @@ test('real targets launch with the flags their programs parse', () => {
     realTargetLaunch({ name: 'c', kind: 'command', command: { argv: ['x {port}'], workers: 1 } }),
   ).toThrow(/not started by the runtimes yet/);
 });
+
+test.each(['real-tornado', 'nginx-herd'])(
+  'scenarios/real/%s: every target valid for its kind, real ones launchable',
+  async (name) => {
+    const s = (
+      (await import(`../scenarios/real/${name}`)) as {
+        default: import('../lab/scenario/target-kinds').RealScenario;
+      }
+    ).default;
+    expect(s.name).toBe(name);
+    s.targets.forEach((t, i) => expect(validateTargetKind(t, i)).toEqual([]));
+    const kinds = s.targets.map(targetKind);
+    expect(kinds).toContain('engine');
+    for (const t of s.targets)
+      if (t.kind === 'tornado' || t.kind === 'nginx')
+        expect(realTargetLaunch(t).args.length).toBeGreaterThan(0);
+  },
+);

@@ -20,7 +20,7 @@ import {
   validateTornadoSettings,
   type TornadoSettings,
 } from '../server/tornado-server';
-import type { TargetSpec as EngineTargetSpec } from './scenario';
+import type { TargetSpec as EngineTargetSpec, Scenario } from './scenario';
 
 export const TARGET_KINDS = ['engine', 'tornado', 'nginx', 'command'] as const;
 export type TargetKind = (typeof TARGET_KINDS)[number];
@@ -153,4 +153,17 @@ export function realTargetLaunch(t: TornadoTarget | NginxTarget | CommandTarget)
         `forklab: target ${t.name}: command targets are not started by the runtimes yet`,
       );
   }
+}
+
+/** A scenario whose targets may be of any kind (scenarios/real/). */
+export type RealScenario = Omit<Scenario, 'targets' | 'kind'> & {
+  kind: 'scenario';
+  targets: AnyTarget[];
+};
+
+/** Identity function that gives scenario files with real targets their types. */
+export function defineRealScenario(
+  s: Omit<RealScenario, 'kind'> & { kind?: 'scenario' },
+): RealScenario {
+  return { ...s, kind: 'scenario' };
 }
