@@ -24,7 +24,7 @@ afterAll(async () => {
   rmSync(runDir, { recursive: true, force: true });
 });
 
-test('tornado pre-fork in a container: serves, counts, unknown-fd events, removed on stop', async () => {
+test('tornado pre-fork in a container: serves, counts every request, removed on stop', async () => {
   const runId = newRunId();
   const launch = realTargetLaunch({
     name: 'tornado',
@@ -42,18 +42,16 @@ test('tornado pre-fork in a container: serves, counts, unknown-fd events, remove
   const s = server!;
   expect(s.kind).toBe('docker');
   expect(notices.some((n) => /Tornado image forklab-tornado:[0-9a-f]{12}/.test(n))).toBe(true);
-  const bodies = await Promise.all(
-    Array.from({ length: 30 }, async () => (await fetch(`http://127.0.0.1:${s.port}/`)).text()),
-  );
-  expect(new Set(bodies)).toEqual(new Set(['Hello, world\n']));
+  // (Unknown-fd events in a container: runtime-debian-image.test.ts. Here the readiness probe's
+  // connection may leave the other worker holding the same fd number, so a misrouted event reads
+  // that worker's own connection instead, which Tornado does not count.)
+  for (let i = 0; i < 30; i++)
+    expect(await (await fetch(`http://127.0.0.1:${s.port}/`)).text()).toBe('Hello, world\n');
   const snap = (await (
     await fetch(`http://127.0.0.1:${s.metricsPort}/snapshot.json`)
   ).json()) as ServerSnapshot;
   expect(snap.config).toMatchObject({ kind: 'tornado', loopCreation: 'pre-fork', workers: 2 });
   expect(snap.workers.reduce((n, w) => n + (w.counters.requests ?? 0), 0)).toBe(30);
-  expect(snap.workers.reduce((n, w) => n + (w.counters.unknown_fd_events ?? 0), 0)).toBeGreaterThan(
-    0,
-  );
   await s.stop();
   const left = await connectDocker().listContainers({
     all: true,
