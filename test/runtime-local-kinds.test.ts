@@ -69,3 +69,50 @@ test.each([
     expect(() => process.kill(pid, 0)).toThrow();
   }
 });
+
+test('command: your own pre-forking server, its workers found and probed from /proc', async () => {
+  // Any server will do; this one forks 2 workers and serves the engine's routes.
+  const launch = realTargetLaunch({
+    name: 'own',
+    kind: 'command',
+    command: {
+      argv: [
+        '/usr/bin/python3',
+        path.resolve(__dirname, '..', 'servers', 'tornado', 'app.py'),
+        '--port',
+        '{port}',
+        '--metrics-port',
+        '0',
+        '--workers',
+        '2',
+      ],
+      workers: 2,
+    },
+  });
+  const [server] = await runtime.start({
+    runId: newRunId(),
+    scenario: 'runtime-kinds-test',
+    target: 'own',
+    kind: launch.kind,
+    args: launch.args,
+    env: launch.env,
+    runDir,
+  });
+  const s = server!;
+  const pids = s.ready?.pids ?? [];
+  expect(pids).toHaveLength(2);
+  // The workers are the server's own: /pid names one of them.
+  const who = (await (await fetch(`http://127.0.0.1:${s.port}/pid`)).json()) as { pid: number };
+  expect(pids).toContain(who.pid);
+  const snap = await snapshot(s);
+  expect(snap.config).toMatchObject({ kind: 'command', workers: 2, port: s.port });
+  for (const w of snap.workers) {
+    expect(w.up).toBe(true);
+    expect(w.counters.nvcsw).toBeGreaterThan(0);
+    expect(w.counters.open_connections).toBeGreaterThanOrEqual(0);
+    expect(w.counters.requests).toBeUndefined(); // not something /proc can tell
+  }
+  const pgid = Number(s.id.replace(/^pid:/, ''));
+  await s.stop();
+  expect(groupExists(pgid)).toBe(false);
+});

@@ -81,9 +81,18 @@ test('real targets launch with the flags their programs parse', () => {
     reuseport: true,
     backlog: 128,
   });
-  expect(() =>
-    realTargetLaunch({ name: 'c', kind: 'command', command: { argv: ['x {port}'], workers: 1 } }),
-  ).toThrow(/not started by the runtimes yet/);
+  expect(
+    realTargetLaunch({
+      name: 'c',
+      kind: 'command',
+      command: { argv: ['x', '{port}'], workers: 3 },
+    }),
+  ).toEqual({
+    kind: 'command',
+    args: ['--workers', '3'],
+    env: { FORKLAB_COMMAND: '["x","{port}"]' },
+    workers: 3,
+  });
 });
 
 test.each(['real-tornado', 'nginx-herd'])(

@@ -131,8 +131,10 @@ export function validateTargetKind(t: AnyTarget, i: number): string[] {
 
 /** What the runtime starts for a real target: its kind and flags (lab/runtime/server-commands.ts). */
 export function realTargetLaunch(t: TornadoTarget | NginxTarget | CommandTarget): {
-  kind: 'tornado' | 'nginx';
+  kind: 'tornado' | 'nginx' | 'command';
   args: string[];
+  /** Environment the runtime passes (the command line of a command target). */
+  env?: Record<string, string>;
   workers: number;
 } {
   switch (t.kind) {
@@ -149,9 +151,12 @@ export function realTargetLaunch(t: TornadoTarget | NginxTarget | CommandTarget)
         workers: t.server.workers ?? NGINX_DEFAULTS.workers,
       };
     case 'command':
-      throw new Error(
-        `forklab: target ${t.name}: command targets are not started by the runtimes yet`,
-      );
+      return {
+        kind: 'command',
+        args: ['--workers', String(t.command.workers)],
+        env: { FORKLAB_COMMAND: JSON.stringify(t.command.argv) },
+        workers: t.command.workers,
+      };
   }
 }
 
