@@ -54,9 +54,13 @@ test('probeProcess matches getrusage inside a single-threaded process', async ()
     { stdio: ['pipe', 'pipe', 'inherit'] },
   );
   try {
-    const line = await new Promise<string>((resolve) =>
-      py.stdout!.setEncoding('utf8').once('data', (d: string) => resolve(d)),
-    );
+    const line = await new Promise<string>((resolve) => {
+      let out = '';
+      py.stdout!.setEncoding('utf8').on('data', (d: string) => {
+        out += d;
+        if (out.includes('\n')) resolve(out);
+      });
+    });
     const [nvcsw, , utimeUs, stimeUs] = line.trim().split(' ').map(Number);
     if (!Number.isFinite(stimeUs)) throw new Error(`child printed ${JSON.stringify(line)}`);
     await new Promise((r) => setTimeout(r, 100)); // it is blocked in read() by now
