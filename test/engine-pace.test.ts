@@ -110,7 +110,7 @@ test('native burns nothing and changes nothing', async () => {
   expect(await s.total('pace_burns')).toBe(0);
   const snap = await s.snapshot();
   expect(snap.pace).toMatchObject({ pace: 'native', inlineRead: false, deferAnswer: false });
-  for (const c of PACE_COSTS) expect(snap.pace[c]).toBe(0);
+  for (const c of PACE_COSTS) expect(snap.pace?.[c]).toBe(0);
 });
 
 test('the server reports the costs it runs with: the preset, and an explicit cost over it', async () => {
@@ -126,12 +126,12 @@ test('the server reports the costs it runs with: the preset, and an explicit cos
     '7',
   ]);
   const snap = await s.snapshot();
-  expect(snap.pace.pace).toBe('asyncio');
-  expect(snap.pace.requestUs).toBe(7);
-  expect(snap.pace.overridden).toEqual(['requestUs']);
+  expect(snap.pace?.pace).toBe('asyncio');
+  expect(snap.pace?.requestUs).toBe(7);
+  expect(snap.pace?.overridden).toEqual(['requestUs']);
   for (const c of PACE_COSTS.filter((x) => x !== 'requestUs'))
-    expect(snap.pace[c]).toBe(file.presets.asyncio[c]);
-  expect(snap.pace.calibration?.date).toBe(file.calibration.date);
+    expect(snap.pace?.[c]).toBe(file.presets.asyncio[c]);
+  expect(snap.pace?.calibration?.date).toBe(file.calibration.date);
   expect(await s.metrics()).toMatch(/^forklab_server_info\{[^}]*pace="asyncio"[^}]*\} 1$/m);
 });
 

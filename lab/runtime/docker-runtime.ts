@@ -6,6 +6,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
+import { ensureTornadoImage } from './debian-image';
 import { connectDocker } from './docker-engine';
 import { LABEL_MANAGED, LABEL_OWNER_PID, LABEL_RUN, LABEL_SESSION, serverLabels } from './labels';
 import { tailLines } from './log-tail';
@@ -27,6 +28,7 @@ import {
   type ImageSource,
   type ServerImage,
 } from './server-image';
+import type { ServerKind } from './server-commands';
 import { SESSION_ID } from './session';
 
 export interface DockerRuntimeOptions {
@@ -103,6 +105,8 @@ export class DockerRuntime extends RuntimeBase<DockerServer> implements Runtime 
     await this.imageTag();
   }
 
+  private tornadoImage: Promise<string> | undefined;
+
   private imageTag(): Promise<string> {
     this.image ??= ensureServerImage(this.docker, { source: this.opts.imageSource }).then((img) => {
       this.builtImage = img;
@@ -113,6 +117,25 @@ export class DockerRuntime extends RuntimeBase<DockerServer> implements Runtime 
     });
     this.image.catch(() => (this.image = undefined));
     return this.image;
+  }
+
+  /** The engine's image, or for a real server its Debian image (debian-image.ts). */
+  private async imageFor(kind: ServerKind): Promise<string> {
+    if (kind === 'engine') return this.imageTag();
+    if (kind === 'tornado') {
+      this.tornadoImage ??= ensureTornadoImage(this.docker, {
+        onProgress: this.opts.onNotice,
+      }).then((img) => {
+        const how = img.built ? `built in ${(img.ms / 1000).toFixed(1)} s` : 'reused';
+        this.opts.onNotice?.(`forklab: Tornado image ${img.tag} (on ${img.base.tag}) ${how}`);
+        return img.tag;
+      });
+      this.tornadoImage.catch(() => (this.tornadoImage = undefined));
+      return this.tornadoImage;
+    }
+    throw new Error(
+      `forklab: ${kind} targets run as local processes for now (--runtime local); the Docker runtime runs engine and tornado targets`,
+    );
   }
 
   /**
@@ -126,7 +149,7 @@ export class DockerRuntime extends RuntimeBase<DockerServer> implements Runtime 
     index: number,
     ports: PortPair,
   ): Promise<DockerServer> {
-    const image = await this.imageTag();
+    const image = await this.imageFor(spec.kind ?? 'engine');
     const name = serverName(spec.runId, spec.target, index);
     const create = async (): Promise<Docker.Container> =>
       this.docker.createContainer({

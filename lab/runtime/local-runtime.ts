@@ -3,7 +3,7 @@
 // together; logs to a file in the run folder; the same readiness wait as the containers.
 // Every group still running is tracked, so a global cleanup (Ctrl-C, exit) can kill them all.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, openSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import { tailLines } from './log-tail';
 import {
@@ -18,6 +18,7 @@ import {
 } from './runtime';
 import { ADDON_PATH, CLI_PATH, REPO_ROOT } from './repo-paths';
 import { RuntimeBase } from './runtime-base';
+import { localServerCommand } from './server-commands';
 
 /** Process group ids (= leader pids) of local servers not yet stopped, in this process. */
 const liveGroups = new Set<number>();
@@ -92,14 +93,23 @@ export class LocalRuntime extends RuntimeBase<LocalServer> implements Runtime {
     Object.assign(env, spec.env);
     // The server stops when this process goes away, however it goes: it watches its stdin.
     env.FORKLAB_LIFELINE = 'stdin';
+    const workDir = path.join(spec.runDir, name);
+    if (spec.kind === 'nginx') mkdirSync(workDir, { recursive: true });
+    const run = localServerCommand(
+      spec.kind ?? 'engine',
+      this.repoRoot,
+      this.opts.nodeBinary ?? process.execPath,
+      workDir,
+    );
     const fd = openSync(logFile, 'a');
     let child: ChildProcess;
     try {
-      child = spawn(
-        this.opts.nodeBinary ?? process.execPath,
-        [path.join(this.repoRoot, CLI_PATH), 'serve', ...spec.args, ...placementArgs(name, ports)],
-        { cwd: this.repoRoot, env, detached: true, stdio: ['pipe', fd, fd] },
-      );
+      child = spawn(run.command, [...run.args, ...spec.args, ...placementArgs(name, ports)], {
+        cwd: this.repoRoot,
+        env,
+        detached: true,
+        stdio: ['pipe', fd, fd],
+      });
     } finally {
       closeSync(fd);
     }

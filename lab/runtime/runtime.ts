@@ -1,6 +1,8 @@
 // What the lab asks of a runtime: start N servers for a target and hand back started servers it
 // can stop. Two implementations: containers (docker-runtime.ts) and local processes
 // (local-runtime.ts); select-runtime.ts picks one.
+import type { ServerKind } from './server-commands';
+
 export type RuntimeKind = 'docker' | 'local';
 
 export interface PortPair {
@@ -16,10 +18,13 @@ export interface TargetSpec {
   scenario: string;
   /** Short, [a-z0-9-]: part of container names and a label value. */
   target: string;
+  /** What to run (lab/runtime/server-commands.ts); default `engine` (`forklab serve`). */
+  kind?: ServerKind;
   /** How many servers; default 1. */
   count?: number;
   /**
-   * `forklab serve` flags (e.g. from serveConfigToArgs), without --host, --port, --metrics-port
+   * The server's flags: `forklab serve`'s (e.g. from serveConfigToArgs) for the engine, the app's
+   * for tornado (tornadoArgs), servers/nginx's for nginx; without --host, --port, --metrics-port
    * and --name: the runtime adds those for each server.
    */
   args: readonly string[];

@@ -11,7 +11,9 @@ export interface Health {
 
 export interface MetricsRoutes {
   metrics(): Promise<{ contentType: string; body: string }>;
-  health(): Health;
+  /** May answer asynchronously (a real server's adapter asks the server). */
+  health(): Health | Promise<Health>;
+  /** The snapshot, or a promise of it. */
   snapshot(): unknown;
 }
 
@@ -46,16 +48,23 @@ export async function startMetricsServer(
               send(500, 'text/plain; charset=utf-8', `metrics failed: ${(err as Error).message}\n`),
           );
           return;
-        case '/healthz': {
-          const h = routes.health();
-          send(h.ok ? 200 : 503, 'text/plain; charset=utf-8', `${h.reason}\n`);
+        case '/healthz':
+          Promise.resolve(routes.health()).then(
+            (h) => send(h.ok ? 200 : 503, 'text/plain; charset=utf-8', `${h.reason}\n`),
+            (err: unknown) =>
+              send(503, 'text/plain; charset=utf-8', `health failed: ${(err as Error).message}\n`),
+          );
           return;
-        }
         case '/snapshot.json':
-          send(
-            200,
-            'application/json; charset=utf-8',
-            JSON.stringify(routes.snapshot(), null, 2) + '\n',
+          Promise.resolve(routes.snapshot()).then(
+            (snap) =>
+              send(200, 'application/json; charset=utf-8', JSON.stringify(snap, null, 2) + '\n'),
+            (err: unknown) =>
+              send(
+                500,
+                'text/plain; charset=utf-8',
+                `snapshot failed: ${(err as Error).message}\n`,
+              ),
           );
           return;
         default:

@@ -25,6 +25,20 @@ export interface WorkerSnapshot {
   counters: Record<string, number>;
 }
 
+/**
+ * The configuration a real server (servers/tornado, the nginx adapter) reports: what it is and the
+ * settings it runs with; fields named as in ServeConfig where they mean the same.
+ */
+export interface RealServerConfig {
+  kind: 'tornado' | 'nginx' | 'command';
+  name: string;
+  host: string;
+  port: number;
+  metricsPort: number;
+  workers: number;
+  [setting: string]: unknown;
+}
+
 export interface ServerSnapshot {
   name: string;
   engineVersion: string;
@@ -34,9 +48,11 @@ export interface ServerSnapshot {
   stopping: boolean;
   /** Unix time in ms when the snapshot was taken. */
   takenAtMs: number;
-  config: ServeConfig;
-  /** The costs the workers burn and where they came from (preset, explicit, calibration). */
-  pace: ResolvedPace;
+  /** The engine's configuration, or a real server's (its `kind` tells which). */
+  config: ServeConfig | RealServerConfig;
+  /** The engine's: the costs its workers burn and where they came from (preset, explicit,
+   * calibration); absent for a real server. */
+  pace?: ResolvedPace;
   workers: WorkerSnapshot[];
 }
 

@@ -21,9 +21,26 @@ export interface RunningServe {
 }
 
 export async function startServe(args: string[], readyTimeoutMs = 10_000): Promise<RunningServe> {
-  const proc = spawn(
+  return startServerProcess(
     process.execPath,
     [BIN, 'serve', '--port', '0', '--metrics-port', '0', ...args],
+    readyTimeoutMs,
+  );
+}
+
+/**
+ * Any server that prints the FORKLAB_READY line and serves /snapshot.json and /metrics on its
+ * metrics port (`forklab serve`, servers/tornado/app.py).
+ */
+export async function startServerProcess(
+  command: string,
+  args: string[],
+  readyTimeoutMs = 10_000,
+): Promise<RunningServe> {
+  const what = path.basename(args[0] ?? command);
+  const proc = spawn(
+    command,
+    args,
     // The lifeline (stdin held open by this process): a test runner killed outright leaves no
     // server behind.
     { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, FORKLAB_LIFELINE: 'stdin' } },
@@ -40,7 +57,7 @@ export async function startServe(args: string[], readyTimeoutMs = 10_000): Promi
     (resolve, reject) => {
       const timer = setTimeout(() => {
         proc.kill('SIGKILL');
-        reject(new Error(`forklab serve not ready within ${readyTimeoutMs} ms; stderr:\n${err}`));
+        reject(new Error(`${what} not ready within ${readyTimeoutMs} ms; stderr:\n${err}`));
       }, readyTimeoutMs);
       proc.stdout!.setEncoding('utf8').on('data', (d: string) => {
         out += d;
@@ -52,7 +69,7 @@ export async function startServe(args: string[], readyTimeoutMs = 10_000): Promi
       });
       void exited.then(({ code, signal }) => {
         clearTimeout(timer);
-        reject(new Error(`forklab serve exited (${code ?? signal}) before ready; stderr:\n${err}`));
+        reject(new Error(`${what} exited (${code ?? signal}) before ready; stderr:\n${err}`));
       });
     },
   );

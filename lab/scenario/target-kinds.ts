@@ -1,0 +1,174 @@
+// Target kinds: what a scenario target runs. A discriminated union on `kind`:
+// - `engine` (the default when `kind` is left out): the lab's engine, `server` = ServerSettings;
+// - `tornado`: Debian's Tornado 6.2 running servers/tornado/app.py (loop created post-fork,
+//   pre-fork or pre-fork-late), counted by its instrumentation in the engine's shape;
+// - `nginx`: Debian's nginx-light with a config generated from `server` (worker_processes,
+//   accept_mutex, reuseport, multi_accept), figures from its access log and stub_status;
+// - `command` (bring your own): a command line (local runtime) or an image (Docker runtime), the
+//   port it serves and its worker count, measured with the generic /proc probes only.
+// validateTarget returns every error at once, each naming the field and the fix; runtimeTarget gives
+// the runtime's kind and flags for the kinds the runtimes start today.
+import {
+  NGINX_DEFAULTS,
+  nginxArgs,
+  validateNginxSettings,
+  type NginxSettings,
+} from '../server/nginx-config';
+import {
+  TORNADO_DEFAULTS,
+  tornadoArgs,
+  validateTornadoSettings,
+  type TornadoSettings,
+} from '../server/tornado-server';
+import type { TargetSpec as EngineTargetSpec, Scenario } from './scenario';
+
+export const TARGET_KINDS = ['engine', 'tornado', 'nginx', 'command'] as const;
+export type TargetKind = (typeof TARGET_KINDS)[number];
+
+interface TargetCommon {
+  /** [a-z0-9-], unique in the scenario: used in container names, labels and reports. */
+  name: string;
+  /** Servers (containers or processes) of this target; load is spread over them. Default 1. */
+  containers?: number;
+}
+
+export type EngineTarget = EngineTargetSpec & { kind?: 'engine' };
+
+export interface TornadoTarget extends TargetCommon {
+  kind: 'tornado';
+  server: TornadoSettings;
+}
+
+export interface NginxTarget extends TargetCommon {
+  kind: 'nginx';
+  server: NginxSettings;
+}
+
+export interface CommandTarget extends TargetCommon {
+  kind: 'command';
+  /**
+   * The local runtime runs `argv`; `{port}` in an argument becomes the port the lab picked. The
+   * Docker runtime runs `image` with host networking and the same argv as its command.
+   */
+  command: { argv: string[]; image?: string; workers: number };
+}
+
+export type AnyTarget = EngineTarget | TornadoTarget | NginxTarget | CommandTarget;
+
+/** The kind of `t`, `engine` when it has none. */
+export function targetKind(t: AnyTarget): TargetKind {
+  return t.kind ?? 'engine';
+}
+
+const TORNADO_KEYS = ['workers', 'loopCreation', 'backlog'];
+const NGINX_KEYS = ['workers', 'acceptMutex', 'reuseport', 'multiAccept', 'backlog'];
+
+/**
+ * Errors of the kind-specific part of target `i` (the engine's settings are checked by
+ * validate-scenario.ts): an unknown kind, settings the kind does not have, values out of range.
+ */
+export function validateTargetKind(t: AnyTarget, i: number): string[] {
+  const where = `targets[${i}]`;
+  const raw = t as unknown as Record<string, unknown>;
+  const kind = raw.kind;
+  if (kind !== undefined && !TARGET_KINDS.includes(kind as TargetKind))
+    return [
+      `${where}.kind: must be one of ${TARGET_KINDS.join(', ')}, got ${JSON.stringify(kind)}`,
+    ];
+  const errors: string[] = [];
+  const settingsOf = (keys: string[]): Record<string, unknown> | undefined => {
+    const s = raw.server;
+    if (typeof s !== 'object' || s === null || Array.isArray(s)) {
+      errors.push(`${where}.server: must be an object of ${kind} settings (${keys.join(', ')})`);
+      return undefined;
+    }
+    for (const k of Object.keys(s))
+      if (!keys.includes(k))
+        errors.push(`${where}.server.${k}: not a ${kind} setting (${kind} has ${keys.join(', ')})`);
+    return s as Record<string, unknown>;
+  };
+  switch (kind) {
+    case 'tornado': {
+      const s = settingsOf(TORNADO_KEYS);
+      if (s) errors.push(...validateTornadoSettings(s as TornadoSettings, `${where}.server`));
+      break;
+    }
+    case 'nginx': {
+      const s = settingsOf(NGINX_KEYS);
+      if (s) errors.push(...validateNginxSettings(s as NginxSettings, `${where}.server`));
+      break;
+    }
+    case 'command': {
+      const c = raw.command as Record<string, unknown> | undefined;
+      if (typeof c !== 'object' || c === null) {
+        errors.push(`${where}.command: needs { argv: [...], workers: N } (and image for Docker)`);
+        break;
+      }
+      const argv = c.argv;
+      if (
+        !Array.isArray(argv) ||
+        argv.length === 0 ||
+        !argv.every((a) => typeof a === 'string' && a !== '')
+      )
+        errors.push(`${where}.command.argv: must be a non-empty list of non-empty strings`);
+      else if (!argv.some((a: string) => a.includes('{port}')))
+        errors.push(
+          `${where}.command.argv: must pass the port the lab picked: put {port} in an argument`,
+        );
+      if (!Number.isInteger(c.workers) || (c.workers as number) < 1)
+        errors.push(`${where}.command.workers: must be an integer ≥ 1 (the server's worker count)`);
+      if (c.image !== undefined && (typeof c.image !== 'string' || c.image === ''))
+        errors.push(`${where}.command.image: must be an image name or left out`);
+      if (raw.server !== undefined)
+        errors.push(`${where}.server: a command target has no server settings (use command)`);
+      break;
+    }
+    default:
+      break; // engine: validate-scenario.ts
+  }
+  return errors;
+}
+
+/** What the runtime starts for a real target: its kind and flags (lab/runtime/server-commands.ts). */
+export function realTargetLaunch(t: TornadoTarget | NginxTarget | CommandTarget): {
+  kind: 'tornado' | 'nginx' | 'command';
+  args: string[];
+  /** Environment the runtime passes (the command line of a command target). */
+  env?: Record<string, string>;
+  workers: number;
+} {
+  switch (t.kind) {
+    case 'tornado':
+      return {
+        kind: 'tornado',
+        args: tornadoArgs(t.server),
+        workers: t.server.workers ?? TORNADO_DEFAULTS.workers,
+      };
+    case 'nginx':
+      return {
+        kind: 'nginx',
+        args: nginxArgs(t.server),
+        workers: t.server.workers ?? NGINX_DEFAULTS.workers,
+      };
+    case 'command':
+      return {
+        kind: 'command',
+        args: ['--workers', String(t.command.workers)],
+        env: { FORKLAB_COMMAND: JSON.stringify(t.command.argv) },
+        workers: t.command.workers,
+      };
+  }
+}
+
+/** A scenario whose targets may be of any kind (scenarios/real/). */
+export type RealScenario = Omit<Scenario, 'targets' | 'kind'> & {
+  kind: 'scenario';
+  targets: AnyTarget[];
+};
+
+/** Identity function that gives scenario files with real targets their types. */
+export function defineRealScenario(
+  s: Omit<RealScenario, 'kind'> & { kind?: 'scenario' },
+): RealScenario {
+  return { ...s, kind: 'scenario' };
+}
