@@ -220,7 +220,7 @@ describe('thresholds, on hand-made records', () => {
     ]);
     const vs = verdicts(r);
     expect(one(vs, 'above', 'spurious-reads').text).toBe(
-      "pre-fork, 4 workers: 0.02 spurious reads per request — a sibling's event for an fd number this worker also has: forked workers have identical fd tables, so it reads its own connection and finds nothing (EAGAIN)",
+      "pre-fork, 4 workers, unpaced: 0.02 spurious reads per request — a sibling's event for an fd number this worker also has: forked workers have identical fd tables, so it reads its own connection and finds nothing (EAGAIN)",
     );
     expect(find(vs, 'below', 'spurious-reads')).toEqual([]);
   });
@@ -256,12 +256,12 @@ describe('thresholds, on hand-made records', () => {
     expect(one(vs, 'calm', 'herd')).toMatchObject({
       severity: 'info',
       value: 1.6,
-      text: `post-fork + EPOLLEXCLUSIVE, 4 workers: 1.6 voluntary context switches per accepted connection ${serving} — EPOLLEXCLUSIVE wakes one waiter per connection: no herd`,
+      text: `post-fork + EPOLLEXCLUSIVE, 4 workers, unpaced: 1.6 voluntary context switches per accepted connection ${serving} — EPOLLEXCLUSIVE wakes one waiter per connection: no herd`,
     });
     expect(one(vs, 'woken', 'herd')).toMatchObject({
       severity: 'warn',
       value: 4.5,
-      text: `post-fork + EPOLLEXCLUSIVE, 4 workers: 4.5 voluntary context switches per accepted connection ${serving} — more than one worker woke per connection despite EPOLLEXCLUSIVE; accept EAGAIN per accepted connection only 0 %: most woken workers go back to sleep inside the kernel without returning from epoll_wait`,
+      text: `post-fork + EPOLLEXCLUSIVE, 4 workers, unpaced: 4.5 voluntary context switches per accepted connection ${serving} — more than one worker woke per connection despite EPOLLEXCLUSIVE; accept EAGAIN per accepted connection only 0 %: most woken workers go back to sleep inside the kernel without returning from epoll_wait`,
     });
   });
 
@@ -297,7 +297,7 @@ describe('thresholds, on hand-made records', () => {
     );
     const v = one(verdicts(handRecord('churn', [t])), 'm', 'count-mismatch');
     expect(v.text).toBe(
-      'post-fork, 2 workers: the client received 1,000 responses, the server counted 1,100 requests (-9.09 %) — the server parsed requests whose responses the client never received (hung, or answered after the client gave up)',
+      'post-fork, 2 workers, unpaced: the client received 1,000 responses, the server counted 1,100 requests (-9.09 %) — the server parsed requests whose responses the client never received (hung, or answered after the client gave up)',
     );
   });
 });
@@ -314,7 +314,7 @@ describe('shared epoll (keep-alive)', () => {
     const per1000 = (1000 * ctr(t, 'keyerrors')) / ctr(t, 'requests');
     expect(ctr(t, 'keyerrors')).toBeGreaterThan(0);
     expectNear(v.value!, per1000);
-    expect(v.text.startsWith('pre-fork, 4 workers: ')).toBe(true);
+    expect(v.text.startsWith('pre-fork, 4 workers, unpaced: ')).toBe(true);
     expectNear(numberIn(v.text, new RegExp(`: ${NUM} KeyErrors per 1000 requests`)), per1000);
     expect(v.text).toContain(
       "the workers share one epoll, so events for a sibling's fd reach a worker with no handler for it",
@@ -344,7 +344,7 @@ describe('shared epoll (keep-alive)', () => {
   test('post-fork: the control, and the failed expectation with its reason', () => {
     const vs = verdicts(shared);
     expect(one(vs, 'post-fork', 'own-epoll').text).toBe(
-      'post-fork, 4 workers: 0 KeyErrors, 0 unknown-fd events, nothing stuck — each worker created its own epoll after fork and sees only its own fds',
+      'post-fork, 4 workers, unpaced: 0 KeyErrors, 0 unknown-fd events, nothing stuck — each worker created its own epoll after fork and sees only its own fds',
     );
     const failed = one(vs, 'post-fork', 'expectation');
     expect(failed.severity).toBe('bad');
@@ -362,9 +362,9 @@ describe('shared epoll (keep-alive)', () => {
 
   test('plain-text lines name the target and start with the severity', () => {
     const lines = verdictLines(verdicts(shared));
-    expect(lines.some((l) => /^BAD {3}pre-fork: pre-fork, 4 workers: \S+ KeyErrors/.test(l))).toBe(
-      true,
-    );
+    expect(
+      lines.some((l) => /^BAD {3}pre-fork: pre-fork, 4 workers, unpaced: \S+ KeyErrors/.test(l)),
+    ).toBe(true);
     expect(lines.every((l) => /^(BAD |WARN|info) {2}\S/.test(l))).toBe(true);
   });
 });
@@ -466,7 +466,7 @@ describe('hangs and start-up failures', () => {
     const v = one(vs, 'cycling', 'restarts');
     expect(v.severity).toBe('info');
     expect(v.text).toBe(
-      `post-fork, 2 workers: ${restarts.toLocaleString('en-US')} worker restarts — worker cycling: each worker exits after 500 requests (--max-requests) and is replaced`,
+      `post-fork, 2 workers, unpaced: ${restarts.toLocaleString('en-US')} worker restarts — worker cycling: each worker exits after 500 requests (--max-requests) and is replaced`,
     );
   });
 

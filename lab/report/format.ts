@@ -61,7 +61,8 @@ type ServerLike = Partial<Omit<ServeConfig, 'port' | 'metricsPort'>>;
 
 /**
  * The set-up in the words of the story: `pre-fork`, `pre-fork (asyncio)`,
- * `post-fork + EPOLLEXCLUSIVE`, `pre-fork, edge-triggered`, with the worker count.
+ * `post-fork + EPOLLEXCLUSIVE`, `pre-fork, edge-triggered`, with the worker count and the pace
+ * (`unpaced`, `paced as tornado4`).
  */
 export function setupLabel(server: ServerLike | null | undefined): string {
   const s = server ?? {};
@@ -72,6 +73,9 @@ export function setupLabel(server: ServerLike | null | undefined): string {
   if (s.loopCreation === 'pre-fork-late') label += `, on-eexist ${s.onEexist ?? 'fail'}`;
   if (s.trigger === 'edge') label += ', edge-triggered';
   if (s.workers !== undefined) label += `, ${s.workers} worker${s.workers === 1 ? '' : 's'}`;
+  // The pace model (lab/server/pace.ts): the engine at its own speed magnifies the mechanism; paced,
+  // it spends the CPU the framework spends, so its magnitudes are the framework's.
+  if (s.pace !== undefined) label += s.pace === 'native' ? ', unpaced' : `, paced as ${s.pace}`;
   return label;
 }
 
