@@ -138,6 +138,7 @@ export const OVERRIDE_OPTIONS: readonly OverrideSpec[] = [
   },
   serverOverride('workers'),
   serverOverride('flavour'),
+  serverOverride('pace'),
   serverOverride('trigger'),
   serverOverride('acceptBatch'),
   serverOverride('maxRequests'),

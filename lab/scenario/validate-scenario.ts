@@ -5,6 +5,7 @@
 // own fields live here, in SCENARIO_FIELDS; overrides.ts and resolve-scenario.ts use the same table.
 import { DEFAULT_LOAD_DRIVER, LOAD_DRIVERS, type LoadDriverName } from './load-drivers';
 import {
+  FLAVOURS,
   LOOP_CREATIONS,
   SERVE_DEFAULTS,
   SERVE_OPTIONS,
@@ -145,9 +146,10 @@ export function got(value: unknown): string {
 /**
  * Errors of one server setting's value on its own, from validateServeConfig (`workers: must be an
  * integer from 1 to 64, got 100`). Combination rules are left to the per-target check: config.ts
- * relates settings to loopCreation only, so a value that passes with some loop creation is fine on
- * its own. (Were a rule added that relates other settings, such a value would be reported here and
- * per target as well: reported twice, never missed.)
+ * relates settings to loopCreation and flavour only (e.g. `exclusive` needs post-fork, a paced
+ * preset needs its own flavour), so a value that passes with some loop creation and flavour is
+ * fine on its own. (Were a rule added that relates other settings, such a value would be reported
+ * here and per target as well: reported twice, never missed.)
  */
 export function settingValueErrors(
   key: SettingKey,
@@ -156,11 +158,10 @@ export function settingValueErrors(
 ): string[] {
   const alone = validateServeConfig({ [key]: value }, options);
   if (!alone.errors) return [];
-  if (
-    key !== 'loopCreation' &&
-    LOOP_CREATIONS.some((lc) => !validateServeConfig({ [key]: value, loopCreation: lc }).errors)
-  )
-    return [];
+  const partners = LOOP_CREATIONS.flatMap((loopCreation) =>
+    FLAVOURS.map((flavour) => ({ loopCreation, flavour })),
+  );
+  if (partners.some((p) => !validateServeConfig({ ...p, [key]: value }).errors)) return [];
   return alone.errors;
 }
 
