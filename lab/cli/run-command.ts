@@ -5,7 +5,12 @@ import { LABEL_SESSION } from '../runtime/labels';
 import { killAllLocalServers } from '../runtime/local-runtime';
 import { SESSION_ID } from '../runtime/session';
 import { listScenarios, loadScenario, DEFAULT_SCENARIO } from '../scenario/load-scenario';
-import { OVERRIDE_OPTIONS, applyOverrides, overridesHelp } from '../scenario/overrides';
+import {
+  OVERRIDE_OPTIONS,
+  applyOverrides,
+  checkOverrides,
+  overridesHelp,
+} from '../scenario/overrides';
 import { runScenario, type RunOutcome } from '../run/run-scenario';
 import { renderSummary, shouldUseColor } from '../report/terminal-summary';
 import { parseRuntimePreference, type RuntimePreference } from '../runtime/select-runtime';
@@ -148,7 +153,9 @@ export const runCommand: Command = {
       return 0;
     }
     const loaded = loadScenario(flags.scenario);
-    if (!loaded.ok) errors.push(...loaded.errors);
+    // The overrides are checked by themselves too, so that their errors are listed together
+    // with the scenario file's.
+    if (!loaded.ok) errors.push(...loaded.errors, ...checkOverrides(overrides).errors);
     const applied = loaded.ok ? applyOverrides(loaded.scenario, overrides) : undefined;
     if (applied && !applied.ok) errors.push(...applied.errors);
     if (errors.length > 0 || !applied?.ok) {
