@@ -27,9 +27,12 @@ interface CliRun {
 
 function forklab(
   args: string[],
-  opts: { onStderr?: (all: string) => void; timeoutMs?: number } = {},
+  opts: { onStderr?: (all: string) => void; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
 ) {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...opts.env },
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -299,6 +302,21 @@ export default defineScenario({
     expect(r.stderr).toMatch(/workers/);
     expect(r.stderr).toMatch(/connections/);
     expect(r.stderr).toMatch(/targets\[1\]/);
+    expect(readdirSync(runsDir)).toEqual([]);
+  });
+
+  test('an unreachable Docker engine: one line, exit code 3, nothing started', async () => {
+    const runsDir = mkdtempSync(path.join(os.tmpdir(), 'forklab-runs-'));
+    const socket = path.join(runsDir, 'no-such-docker.sock');
+    const r = await forklab(['run', 'compare', '--runtime', 'docker', '--runs-dir', runsDir], {
+      env: { DOCKER_HOST: `unix://${socket}` },
+    }).done;
+    expect(r.code).toBe(3);
+    const lines = r.stderr.trimEnd().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^forklab run: --runtime docker was asked for, but no Docker engine/);
+    expect(lines[0]).toContain(`unix://${socket}: no such socket`);
+    expect(r.stderr).not.toMatch(/^\s+at /m); // no stack trace
     expect(readdirSync(runsDir)).toEqual([]);
   });
 

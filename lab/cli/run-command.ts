@@ -13,11 +13,15 @@ import {
 } from '../scenario/overrides';
 import { runScenario, type RunOutcome } from '../run/run-scenario';
 import { renderSummary, shouldUseColor } from '../report/terminal-summary';
-import { parseRuntimePreference, type RuntimePreference } from '../runtime/select-runtime';
+import {
+  NoDockerEngineError,
+  parseRuntimePreference,
+  type RuntimePreference,
+} from '../runtime/select-runtime';
 import { startClientExporter } from '../prometheus/client-exporter';
 import { prometheusRunHooks } from '../prometheus/run-hooks';
 import { parseFlags, usageFailure, type FlagSpec } from './args';
-import type { CliIO, Command } from './command';
+import { EXIT, type CliIO, type Command } from './command';
 
 interface RunFlags {
   scenario: string;
@@ -36,7 +40,8 @@ Runs a scenario (a name from scenarios/ or a path to a .ts file; default: ${DEFA
 starts its servers (containers when a Docker engine answers, local processes otherwise), drives
 load into every target at once, samples their counters, and writes runs/<time>-<scenario>/.
 Exit code: 0 when every expectation held, 1 when one failed or the run failed, 130 when
-interrupted (every server is stopped and the partial record kept), 2 for bad input.
+interrupted (every server is stopped and the partial record kept), 2 for bad input, 3 when
+--runtime docker was asked for and no Docker engine answered.
 
 Flags:
   --list               list the scenarios and exit
@@ -211,7 +216,13 @@ async function runWithSignals(
         signal: abort.signal,
         hooks,
         ...(flags.repeat > 1 ? { repeat: { group, index: i + 1, count: flags.repeat } } : {}),
+      }).catch((e: unknown) => {
+        // No engine where one is needed: one line and its own exit code, not a stack trace.
+        if (!(e instanceof NoDockerEngineError)) throw e;
+        io.stderr.write(`forklab run: ${e.message.replace(/^forklab: /, '')}\n`);
+        return null;
       });
+      if (outcome === null) return EXIT.noDocker;
       outcomes.push(outcome);
       io.stdout.write(
         renderSummary(outcome.record, { color: shouldUseColor(process.stdout) }) + '\n',
@@ -225,8 +236,10 @@ async function runWithSignals(
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
-  if (abort.signal.aborted || outcomes.some((o) => o.record.status === 'interrupted')) return 130;
-  return outcomes.every((o) => o.ok) ? 0 : 1;
+  if (abort.signal.aborted || outcomes.some((o) => o.record.status === 'interrupted')) {
+    return EXIT.interrupted;
+  }
+  return outcomes.every((o) => o.ok) ? EXIT.ok : EXIT.failed;
 }
 
 /**
