@@ -166,6 +166,49 @@ describeDocker('forklab run with containers', () => {
   });
 });
 
+// The reaper (lab/runtime/reaper.ts) removes the containers of a lab killed outright, and its
+// Prometheus target file. 10 s: the reaper sees the lab's pipe close at once; it then lists the
+// session's containers and removes them with force (SIGKILL, then removal: well under a second
+// each here), in parallel; the rest is margin for a loaded machine.
+const REAP_WITHIN_MS = 10_000;
+
+test('a lab killed outright (SIGKILL) leaves no container and no target file', async () => {
+  if (!engine.ok && !inCI) return; // reported above
+  const runsDir = mkdtempSync(path.join(os.tmpdir(), 'forklab-runs-'));
+  const sdDir = mkdtempSync(path.join(os.tmpdir(), 'forklab-sd-'));
+  const sdFiles = () => readdirSync(sdDir).filter((f) => f.endsWith('.json'));
+  const run = startRun(['run', 'compare', '--runtime', 'docker', '--runs-dir', runsDir], {
+    FORKLAB_SD_DIR: sdDir,
+  });
+  const id = await run.id;
+  await bothContainersRunning(id);
+  const sessions = new Set((await containersOf(id)).map((c) => c.Labels['forklab.session']));
+  expect(sessions.size).toBe(1);
+  const session = [...sessions][0]!;
+  await waitFor(
+    'its target file',
+    async () => (sdFiles().length > 0 ? true : undefined),
+    10_000,
+    50,
+  );
+  const t0 = Date.now();
+  run.child.kill('SIGKILL');
+  await run.done;
+  await waitFor(
+    'containers and target file gone after the lab was killed',
+    async () => {
+      const left = await connectDocker().listContainers({
+        all: true,
+        filters: { label: [`forklab.session=${session}`] },
+      });
+      return left.length === 0 && sdFiles().length === 0 ? true : undefined;
+    },
+    REAP_WITHIN_MS,
+    100,
+  );
+  process.stderr.write(`reaped ${Date.now() - t0} ms after SIGKILL\n`);
+});
+
 test('a second SIGINT exits at once and still leaves no container', async () => {
   if (!engine.ok && !inCI) return; // reported above
   const runsDir = mkdtempSync(path.join(os.tmpdir(), 'forklab-runs-'));
@@ -181,15 +224,16 @@ test('a second SIGINT exits at once and still leaves no container', async () => 
   expect(await containersOf(id)).toEqual([]);
 });
 
-/** A long run (30 s of load) to interrupt; `id` resolves with its run id from its first line. */
-function startRun(args: string[]) {
+/** A long run (30 s of load unless told) to interrupt; `id` resolves with its run id from its first line. */
+function startRun(args: string[], env?: NodeJS.ProcessEnv, durationSec = 30) {
   let seen!: (id: string) => void;
   let failed!: (e: Error) => void;
   const id = new Promise<string>((resolve, reject) => {
     seen = resolve;
     failed = reject;
   });
-  const run = forklab([...args, '--duration', '30', '--warmup', '0'], {
+  const run = forklab([...args, '--duration', String(durationSec), '--warmup', '0'], {
+    ...(env ? { env } : {}),
     onStderr: (all) => {
       const m = /forklab: run (\w+) of/.exec(all);
       if (m) seen(m[1]!);
@@ -234,6 +278,31 @@ describe('forklab run with local processes', () => {
     const { record } = onlyRun(runsDir);
     expect(record.status).toBe('interrupted');
   });
+});
+
+test('SIGINT half-way into a single-cell run keeps that cell: counters, samples, marked interrupted', async () => {
+  const runsDir = mkdtempSync(path.join(os.tmpdir(), 'forklab-runs-'));
+  const run = startRun(['run', 'compare', '--runtime', 'local', '--runs-dir', runsDir], {}, 8);
+  await bothLocalServersRunning(await run.id);
+  // Servers up; the load starts right after them (no warm-up): about half of its 8 s.
+  await new Promise((r) => setTimeout(r, 4500));
+  run.child.kill('SIGINT');
+  const r = await run.done;
+  expect(r.code).toBe(130);
+  const { dir, record } = onlyRun(runsDir);
+  expect(record.status).toBe('interrupted');
+  expect(record.cells).toHaveLength(1);
+  const cell = record.cells[0]!;
+  expect(cell.interrupted).toBe(true);
+  for (const t of cell.targets) {
+    expect(t.counters.requests ?? 0).toBeGreaterThan(0);
+    expect(t.client.responses).toBeGreaterThan(0);
+  }
+  // samples.csv: a header and at least one row per target.
+  const samples = readFileSync(path.join(dir, 'samples.csv'), 'utf8').trim().split(/\r?\n/);
+  expect(samples.length).toBeGreaterThan(1 + cell.targets.length);
+  expect(r.stdout).toMatch(/cell-0 INTERRUPTED/);
+  expect(readFileSync(path.join(dir, 'report.html'), 'utf8')).toMatch(/cell-0 interrupted/);
 });
 
 test('a lab killed outright (SIGKILL) leaves no local server behind', async () => {
