@@ -232,18 +232,21 @@ function startRun(args: string[], env?: NodeJS.ProcessEnv, durationSec = 30) {
     seen = resolve;
     failed = reject;
   });
+  let loadSeen!: () => void;
+  const loading = new Promise<void>((resolve) => (loadSeen = resolve));
   const run = forklab([...args, '--duration', String(durationSec), '--warmup', '0'], {
     ...(env ? { env } : {}),
     onStderr: (all) => {
       const m = /forklab: run (\w+) of/.exec(all);
       if (m) seen(m[1]!);
+      if (/\[load [\d.]+\/\d+ s\]/.test(all)) loadSeen();
     },
   });
   // A run that ends before naming itself fails the test at once instead of at Jest's timeout.
   void run.done.then((r) =>
     failed(new Error(`forklab run exited (${r.code}) early:\n${r.stderr}`)),
   );
-  return { ...run, id };
+  return { ...run, id, loading };
 }
 
 describe('forklab run with local processes', () => {
@@ -283,9 +286,10 @@ describe('forklab run with local processes', () => {
 test('SIGINT half-way into a single-cell run keeps that cell: counters, samples, marked interrupted', async () => {
   const runsDir = mkdtempSync(path.join(os.tmpdir(), 'forklab-runs-'));
   const run = startRun(['run', 'compare', '--runtime', 'local', '--runs-dir', runsDir], {}, 8);
-  await bothLocalServersRunning(await run.id);
-  // Servers up; the load starts right after them (no warm-up): about half of its 8 s.
-  await new Promise((r) => setTimeout(r, 4500));
+  await run.id;
+  // The first progress line comes 2.5 s into the measured load of 8 s: SIGINT 1.5 s later.
+  await run.loading;
+  await new Promise((r) => setTimeout(r, 1500));
   run.child.kill('SIGINT');
   const r = await run.done;
   expect(r.code).toBe(130);
