@@ -2,6 +2,9 @@
 // lab/server/argv.ts, tested in server-config.test.ts): durations with units, short flags, "did you mean", one error prefix and exit
 // code 2 for every usage error. Nothing here starts a server: every command line below has an
 // error, and a command with an error starts nothing.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { main } from '../lab/cli';
 import { parseFlags } from '../lab/cli/args';
 import { parseDuration } from '../lab/scenario/duration';
@@ -98,6 +101,36 @@ describe('forklab run', () => {
       'forklab run: --warmup: must be an integer from 0 to 600 seconds, got "500ms" (0.5 s)',
       'forklab run: 3 errors; nothing was started (see forklab run --help)',
     ]);
+  });
+
+  test("bad overrides are listed together with the scenario file's errors", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'forklab-bad-scenario-'));
+    const file = path.join(dir, 'broken.ts');
+    // A scenario file with two errors of its own: no load section, and a target without servers.
+    writeFileSync(
+      file,
+      "exports.default = { name: 'broken', description: 'x', targets: [{ name: 'a' }] };\n",
+    );
+    try {
+      const t = io();
+      const code = await main(['run', file, '--duration', '2x', '-w', '0'], {}, t.io);
+      expect(code).toBe(2);
+      const lines = t.err().trimEnd().split('\n');
+      const fileErrors = lines.filter((l) => l.includes('broken.ts: '));
+      expect(fileErrors.length).toBeGreaterThanOrEqual(1);
+      expect(lines).toContain(
+        'forklab run: --duration: must be a duration such as 500ms, 30s or 2m (a bare number is seconds), got "2x"',
+      );
+      expect(
+        lines.some((l) => /^forklab run: --workers: must be an integer from 1 to/.test(l)),
+      ).toBe(true);
+      const total = fileErrors.length + 2;
+      expect(lines[lines.length - 1]).toBe(
+        `forklab run: ${total} errors; nothing was started (see forklab run --help)`,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('a second scenario name is an error of its own', async () => {

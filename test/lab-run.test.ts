@@ -27,9 +27,12 @@ interface CliRun {
 
 function forklab(
   args: string[],
-  opts: { onStderr?: (all: string) => void; timeoutMs?: number } = {},
+  opts: { onStderr?: (all: string) => void; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
 ) {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...opts.env },
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -163,6 +166,49 @@ describeDocker('forklab run with containers', () => {
   });
 });
 
+// The reaper (lab/runtime/reaper.ts) removes the containers of a lab killed outright, and its
+// Prometheus target file. 10 s: the reaper sees the lab's pipe close at once; it then lists the
+// session's containers and removes them with force (SIGKILL, then removal: well under a second
+// each here), in parallel; the rest is margin for a loaded machine.
+const REAP_WITHIN_MS = 10_000;
+
+test('a lab killed outright (SIGKILL) leaves no container and no target file', async () => {
+  if (!engine.ok && !inCI) return; // reported above
+  const runsDir = mkdtempSync(path.join(os.tmpdir(), 'forklab-runs-'));
+  const sdDir = mkdtempSync(path.join(os.tmpdir(), 'forklab-sd-'));
+  const sdFiles = () => readdirSync(sdDir).filter((f) => f.endsWith('.json'));
+  const run = startRun(['run', 'compare', '--runtime', 'docker', '--runs-dir', runsDir], {
+    FORKLAB_SD_DIR: sdDir,
+  });
+  const id = await run.id;
+  await bothContainersRunning(id);
+  const sessions = new Set((await containersOf(id)).map((c) => c.Labels['forklab.session']));
+  expect(sessions.size).toBe(1);
+  const session = [...sessions][0]!;
+  await waitFor(
+    'its target file',
+    async () => (sdFiles().length > 0 ? true : undefined),
+    10_000,
+    50,
+  );
+  const t0 = Date.now();
+  run.child.kill('SIGKILL');
+  await run.done;
+  await waitFor(
+    'containers and target file gone after the lab was killed',
+    async () => {
+      const left = await connectDocker().listContainers({
+        all: true,
+        filters: { label: [`forklab.session=${session}`] },
+      });
+      return left.length === 0 && sdFiles().length === 0 ? true : undefined;
+    },
+    REAP_WITHIN_MS,
+    100,
+  );
+  process.stderr.write(`reaped ${Date.now() - t0} ms after SIGKILL\n`);
+});
+
 test('a second SIGINT exits at once and still leaves no container', async () => {
   if (!engine.ok && !inCI) return; // reported above
   const runsDir = mkdtempSync(path.join(os.tmpdir(), 'forklab-runs-'));
@@ -178,25 +224,29 @@ test('a second SIGINT exits at once and still leaves no container', async () => 
   expect(await containersOf(id)).toEqual([]);
 });
 
-/** A long run (30 s of load) to interrupt; `id` resolves with its run id from its first line. */
-function startRun(args: string[]) {
+/** A long run (30 s of load unless told) to interrupt; `id` resolves with its run id from its first line. */
+function startRun(args: string[], env?: NodeJS.ProcessEnv, durationSec = 30) {
   let seen!: (id: string) => void;
   let failed!: (e: Error) => void;
   const id = new Promise<string>((resolve, reject) => {
     seen = resolve;
     failed = reject;
   });
-  const run = forklab([...args, '--duration', '30', '--warmup', '0'], {
+  let loadSeen!: () => void;
+  const loading = new Promise<void>((resolve) => (loadSeen = resolve));
+  const run = forklab([...args, '--duration', String(durationSec), '--warmup', '0'], {
+    ...(env ? { env } : {}),
     onStderr: (all) => {
       const m = /forklab: run (\w+) of/.exec(all);
       if (m) seen(m[1]!);
+      if (/\[load [\d.]+\/\d+ s\]/.test(all)) loadSeen();
     },
   });
   // A run that ends before naming itself fails the test at once instead of at Jest's timeout.
   void run.done.then((r) =>
     failed(new Error(`forklab run exited (${r.code}) early:\n${r.stderr}`)),
   );
-  return { ...run, id };
+  return { ...run, id, loading };
 }
 
 describe('forklab run with local processes', () => {
@@ -231,6 +281,32 @@ describe('forklab run with local processes', () => {
     const { record } = onlyRun(runsDir);
     expect(record.status).toBe('interrupted');
   });
+});
+
+test('SIGINT half-way into a single-cell run keeps that cell: counters, samples, marked interrupted', async () => {
+  const runsDir = mkdtempSync(path.join(os.tmpdir(), 'forklab-runs-'));
+  const run = startRun(['run', 'compare', '--runtime', 'local', '--runs-dir', runsDir], {}, 8);
+  await run.id;
+  // The first progress line comes 2.5 s into the measured load of 8 s: SIGINT 1.5 s later.
+  await run.loading;
+  await new Promise((r) => setTimeout(r, 1500));
+  run.child.kill('SIGINT');
+  const r = await run.done;
+  expect(r.code).toBe(130);
+  const { dir, record } = onlyRun(runsDir);
+  expect(record.status).toBe('interrupted');
+  expect(record.cells).toHaveLength(1);
+  const cell = record.cells[0]!;
+  expect(cell.interrupted).toBe(true);
+  for (const t of cell.targets) {
+    expect(t.counters.requests ?? 0).toBeGreaterThan(0);
+    expect(t.client.responses).toBeGreaterThan(0);
+  }
+  // samples.csv: a header and at least one row per target.
+  const samples = readFileSync(path.join(dir, 'samples.csv'), 'utf8').trim().split(/\r?\n/);
+  expect(samples.length).toBeGreaterThan(1 + cell.targets.length);
+  expect(r.stdout).toMatch(/cell-0 INTERRUPTED/);
+  expect(readFileSync(path.join(dir, 'report.html'), 'utf8')).toMatch(/cell-0 interrupted/);
 });
 
 test('a lab killed outright (SIGKILL) leaves no local server behind', async () => {
@@ -299,6 +375,21 @@ export default defineScenario({
     expect(r.stderr).toMatch(/workers/);
     expect(r.stderr).toMatch(/connections/);
     expect(r.stderr).toMatch(/targets\[1\]/);
+    expect(readdirSync(runsDir)).toEqual([]);
+  });
+
+  test('an unreachable Docker engine: one line, exit code 3, nothing started', async () => {
+    const runsDir = mkdtempSync(path.join(os.tmpdir(), 'forklab-runs-'));
+    const socket = path.join(runsDir, 'no-such-docker.sock');
+    const r = await forklab(['run', 'compare', '--runtime', 'docker', '--runs-dir', runsDir], {
+      env: { DOCKER_HOST: `unix://${socket}` },
+    }).done;
+    expect(r.code).toBe(3);
+    const lines = r.stderr.trimEnd().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^forklab run: --runtime docker was asked for, but no Docker engine/);
+    expect(lines[0]).toContain(`unix://${socket}: no such socket`);
+    expect(r.stderr).not.toMatch(/^\s+at /m); // no stack trace
     expect(readdirSync(runsDir)).toEqual([]);
   });
 

@@ -20,6 +20,7 @@ import {
 } from '../lab/record/run-record';
 import { formatFigure } from '../lab/record/figures';
 import { renderSummary, shouldUseColor } from '../lab/report/terminal-summary';
+import { renderReport } from '../lab/report/html-report';
 import {
   createRunDir,
   parseRecordJson,
@@ -301,6 +302,68 @@ describe('renderSummary', () => {
     expect(shouldUseColor({ isTTY: true }, { NO_COLOR: '1' })).toBe(false);
     expect(shouldUseColor({ isTTY: true }, { TERM: 'dumb' })).toBe(false);
     expect(shouldUseColor({ isTTY: false }, { FORCE_COLOR: '1' })).toBe(true);
+  });
+});
+
+describe('what hostile or slow clients did (figures shown where nonzero)', () => {
+  // Counts worked out by hand: the server's own counters over the window, summed.
+  const slow = target(
+    'slow',
+    {
+      requests: 200,
+      accepts_ok: 150,
+      timeouts_header: 7,
+      timeouts_body: 2,
+      timeouts_idle: 0,
+      timeouts_send: 1,
+      responses_408: 9,
+      read_pauses: 41,
+      half_closes: 3,
+      body_bytes_discarded: 3 * 1024 * 1024,
+    },
+    [{ requests: 200 }],
+    200,
+  );
+  const plain = target('plain', { requests: 200, accepts_ok: 150 }, [{ requests: 200 }], 200);
+
+  test('the summary shows each nonzero one with its count, and a row zero for all only in the CSV', () => {
+    const out = renderSummary(record({ cells: [cell('cell-0', {}, [slow, plain])] }), {
+      color: false,
+    });
+    expect(out).toMatch(/timeouts: header +7 +0\n/);
+    expect(out).toMatch(/timeouts: body +2 +0\n/);
+    expect(out).toMatch(/timeouts: send +1 +0\n/);
+    expect(out).toMatch(/408 responses +9 +0\n/);
+    expect(out).toMatch(/read pauses +41 +0\n/);
+    expect(out).toMatch(/half-closes +3 +0\n/);
+    expect(out).toMatch(/body bytes discarded +3,145,728 +0\n/);
+    expect(out).not.toContain('timeouts: keep-alive'); // zero for both targets
+    const csv = figuresCsv(record({ cells: [cell('cell-0', {}, [slow, plain])] }));
+    expect(csv).toContain('timeoutsIdle');
+    expect(csv).toContain('timeoutsHeader');
+  });
+
+  test('a run where no client misbehaved shows none of them', () => {
+    const out = renderSummary(record({ cells: [cell('cell-0', {}, [plain])] }), { color: false });
+    for (const name of ['timeouts:', '408 responses', 'read pauses', 'half-closes', 'body bytes']) {
+      expect(out).not.toContain(name);
+    }
+  });
+
+  test('the HTML report shows them through the same catalogue', () => {
+    const html = renderReport(record({ cells: [cell('cell-0', {}, [slow, plain])] }));
+    expect(html).toContain('connections closed: request head not complete in time');
+    expect(html).toContain('408 Request Timeout responses sent');
+    expect(html).not.toContain('keep-alive connections closed idle');
+  });
+
+  test('an interrupted cell says so in the summary and the report', () => {
+    const r = record({
+      status: 'interrupted',
+      cells: [{ ...cell('cell-0', {}, [plain]), interrupted: true }],
+    });
+    expect(renderSummary(r, { color: false })).toContain('cell-0 INTERRUPTED');
+    expect(renderReport(r)).toContain('cell-0 interrupted');
   });
 });
 

@@ -11,3 +11,17 @@ export interface Command {
   /** Resolves with the process exit code (2 for usage errors). */
   run(argv: string[], env: NodeJS.ProcessEnv, io: CliIO): Promise<number>;
 }
+
+/** Exit codes of every command (the README lists them). */
+export const EXIT = {
+  /** Done, every expectation held. */
+  ok: 0,
+  /** An expectation failed, or the run failed. */
+  failed: 1,
+  /** Bad input: nothing was started. */
+  usage: 2,
+  /** The Docker engine did not answer (and the command needs it): nothing was started. */
+  noDocker: 3,
+  /** Interrupted by SIGINT or SIGTERM. */
+  interrupted: 130,
+} as const;

@@ -5,14 +5,23 @@ import { LABEL_SESSION } from '../runtime/labels';
 import { killAllLocalServers } from '../runtime/local-runtime';
 import { SESSION_ID } from '../runtime/session';
 import { listScenarios, loadScenario, DEFAULT_SCENARIO } from '../scenario/load-scenario';
-import { OVERRIDE_OPTIONS, applyOverrides, overridesHelp } from '../scenario/overrides';
+import {
+  OVERRIDE_OPTIONS,
+  applyOverrides,
+  checkOverrides,
+  overridesHelp,
+} from '../scenario/overrides';
 import { runScenario, type RunOutcome } from '../run/run-scenario';
 import { renderSummary, shouldUseColor } from '../report/terminal-summary';
-import { parseRuntimePreference, type RuntimePreference } from '../runtime/select-runtime';
+import {
+  NoDockerEngineError,
+  parseRuntimePreference,
+  type RuntimePreference,
+} from '../runtime/select-runtime';
 import { startClientExporter } from '../prometheus/client-exporter';
 import { prometheusRunHooks } from '../prometheus/run-hooks';
 import { parseFlags, usageFailure, type FlagSpec } from './args';
-import type { CliIO, Command } from './command';
+import { EXIT, type CliIO, type Command } from './command';
 
 interface RunFlags {
   scenario: string;
@@ -31,7 +40,8 @@ Runs a scenario (a name from scenarios/ or a path to a .ts file; default: ${DEFA
 starts its servers (containers when a Docker engine answers, local processes otherwise), drives
 load into every target at once, samples their counters, and writes runs/<time>-<scenario>/.
 Exit code: 0 when every expectation held, 1 when one failed or the run failed, 130 when
-interrupted (every server is stopped and the partial record kept), 2 for bad input.
+interrupted (every server is stopped and the partial record kept), 2 for bad input, 3 when
+--runtime docker was asked for and no Docker engine answered.
 
 Flags:
   --list               list the scenarios and exit
@@ -148,7 +158,9 @@ export const runCommand: Command = {
       return 0;
     }
     const loaded = loadScenario(flags.scenario);
-    if (!loaded.ok) errors.push(...loaded.errors);
+    // The overrides are checked by themselves too, so that their errors are listed together
+    // with the scenario file's.
+    if (!loaded.ok) errors.push(...loaded.errors, ...checkOverrides(overrides).errors);
     const applied = loaded.ok ? applyOverrides(loaded.scenario, overrides) : undefined;
     if (applied && !applied.ok) errors.push(...applied.errors);
     if (errors.length > 0 || !applied?.ok) {
@@ -204,7 +216,13 @@ async function runWithSignals(
         signal: abort.signal,
         hooks,
         ...(flags.repeat > 1 ? { repeat: { group, index: i + 1, count: flags.repeat } } : {}),
+      }).catch((e: unknown) => {
+        // No engine where one is needed: one line and its own exit code, not a stack trace.
+        if (!(e instanceof NoDockerEngineError)) throw e;
+        io.stderr.write(`forklab run: ${e.message.replace(/^forklab: /, '')}\n`);
+        return null;
       });
+      if (outcome === null) return EXIT.noDocker;
       outcomes.push(outcome);
       io.stdout.write(
         renderSummary(outcome.record, { color: shouldUseColor(process.stdout) }) + '\n',
@@ -218,8 +236,10 @@ async function runWithSignals(
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
-  if (abort.signal.aborted || outcomes.some((o) => o.record.status === 'interrupted')) return 130;
-  return outcomes.every((o) => o.ok) ? 0 : 1;
+  if (abort.signal.aborted || outcomes.some((o) => o.record.status === 'interrupted')) {
+    return EXIT.interrupted;
+  }
+  return outcomes.every((o) => o.ok) ? EXIT.ok : EXIT.failed;
 }
 
 /**

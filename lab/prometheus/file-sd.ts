@@ -17,6 +17,7 @@
 // has a `kind` label of its own (voluntary/involuntary), and with honor_labels it would hide ours.
 import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { forgetFile, reapFileOnExit } from '../runtime/reaper';
 import { REPO_ROOT } from '../runtime/repo-paths';
 
 /** Environment variable that moves the SD folder (the compose stack mounts the same one). */
@@ -158,10 +159,14 @@ export async function writeTargets(
     await rm(tmp, { force: true });
     throw err;
   }
+  // Removed by the reaper if this process is killed before it can remove the file itself.
+  reapFileOnExit(file);
   return file;
 }
 
 /** Removes the run's SD file (no error when it is already gone). */
 export async function removeTargets(dir: string, runId: string): Promise<void> {
-  await rm(targetsFile(dir, runId), { force: true });
+  const file = targetsFile(dir, runId);
+  await rm(file, { force: true });
+  forgetFile(file);
 }

@@ -71,6 +71,12 @@ export interface FigureDef {
   chart?: boolean;
   compute(i: FigureInput): number | null;
   applies?: Applies;
+  /**
+   * `nonzero`: a row only where it has something to say. The tables of the summary and the
+   * report leave it out when it is zero (or n/a) for every target they show; the record and the
+   * CSV keep it always.
+   */
+  show?: 'nonzero';
 }
 
 // ---- Applicability thresholds -----------------------------------------------------------------
@@ -435,6 +441,93 @@ const FIGURE_LIST = [
     better: 'lower',
     compute: (i) => c(i, 'client_aborts'),
   },
+  // What hostile or slow clients did to the server (its own counts over the window). Zero in a
+  // plain run, so shown only where nonzero; the timeouts are the engine's by phase (request
+  // head, body, keep-alive idle, a response that cannot be written).
+  {
+    key: 'timeoutsHeader',
+    name: 'timeouts: header',
+    label: 'connections closed: request head not complete in time',
+    short: 'TO head',
+    unit: 'count',
+    unitText: '',
+    better: 'lower',
+    show: 'nonzero',
+    compute: (i) => c(i, 'timeouts_header'),
+  },
+  {
+    key: 'timeoutsBody',
+    name: 'timeouts: body',
+    label: 'connections closed: request body stalled',
+    short: 'TO body',
+    unit: 'count',
+    unitText: '',
+    better: 'lower',
+    show: 'nonzero',
+    compute: (i) => c(i, 'timeouts_body'),
+  },
+  {
+    key: 'timeoutsIdle',
+    name: 'timeouts: keep-alive',
+    label: 'keep-alive connections closed idle',
+    short: 'TO idle',
+    unit: 'count',
+    unitText: '',
+    show: 'nonzero',
+    compute: (i) => c(i, 'timeouts_idle'),
+  },
+  {
+    key: 'timeoutsSend',
+    name: 'timeouts: send',
+    label: 'connections closed: response could not be written in time',
+    short: 'TO send',
+    unit: 'count',
+    unitText: '',
+    better: 'lower',
+    show: 'nonzero',
+    compute: (i) => c(i, 'timeouts_send'),
+  },
+  {
+    key: 'responses408',
+    name: '408 responses',
+    label: '408 Request Timeout responses sent',
+    short: '408s',
+    unit: 'count',
+    unitText: '',
+    better: 'lower',
+    show: 'nonzero',
+    compute: (i) => c(i, 'responses_408'),
+  },
+  {
+    key: 'readPauses',
+    name: 'read pauses',
+    label: 'times a connection stopped reading for a pending response',
+    short: 'rd pause',
+    unit: 'count',
+    unitText: '',
+    show: 'nonzero',
+    compute: (i) => c(i, 'read_pauses'),
+  },
+  {
+    key: 'halfCloses',
+    name: 'half-closes',
+    label: 'clients that shut their side while a response was due',
+    short: 'half-cl',
+    unit: 'count',
+    unitText: '',
+    show: 'nonzero',
+    compute: (i) => c(i, 'half_closes'),
+  },
+  {
+    key: 'bodyBytesDiscarded',
+    name: 'body bytes discarded',
+    label: 'request body bytes read and dropped as they arrived',
+    short: 'body drop',
+    unit: 'count',
+    unitText: '',
+    show: 'nonzero',
+    compute: (i) => c(i, 'body_bytes_discarded'),
+  },
 ] as const satisfies readonly FigureDef[];
 
 export type FigureKey = (typeof FIGURE_LIST)[number]['key'];
@@ -446,6 +539,24 @@ export const FIGURE_KEYS: readonly FigureKey[] = FIGURES.map((f) => f.key);
 
 export function figureDef(key: string): (FigureDef & { key: FigureKey }) | undefined {
   return FIGURES.find((f) => f.key === key);
+}
+
+/** The figures a table shows for these targets: those marked `nonzero` only where one is. */
+export function shownFigures<D extends FigureDef>(
+  defs: readonly D[],
+  targets: readonly {
+    derived?: Partial<DerivedFigures> | null;
+    notApplicable?: Partial<Record<string, string>>;
+  }[],
+): D[] {
+  return defs.filter(
+    (d) =>
+      d.show !== 'nonzero' ||
+      targets.some((t) => {
+        const v = figureOf(t, d.key as FigureKey).value;
+        return v !== null && v !== 0;
+      }),
+  );
 }
 
 // ---- When a figure applies --------------------------------------------------------------------

@@ -109,6 +109,11 @@ export interface CellRecord {
   matrix: Record<string, unknown>;
   startedAt: string;
   endedAt: string;
+  /**
+   * The run was interrupted during this cell's measured load: its counters and samples run up
+   * to the interrupt (a last snapshot of every server, no drain), its load was cut short.
+   */
+  interrupted?: true;
   targets: TargetRecord[];
 }
 

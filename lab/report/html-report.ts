@@ -10,7 +10,7 @@ import { readRecord, RESULTS_FILE } from '../record/run-folder';
 import type { CellRecord, RunRecord, TargetRecord } from '../record/run-record';
 import { sweepCharts, targetCharts, type ChartSpec } from './chart-data';
 import { FIGURES, esc, fmtFigure, fmtNum, fmtPct, matrixLabel, num, setupLabel } from './format';
-import { figureOf, type FigureKey } from '../record/figures';
+import { figureOf, shownFigures, type FigureKey } from '../record/figures';
 import { chartBox, htmlPage } from './page';
 import { verdicts, type Verdict } from './verdicts';
 
@@ -176,7 +176,10 @@ function figuresTable(cols: readonly Column[], multi: boolean): string {
         .join('')}</tr>`
     : '';
   const head = `${cellHead}<tr><th>figure</th>${cols.map(({ t }) => `<th>${esc(t.name)}<div class="note">${esc(setupLabel(t.server))}</div></th>`).join('')}</tr>`;
-  const rows = FIGURES.map((def) => {
+  const rows = shownFigures(
+    FIGURES,
+    cols.map(({ t }) => t),
+  ).map((def) => {
     const values = cols.map(({ t }) => figureOf(t, def.key as FigureKey));
     const zero = values.every((v) => v.value === 0 || v.value === null);
     // A figure that does not apply: `n/a` and the reason, in the cell and its tooltip.
@@ -292,6 +295,13 @@ ${r.error ? `<p class="render-errors">Error: ${esc(r.error)}</p>` : ''}
 
   const figures = `<h2 id="figures">Derived figures</h2>
 <p class="note">Over the measured load, summed over each target’s containers and workers. Grey rows are zero for every target.</p>
+${cells
+  .filter((c) => c.interrupted)
+  .map(
+    (c) =>
+      `<p class="render-errors">${esc(c.id)} interrupted: its counters and samples run up to the signal; its load was cut short and not drained.</p>`,
+  )
+  .join('\n')}
 ${figuresSection(cells, multi)}`;
 
   let sweep = '';

@@ -12,6 +12,7 @@
 import {
   FIGURES,
   figureDef,
+  shownFigures,
   figureOf,
   formatFigure,
   type FigureDef,
@@ -191,6 +192,15 @@ function cellTables(record: RunRecord, cell: CellRecord, paint: Paint, width: nu
   const m = matrixLabel(cell);
   if (m || record.cells.length > 1)
     out.push(paint(BOLD, clip(`${cell.id}${m ? `  ${m}` : ''}`, width)));
+  if (cell.interrupted) {
+    out.push(
+      ...wrap(
+        `${cell.id} INTERRUPTED: counters and samples up to the signal, load cut short, no drain`,
+        width,
+        '  ',
+      ).map((l) => paint(YELLOW, l)),
+    );
+  }
   for (let start = 0; start < cell.targets.length; start += TARGETS_PER_TABLE) {
     const targets = cell.targets.slice(start, start + TARGETS_PER_TABLE);
     const colW = Math.max(
@@ -207,7 +217,8 @@ function cellTables(record: RunRecord, cell: CellRecord, paint: Paint, width: nu
           targets.map((t) => ' ' + padL(clip(t.name, colW), colW)).join(''),
       ),
     );
-    for (const row of SUMMARY_ROWS) {
+    const rows = shownFigures(SUMMARY_ROWS, targets);
+    for (const row of rows) {
       let line = padR(row.name, labelW) + ' ' + paint(DIM, padR(row.unitText, unitW));
       for (const t of targets) {
         let text = cellText(row, t);
@@ -218,7 +229,7 @@ function cellTables(record: RunRecord, cell: CellRecord, paint: Paint, width: nu
       }
       out.push(line);
     }
-    for (const note of naNotes(targets, SUMMARY_ROWS)) {
+    for (const note of naNotes(targets, rows)) {
       out.push(...wrap(note, width, '      ').map((l) => paint(DIM, l)));
     }
   }

@@ -180,7 +180,10 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
   } catch (err) {
     if (err instanceof Interrupted || signal?.aborted) {
       record.status = 'interrupted';
-      record.error = 'interrupted by a signal; the record holds the cells that completed';
+      const cut = record.cells.find((x) => x.interrupted);
+      record.error = cut
+        ? `interrupted by a signal during the measured load of ${cut.id}; that cell holds the counters and samples up to the interrupt (no drain), the cells before it completed`
+        : 'interrupted by a signal; the record holds the cells that completed';
     } else {
       record.status = 'failed';
       record.error = (err as Error).message;
@@ -334,14 +337,20 @@ async function runCell(c: CellContext): Promise<CellRecord> {
       });
       await Promise.race([armed, loads]);
       const before = await sampler.snapshotNow();
+      if (abort.aborted) throw new Interrupted(); // nothing measured yet
       sampler.setPhase('load');
       const loadStarted = Date.now();
       go();
       const clients: ClientResult[] = await loads;
       const loadSec = (Date.now() - loadStarted) / 1000;
-      if (abort.aborted) throw new Interrupted();
-      sampler.setPhase('drain');
-      await sleep(cell.drainSec * 1000);
+      // Interrupted during the measured load: the cell is kept, with the counters up to the
+      // interrupt (a last snapshot of every server, which still runs, without the drain) and the
+      // samples so far, marked interrupted.
+      const interrupted = abort.aborted;
+      if (!interrupted) {
+        sampler.setPhase('drain');
+        await sleep(cell.drainSec * 1000, undefined, { signal: abort }).catch(() => undefined);
+      }
       const after = await sampler.snapshotNow();
       await sampler.stop();
       // A boundary snapshot that failed would make the deltas wrong (from zero, or missing a
@@ -405,6 +414,7 @@ async function runCell(c: CellContext): Promise<CellRecord> {
         matrix: cell.matrix,
         startedAt: cellStarted.toISOString(),
         endedAt: new Date().toISOString(),
+        ...(interrupted ? { interrupted: true as const } : {}),
         targets,
       };
     } finally {

@@ -10,6 +10,7 @@ import { ensureTornadoImage } from './debian-image';
 import { connectDocker } from './docker-engine';
 import { LABEL_MANAGED, LABEL_OWNER_PID, LABEL_RUN, LABEL_SESSION, serverLabels } from './labels';
 import { tailLines } from './log-tail';
+import { reapContainersOnExit } from './reaper';
 import { RuntimeBase } from './runtime-base';
 import { SERVER_UID } from './node-base-image';
 import {
@@ -151,6 +152,9 @@ export class DockerRuntime extends RuntimeBase<DockerServer> implements Runtime 
   ): Promise<DockerServer> {
     const image = await this.imageFor(spec.kind ?? 'engine');
     const name = serverName(spec.runId, spec.target, index);
+    // Before the first container exists: if this process is killed outright, the reaper
+    // removes the session's containers within seconds.
+    reapContainersOnExit(this.session);
     const create = async (): Promise<Docker.Container> =>
       this.docker.createContainer({
         name,

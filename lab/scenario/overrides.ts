@@ -203,13 +203,21 @@ export function parseOverrides(argv: readonly string[]): {
   return { values, errors };
 }
 
+/** One override flag checked on its own: where it goes and its value, converted. */
+type CheckedOverride = { spec: OverrideSpec; flag: string; value: unknown };
+
 /**
- * Applies override flags to a scenario: returns the overridden scenario (a copy) and the overrides
- * as typed, or every error (bad flags and values, and what the overridden scenario breaks).
+ * Checks override flags and their values by themselves, without a scenario: every error at once.
+ * Used before applying them, and on their own when the scenario file does not load, so that bad
+ * overrides are listed together with the file's errors.
  */
-export function applyOverrides(scenario: Scenario, argv: readonly string[]): OverrideResult {
+export function checkOverrides(argv: readonly string[]): {
+  values: Record<string, string>;
+  checked: CheckedOverride[];
+  errors: string[];
+} {
   const { values, errors } = parseOverrides(argv);
-  const out = structuredClone(scenario);
+  const checked: CheckedOverride[] = [];
   for (const [flag, raw] of Object.entries(values)) {
     const o = BY_FLAG.get(flag)!;
     if (o.scope === 'server') {
@@ -217,15 +225,8 @@ export function applyOverrides(scenario: Scenario, argv: readonly string[]): Ove
       const errs = settingValueErrors(o.key, value, {
         sources: { [o.key]: { label: flag, raw } },
       });
-      if (errs.length > 0) {
-        errors.push(...errs);
-        continue;
-      }
-      for (const t of out.targets) (t.server as Record<string, unknown>)[o.key] = value;
-      if (out.matrix && o.key in out.matrix) {
-        delete (out.matrix as Record<string, unknown>)[o.key];
-        if (Object.keys(out.matrix).length === 0) delete out.matrix;
-      }
+      if (errs.length > 0) errors.push(...errs);
+      else checked.push({ spec: o, flag, value });
       continue;
     }
     let value: unknown;
@@ -244,6 +245,27 @@ export function applyOverrides(scenario: Scenario, argv: readonly string[]): Ove
       const seconds =
         typeof value === 'number' && String(value) !== raw.trim() ? ` (${value} s)` : '';
       errors.push(`${flag}: ${problem}${seconds ? ' seconds' : ''}, ${got(raw)}${seconds}`);
+      continue;
+    }
+    checked.push({ spec: o, flag, value });
+  }
+  return { values, checked, errors };
+}
+
+/**
+ * Applies override flags to a scenario: returns the overridden scenario (a copy) and the overrides
+ * as typed, or every error (bad flags and values, and what the overridden scenario breaks).
+ */
+export function applyOverrides(scenario: Scenario, argv: readonly string[]): OverrideResult {
+  const { values, checked: overrides, errors } = checkOverrides(argv);
+  const out = structuredClone(scenario);
+  for (const { spec: o, value } of overrides) {
+    if (o.scope === 'server') {
+      for (const t of out.targets) (t.server as Record<string, unknown>)[o.key] = value;
+      if (out.matrix && o.key in out.matrix) {
+        delete (out.matrix as Record<string, unknown>)[o.key];
+        if (Object.keys(out.matrix).length === 0) delete out.matrix;
+      }
       continue;
     }
     switch (o.scope) {
