@@ -148,7 +148,12 @@ function run(
       await generator.stop(aborted ? 0 : input.timeoutMs + DRAIN_MARGIN_MS);
       await ch.send({
         type: 'result',
-        result: { ...stats.toClientResult(durationSec), usage: measured },
+        result: {
+          ...stats.toClientResult(durationSec),
+          usage: measured,
+          // Only the native driver times a request from its slot in the rate's schedule.
+          latencyCorrected: native !== undefined && input.rate !== undefined,
+        },
         aborted,
       });
     } catch (e) {
