@@ -142,6 +142,8 @@ export function workerInput(o: RunLoadOptions): WorkerInput {
 
 /** A running load worker, thread or process, seen from the driver. */
 interface Host {
+  /** The process's pid (a child process); undefined for a thread. */
+  pid?: number | undefined;
   send(m: ToWorker): void;
   /** Ends it for good; resolves once it is gone. */
   kill(): Promise<void>;
@@ -181,10 +183,16 @@ function startThread(ev: HostEvents): Host {
   };
 }
 
-function startProcess(ev: HostEvents): Host {
-  const child = spawn(process.execPath, ['-e', bootstrap()], {
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
+function startProcess(ev: HostEvents, cpus: string | undefined): Host {
+  const argv = ['-e', bootstrap()];
+  // Pinned: taskset sets the affinity and execs node (same pid); the native driver's threads
+  // inherit it.
+  const child =
+    cpus === undefined
+      ? spawn(process.execPath, argv, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+      : spawn('taskset', ['-c', cpus, process.execPath, ...argv], {
+          stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        });
   let killed = false;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.on('message', (m) => ev.message(m as FromWorker));
@@ -193,6 +201,7 @@ function startProcess(ev: HostEvents): Host {
     if (!killed) ev.gone(`load process exited (${signal ?? `code ${code}`}) before reporting`);
   });
   return {
+    pid: child.pid,
     send: (m) => {
       if (child.connected) child.send(m);
     },
@@ -215,10 +224,10 @@ export class LoadDriver {
   private dead: string | null = null;
   private onGone: ((why: string) => void) | null = null;
 
-  private constructor(isolation: 'thread' | 'process') {
+  private constructor(isolation: 'thread' | 'process', cpus: string | undefined) {
     let markLoaded!: () => void;
     this.loaded = new Promise<void>((r) => (markLoaded = r));
-    this.host = (isolation === 'process' ? startProcess : startThread)({
+    const events: HostEvents = {
       message: (m) => {
         if (m.type === 'ready') markLoaded();
         else this.listener?.(m);
@@ -227,12 +236,21 @@ export class LoadDriver {
         this.dead = why;
         this.onGone?.(why);
       },
-    });
+    };
+    this.host = isolation === 'process' ? startProcess(events, cpus) : startThread(events);
   }
 
-  /** Starts the worker (thread or process); it loads while the caller goes on. */
-  static open(isolation: 'thread' | 'process' = 'thread'): LoadDriver {
-    return new LoadDriver(isolation);
+  /**
+   * Starts the worker (thread or process); it loads while the caller goes on. With `cpus` (a
+   * `taskset -c` list) it is a process pinned to those CPUs.
+   */
+  static open(isolation: 'thread' | 'process' = 'thread', cpus?: string): LoadDriver {
+    return new LoadDriver(cpus === undefined ? isolation : 'process', cpus);
+  }
+
+  /** The pid of a driver that runs as a process; undefined for a thread. */
+  get pid(): number | undefined {
+    return this.host.pid;
   }
 
   /**

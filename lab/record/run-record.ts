@@ -105,6 +105,10 @@ export interface TargetRecord {
   series: TargetSeries;
   /** Kernel evidence of each server's set-up, taken once it was ready (lab/inspect). */
   inspection?: ServerInspection[];
+  /** When its measured load started and ended (wall clock). */
+  loadWindow?: { startedAt: string; endedAt: string };
+  /** The CPU set its servers were pinned to (isolation `pinned`); absent when not pinned. */
+  cpus?: string;
 }
 
 export interface CellRecord {

@@ -12,6 +12,7 @@ import { sweepCharts, targetCharts, type ChartSpec } from './chart-data';
 import { FIGURES, esc, fmtFigure, fmtNum, fmtPct, matrixLabel, num, setupLabel } from './format';
 import { figureOf, type FigureKey } from '../record/figures';
 import { chartBox, htmlPage } from './page';
+import { describeIsolation } from '../scenario/isolation';
 import { verdicts, type Verdict } from './verdicts';
 
 export const REPORT_FILE = 'report.html';
@@ -80,6 +81,7 @@ function configurationSection(r: RunRecord): string {
         ...(load.mode === 'keep-alive'
           ? ([['pipelining', load.pipelining ?? 1]] as [string, unknown][])
           : []),
+        ['isolation', describeIsolation(s.isolation)],
         ['sample interval', `${s.sampleIntervalMs ?? 1000} ms`],
         ['drain', `${s.drainSec ?? 1} s`],
       ]

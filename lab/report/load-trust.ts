@@ -5,6 +5,7 @@
 import type { DriverUsage } from '../load/driver-usage';
 import { SATURATED_LOOP_P99_MS, SATURATED_UTILIZATION } from '../load/driver-usage';
 import type { CellRecord, RunRecord, TargetRecord } from '../record/run-record';
+import { parseCpuList } from '../scenario/isolation';
 import { fmtNum } from './format';
 
 const pct = (x: number): string => `${Math.round(x * 100)} %`;
@@ -35,14 +36,15 @@ export function saturationText(u: DriverUsage): string | null {
   );
 }
 
-/** What the record says of how the targets shared the CPUs (isolation.ts records more). */
+/** Targets whose servers ran at the same time on the same CPUs (see cpuGroups). */
 export interface CpuGroup {
-  /** Targets whose servers ran at the same time on the same CPUs. */
   targets: TargetRecord[];
   /** CPUs available to them. */
   cpus: number;
   /** How the CPUs were known (`the machine's 2 CPUs`, `CPU set 0-1`). */
   cpusFrom: string;
+  /** The load generators ran on these CPUs too. */
+  withDrivers: boolean;
 }
 
 /** Server workers of a target: workers per server × its servers. */
@@ -53,13 +55,37 @@ export function targetWorkers(t: TargetRecord): number {
 }
 
 /**
- * The groups of targets of a cell that ran at once on shared CPUs. Every target of a cell ran at
- * the same time on all of the machine's CPUs (the record holds no isolation, or `concurrent`).
+ * The groups of targets of a cell that ran at once on shared CPUs, from the recorded isolation:
+ * `concurrent` (or none recorded): every target together on all of the machine's CPUs;
+ * `sequential`: each target alone on them; `pinned`: the targets of one CPU set together on it.
  */
 export function cpuGroups(record: RunRecord, cell: CellRecord): CpuGroup[] {
   const cpus = record.environment?.cpus ?? 0;
   if (cell.targets.length === 0 || cpus <= 0) return [];
-  return [{ targets: cell.targets, cpus, cpusFrom: `the machine's ${cpus} CPUs` }];
+  const machine = `the machine's ${cpus} CPUs`;
+  const iso = record.resolved?.isolation;
+  if (iso?.mode === 'sequential') {
+    return cell.targets.map((t) => ({ targets: [t], cpus, cpusFrom: machine, withDrivers: true }));
+  }
+  if (iso?.mode === 'pinned') {
+    const driverCpus = iso.drivers === undefined ? null : parseCpuList(iso.drivers);
+    const bySet = new Map<string, TargetRecord[]>();
+    for (const t of cell.targets) {
+      const set = t.cpus ?? iso.targets[t.name];
+      if (set === undefined) continue;
+      bySet.set(set, [...(bySet.get(set) ?? []), t]);
+    }
+    return [...bySet].map(([set, targets]) => {
+      const list = parseCpuList(set) ?? [];
+      return {
+        targets,
+        cpus: list.length,
+        cpusFrom: `CPU set ${set} (${list.length} CPU${list.length === 1 ? '' : 's'})`,
+        withDrivers: driverCpus === null || driverCpus.some((c) => list.includes(c)),
+      };
+    });
+  }
+  return [{ targets: cell.targets, cpus, cpusFrom: machine, withDrivers: true }];
 }
 
 /** A warning for each group whose workers outnumber its CPUs; [] when none does. */
@@ -77,7 +103,7 @@ export function oversubscriptionTexts(record: RunRecord, cell: CellRecord): stri
         ? ' and the targets took CPU from each other: each measured the share it got, not what it can do alone; isolation "sequential" runs one target at a time, "pinned" gives each its own CPUs'
         : '';
     out.push(
-      `${workers} server workers of ${who} outnumbered ${g.cpusFrom}, which the load generator shared too: workers waited for a CPU${other}`,
+      `${workers} server workers of ${who} outnumbered ${g.cpusFrom}${g.withDrivers ? ', which the load generator shared too' : ''}: workers waited for a CPU${other}`,
     );
   }
   return out;
