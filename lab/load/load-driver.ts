@@ -46,6 +46,13 @@ export interface RunLoadOptions {
   gate?: Promise<void>;
   /** Called once the worker is loaded and waits for the gate. */
   onReady?: () => void;
+  /**
+   * Warm-up only: keep the generator and its connections running when the warm-up's time is
+   * over, for the measured load of this many seconds that the next run() on this driver starts
+   * (it switches the counting to the measured window at its gate). Without it each run opens new
+   * connections.
+   */
+  carryIntoSec?: number;
   /** Where the load runs: a worker thread (default) or a child process. */
   isolation?: 'thread' | 'process';
   progressEveryMs?: number;
@@ -137,6 +144,9 @@ export function workerInput(o: RunLoadOptions): WorkerInput {
     timeoutMs,
     durationSec,
     progressEveryMs: o.progressEveryMs ?? 100,
+    ...(o.phase === 'warmup' && o.carryIntoSec !== undefined
+      ? { carryIntoSec: o.carryIntoSec }
+      : {}),
   };
 }
 
@@ -322,8 +332,9 @@ export class LoadDriver {
     });
   }
 
-  /** Ends the worker; resolves once it is gone. */
+  /** Ends the worker (a generator carried from a warm-up is told to stop first); resolves once it is gone. */
   close(): Promise<void> {
+    if (!this.dead) this.host.send({ type: 'stop' });
     return this.host.kill();
   }
 }

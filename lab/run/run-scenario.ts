@@ -285,7 +285,7 @@ async function runCell(c: CellContext): Promise<CellRecord> {
     const driveAll = async (
       phase: 'warmup' | 'load',
       durationSec: number,
-      arm?: { gate: Promise<void>; onReady: () => void },
+      arm?: { gate: Promise<void>; onReady: () => void } | { carryIntoSec: number },
     ) => {
       const view =
         c.opts.progressStream === null
@@ -328,7 +328,8 @@ async function runCell(c: CellContext): Promise<CellRecord> {
       // 3. Warm-up: the same load, not measured.
       if (load.warmupSec > 0) {
         sampler.setPhase('warmup');
-        await driveAll('warmup', load.warmupSec);
+        // Its connections carry into the measured load: the drivers switch to counting at the gate.
+        await driveAll('warmup', load.warmupSec, { carryIntoSec: load.durationSec });
       }
       if (abort.aborted) throw new Interrupted();
 
