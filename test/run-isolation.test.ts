@@ -9,6 +9,13 @@ import type { StartedServer } from '../lab/runtime/runtime';
 import { allowedCpus } from '../lab/scenario/isolation';
 import { defineScenario } from '../lab/scenario/scenario';
 import { freshRunsDir, realRun } from './fixtures/real-run';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { containerPid } from '../lab/inspect/container-pid';
+import { connectDocker, probeDockerSync } from '../lab/runtime/docker-engine';
+import { DockerRuntime } from '../lab/runtime/docker-runtime';
+import { newRunId } from '../lab/runtime/session';
 
 /** What the kernel says a process (or thread) may run on. */
 function cpusAllowed(pid: number): string {
@@ -126,4 +133,38 @@ describe('isolation: sequential', () => {
     expect(b!.client.responses).toBeGreaterThan(0);
     expect(record.resolved.isolation).toEqual({ mode: 'sequential' });
   }, 60_000);
+});
+
+const engine = probeDockerSync(3000);
+const describeDocker = engine.ok || process.env.CI === 'true' ? describe : describe.skip;
+
+describeDocker('isolation: pinned containers', () => {
+  it('gives the container its CPU set (CpusetCpus), which its processes inherit', async () => {
+    const runtime = new DockerRuntime({ stopTimeoutS: 2 });
+    const runDir = mkdtempSync(path.join(os.tmpdir(), 'forklab-pinned-'));
+    try {
+      const [server] = await runtime.start({
+        runId: newRunId(),
+        scenario: 'isolation-pinned',
+        target: 'pinned',
+        args: ['--workers', '2'],
+        runDir,
+        cpus: last,
+      });
+      const info = await connectDocker().getContainer(server!.id).inspect();
+      expect(info.HostConfig.CpusetCpus).toBe(last);
+      // The container's first process (docker-init) and every process under it.
+      const root = await containerPid(server!.id);
+      const tree = [root];
+      for (let i = 0; i < tree.length; i++) {
+        const kids = readFileSync(`/proc/${tree[i]}/task/${tree[i]}/children`, 'utf8');
+        tree.push(...kids.split(' ').filter(Boolean).map(Number));
+      }
+      expect(tree.length).toBeGreaterThanOrEqual(3); // init, supervisor, 2 workers
+      for (const pid of tree) expect([pid, cpusAllowed(pid)]).toEqual([pid, last]);
+    } finally {
+      await runtime.stopAll();
+      rmSync(runDir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
