@@ -66,7 +66,9 @@ case "${1:-}" in
     kill -TERM "$pid"
     for ((i = 0; i < WAIT_S * 10; i++)); do
       kill -0 "$pid" 2>/dev/null || {
-        echo "second engine stopped"
+        # dockerd leaves its default network namespace mounted under the exec root.
+        umount "$ROOT/exec/netns/default" 2>/dev/null || true
+        echo "second engine stopped (its images stay in $DATA)"
         exit 0
       }
       sleep 0.1
