@@ -43,6 +43,18 @@ function client(o: Partial<ClientResult> = {}): ClientResult {
     requestsPerSec: 100,
     bytesRead: 0,
     latencyMs: { p50: 1.5, p90: 2, p99: 4.25, max: 9, mean: 1.6 },
+    // The load generator's usage: a node driver, its loop busy 60 % of the window.
+    usage: {
+      driver: 'node',
+      generator: 'churn-client',
+      threads: 1,
+      cpuCores: 0.5,
+      utilization: 0.6,
+      cpuUsPerResponse: 25,
+      loopDelayMs: { p50: 0.5, p99: 3, max: 7 },
+      saturated: false,
+      warning: null,
+    },
     ...o,
   };
 }
@@ -204,6 +216,9 @@ describe('deriveFigures', () => {
       clientErrors: 1,
       latencyP50Ms: 1.5,
       latencyP99Ms: 4.25,
+      driverBusyPct: 0.6,
+      driverCpuUsPerResponse: 25,
+      driverLoopDelayP99Ms: 3,
     });
     expect(d.clientServerDiffPct).toBeCloseTo(-0.5, 12);
     // (800 + 200)² / (2 · (800² + 200²))

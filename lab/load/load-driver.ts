@@ -46,6 +46,13 @@ export interface RunLoadOptions {
   gate?: Promise<void>;
   /** Called once the worker is loaded and waits for the gate. */
   onReady?: () => void;
+  /**
+   * Warm-up only: keep the generator and its connections running when the warm-up's time is
+   * over, for the measured load of this many seconds that the next run() on this driver starts
+   * (it switches the counting to the measured window at its gate). Without it each run opens new
+   * connections.
+   */
+  carryIntoSec?: number;
   /** Where the load runs: a worker thread (default) or a child process. */
   isolation?: 'thread' | 'process';
   progressEveryMs?: number;
@@ -137,11 +144,16 @@ export function workerInput(o: RunLoadOptions): WorkerInput {
     timeoutMs,
     durationSec,
     progressEveryMs: o.progressEveryMs ?? 100,
+    ...(o.phase === 'warmup' && o.carryIntoSec !== undefined
+      ? { carryIntoSec: o.carryIntoSec }
+      : {}),
   };
 }
 
 /** A running load worker, thread or process, seen from the driver. */
 interface Host {
+  /** The process's pid (a child process); undefined for a thread. */
+  pid?: number | undefined;
   send(m: ToWorker): void;
   /** Ends it for good; resolves once it is gone. */
   kill(): Promise<void>;
@@ -181,10 +193,16 @@ function startThread(ev: HostEvents): Host {
   };
 }
 
-function startProcess(ev: HostEvents): Host {
-  const child = spawn(process.execPath, ['-e', bootstrap()], {
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
+function startProcess(ev: HostEvents, cpus: string | undefined): Host {
+  const argv = ['-e', bootstrap()];
+  // Pinned: taskset sets the affinity and execs node (same pid); the native driver's threads
+  // inherit it.
+  const child =
+    cpus === undefined
+      ? spawn(process.execPath, argv, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+      : spawn('taskset', ['-c', cpus, process.execPath, ...argv], {
+          stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        });
   let killed = false;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.on('message', (m) => ev.message(m as FromWorker));
@@ -193,6 +211,7 @@ function startProcess(ev: HostEvents): Host {
     if (!killed) ev.gone(`load process exited (${signal ?? `code ${code}`}) before reporting`);
   });
   return {
+    pid: child.pid,
     send: (m) => {
       if (child.connected) child.send(m);
     },
@@ -215,10 +234,10 @@ export class LoadDriver {
   private dead: string | null = null;
   private onGone: ((why: string) => void) | null = null;
 
-  private constructor(isolation: 'thread' | 'process') {
+  private constructor(isolation: 'thread' | 'process', cpus: string | undefined) {
     let markLoaded!: () => void;
     this.loaded = new Promise<void>((r) => (markLoaded = r));
-    this.host = (isolation === 'process' ? startProcess : startThread)({
+    const events: HostEvents = {
       message: (m) => {
         if (m.type === 'ready') markLoaded();
         else this.listener?.(m);
@@ -227,12 +246,21 @@ export class LoadDriver {
         this.dead = why;
         this.onGone?.(why);
       },
-    });
+    };
+    this.host = isolation === 'process' ? startProcess(events, cpus) : startThread(events);
   }
 
-  /** Starts the worker (thread or process); it loads while the caller goes on. */
-  static open(isolation: 'thread' | 'process' = 'thread'): LoadDriver {
-    return new LoadDriver(isolation);
+  /**
+   * Starts the worker (thread or process); it loads while the caller goes on. With `cpus` (a
+   * `taskset -c` list) it is a process pinned to those CPUs.
+   */
+  static open(isolation: 'thread' | 'process' = 'thread', cpus?: string): LoadDriver {
+    return new LoadDriver(cpus === undefined ? isolation : 'process', cpus);
+  }
+
+  /** The pid of a driver that runs as a process; undefined for a thread. */
+  get pid(): number | undefined {
+    return this.host.pid;
   }
 
   /**
@@ -304,8 +332,9 @@ export class LoadDriver {
     });
   }
 
-  /** Ends the worker; resolves once it is gone. */
+  /** Ends the worker (a generator carried from a warm-up is told to stop first); resolves once it is gone. */
   close(): Promise<void> {
+    if (!this.dead) this.host.send({ type: 'stop' });
     return this.host.kill();
   }
 }

@@ -54,6 +54,30 @@ export class LoadStats {
     }
   }
 
+  /**
+   * Starts the measured window on a generator that keeps running (its connections carried over
+   * from the warm-up): what ended before now is forgotten, and the requests in flight now count as
+   * sent in the window, so that once they have drained every request of the window ended exactly
+   * one way (response, error or timeout). Latency starts afresh.
+   */
+  beginWindow(): void {
+    const ended = this.responses + this.errors + this.timeouts;
+    this.sent -= ended;
+    this.responses = 0;
+    this.status2xx = 0;
+    this.statusOther = 0;
+    this.errors = 0;
+    this.timeouts = 0;
+    this.bytesRead = 0;
+    this.resetLatency();
+  }
+
+  /** Empties both latency histograms. */
+  resetLatency(): void {
+    this.latencyUs.reset();
+    this.windowUs.reset();
+  }
+
   /** The running totals, and the latency since the previous call (which starts a new window). */
   progress(elapsedSec: number): LoadProgress {
     const { sent, responses, errors, timeouts, status2xx, statusOther } = this;

@@ -21,6 +21,37 @@ export interface WorkerInput extends ChurnOptions {
   pipelining: number;
   durationSec: number;
   progressEveryMs: number;
+  /**
+   * Keep the generator (its connections, its rate schedule) running when this run's time is
+   * over, for a next run of the same load to take over at its start: the warm-up does so for the
+   * measured load. The number is how long that next run lasts, seconds (the backstop allows for it).
+   */
+  carryIntoSec?: number;
+}
+
+/** A generator left running by a run with carryIntoSec, waiting for the next run. */
+interface Carried {
+  input: WorkerInput;
+  stats: LoadStats;
+  generator: Generator;
+  native: NativeGenerator | undefined;
+}
+
+/** The fields that must be equal for a run to take over a carried generator. */
+function sameLoad(a: WorkerInput, b: WorkerInput): boolean {
+  const key = (x: WorkerInput) =>
+    JSON.stringify([
+      x.mode,
+      x.driver,
+      x.driverThreads,
+      x.targets,
+      x.path,
+      x.connections,
+      x.pipelining,
+      x.rate,
+      x.timeoutMs,
+    ]);
+  return key(a) === key(b);
 }
 
 export type ToWorker = { type: 'start'; input: WorkerInput } | { type: 'stop' };
@@ -76,9 +107,10 @@ function run(
   input: WorkerInput,
   ch: Channel,
   stopRequested: Promise<void>,
-  done: () => void,
+  done: (carry: Carried | null) => void,
+  carried: Carried | null,
 ): void {
-  const stats = new LoadStats();
+  const stats = carried?.stats ?? new LoadStats();
   const t0 = performance.now();
   const elapsed = (): number => (performance.now() - t0) / 1000;
   // Saturation: CPU time of the thread that runs the generator (this one, or the native
@@ -89,7 +121,14 @@ function run(
   const cpu0 = threadCpu().ns;
   let native: NativeGenerator | undefined;
   let generator: Generator;
-  if (input.driver === 'native') {
+  // Beyond this run's own time, a carried generator must last into the next run.
+  const backstopSec = input.durationSec + (input.carryIntoSec ?? 0) + input.timeoutMs / 1000 + 10;
+  if (carried) {
+    // The warm-up's generator goes on: same connections, the window starts here.
+    ({ generator, native } = carried);
+    if (native) native.beginWindow();
+    else stats.beginWindow();
+  } else if (input.driver === 'native') {
     // Loaded only when chosen: the node drivers start without the addon.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { startNative } = require('./native-load') as typeof import('./native-load');
@@ -98,10 +137,7 @@ function run(
   } else if (input.mode === 'churn') {
     generator = startChurn(input, stats);
   } else {
-    generator = startKeepAlive(
-      { ...input, backstopSec: input.durationSec + input.timeoutMs / 1000 + 10 },
-      stats,
-    );
+    generator = startKeepAlive({ ...input, backstopSec }, stats);
   }
   const usage = (): DriverUsage => {
     const wallNs = elapsed() * 1e9;
@@ -142,20 +178,27 @@ function run(
     native?.sync();
     // Over the window in which requests were started; the drain that follows is mostly waiting.
     const measured = usage();
+    const carry = !aborted && input.carryIntoSec !== undefined;
     try {
       // A little over the deadline, so a request written just before the end times out (and
-      // counts) rather than being abandoned by a drain that ended a millisecond too soon.
-      await generator.stop(aborted ? 0 : input.timeoutMs + DRAIN_MARGIN_MS);
+      // counts) rather than being abandoned by a drain that ended a millisecond too soon. A
+      // carried generator is not stopped: the next run takes it over.
+      if (!carry) await generator.stop(aborted ? 0 : input.timeoutMs + DRAIN_MARGIN_MS);
       await ch.send({
         type: 'result',
-        result: { ...stats.toClientResult(durationSec), usage: measured },
+        result: {
+          ...stats.toClientResult(durationSec),
+          usage: measured,
+          // Only the native driver times a request from its slot in the rate's schedule.
+          latencyCorrected: native !== undefined && input.rate !== undefined,
+        },
         aborted,
       });
     } catch (e) {
       await ch.send({ type: 'error', message: e instanceof Error ? e.message : String(e) });
     } finally {
       clearInterval(progress);
-      done();
+      done(carry ? { input, stats, generator, native } : null);
     }
   };
   const timer = setTimeout(() => void finish(false), input.durationSec * 1000);
@@ -169,22 +212,42 @@ function run(
 function main(): void {
   const ch = channel();
   let current: { requestStop: () => void } | null = null;
+  let carried: Carried | null = null;
+  // A carried generator nobody takes over is stopped at once (its requests abandoned).
+  const dropCarried = async (): Promise<void> => {
+    const c = carried;
+    carried = null;
+    if (c) await c.generator.stop(0).catch(() => undefined);
+  };
   ch.onMessage((m) => {
-    if (m.type === 'stop') return current?.requestStop();
+    if (m.type === 'stop') {
+      if (current) return current.requestStop();
+      return void dropCarried();
+    }
     if (current) return;
     let requestStop!: () => void;
     const stopRequested = new Promise<void>((resolve) => (requestStop = resolve));
     const mine = { requestStop };
     current = mine;
-    const done = (): void => {
+    const done = (carry: Carried | null): void => {
       if (current === mine) current = null;
+      carried = carry;
     };
-    try {
-      run(m.input, ch, stopRequested, done);
-    } catch (e) {
-      done();
-      void ch.send({ type: 'error', message: e instanceof Error ? e.message : String(e) });
-    }
+    const start = (take: Carried | null): void => {
+      try {
+        run(m.input, ch, stopRequested, done, take);
+      } catch (e) {
+        done(null);
+        void ch.send({ type: 'error', message: e instanceof Error ? e.message : String(e) });
+      }
+    };
+    if (carried && sameLoad(carried.input, m.input)) {
+      const take = carried;
+      carried = null;
+      start(take);
+    } else if (carried) {
+      void dropCarried().then(() => start(null));
+    } else start(null);
   });
   void ch.send({ type: 'ready' });
 }

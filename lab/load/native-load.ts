@@ -27,8 +27,13 @@ const STOP_POLL_MS = 5;
 export interface NativeGenerator extends Generator {
   /** Copies the driver's totals and latency samples into the stats (call before reading them). */
   sync(): void;
-  /** The driver's last totals (CPU time of its threads included). */
+  /** The driver's last totals (CPU time of its threads included), since beginWindow if called. */
   totals(): NativeLoadTotals;
+  /**
+   * Starts the measured window on the running driver (connections carried over): the stats count
+   * from here, the requests in flight now as sent in the window (see LoadStats.beginWindow).
+   */
+  beginWindow(): void;
 }
 
 export function startNative(o: NativeLoadOptions, stats: LoadStats): NativeGenerator {
@@ -44,9 +49,22 @@ export function startNative(o: NativeLoadOptions, stats: LoadStats): NativeGener
     threads: Math.min(o.threads, o.connections),
   });
   let last = driver.read();
+  // The totals when the measured window began (null: from the start).
+  let base: NativeLoadTotals | null = null;
+  const since = (t: NativeLoadTotals): NativeLoadTotals => {
+    if (!base) return t;
+    const b = base;
+    const d = { ...t };
+    for (const k of Object.keys(t) as (keyof NativeLoadTotals)[]) {
+      if (k !== 'threadsRunning') d[k] = t[k] - b[k];
+    }
+    // Requests in flight when the window began are the window's: sent counts what had not ended.
+    d.sent = t.sent - (b.responses + b.errors + b.timeouts);
+    return d;
+  };
   const sync = (): void => {
     stats.recordLatenciesUs(driver.takeLatencies());
-    const t = driver.read();
+    const t = since(driver.read());
     last = t;
     stats.sent = t.sent;
     stats.responses = t.responses;
@@ -62,6 +80,14 @@ export function startNative(o: NativeLoadOptions, stats: LoadStats): NativeGener
   return {
     sync,
     totals: () => last,
+    beginWindow: () => {
+      // Samples taken so far belong to the warm-up; the base is read after them.
+      stats.recordLatenciesUs(driver.takeLatencies());
+      base = null;
+      base = driver.read();
+      stats.resetLatency();
+      sync();
+    },
     async stop(graceMs: number): Promise<void> {
       driver.stop(Math.max(0, Math.round(graceMs)));
       while (!driver.finished()) await new Promise((r) => setTimeout(r, STOP_POLL_MS));

@@ -53,6 +53,11 @@ export interface Applies {
   minRequests?: number;
   /** Responses with a latency the client measured, at least. */
   minResponses?: number;
+  /**
+   * The load generator's usage (ClientResult.usage): `any` needs it recorded; `loop` needs an
+   * event loop on the generator's request path (the node drivers; the native driver has none).
+   */
+  driverUsage?: 'any' | 'loop';
 }
 
 export interface FigureDef {
@@ -104,6 +109,7 @@ const HERD: Applies = {
 };
 const ACCEPT_SHARE: Applies = { loadMode: 'churn', minAccepts: MIN_ACCEPTS };
 const REQUEST_SHARE: Applies = { minRequests: MIN_REQUESTS_FOR_SHARE };
+const DRIVER: Applies = { driverUsage: 'any' };
 
 // ---- Arithmetic -------------------------------------------------------------------------------
 
@@ -528,6 +534,39 @@ const FIGURE_LIST = [
     show: 'nonzero',
     compute: (i) => c(i, 'body_bytes_discarded'),
   },
+  {
+    key: 'driverBusyPct',
+    name: 'driver busy',
+    label: 'load generator busy (share of the window its loop had work)',
+    short: 'drv busy',
+    unit: 'fraction',
+    unitText: '',
+    better: 'lower',
+    compute: (i) => i.client.usage?.utilization ?? null,
+    applies: DRIVER,
+  },
+  {
+    key: 'driverCpuUsPerResponse',
+    name: 'driver CPU',
+    label: 'load generator CPU per response',
+    short: 'drvµs/rs',
+    unit: 'us',
+    unitText: 'µs/resp',
+    better: 'lower',
+    compute: (i) => i.client.usage?.cpuUsPerResponse ?? null,
+    applies: { driverUsage: 'any', minResponses: 1 },
+  },
+  {
+    key: 'driverLoopDelayP99Ms',
+    name: 'driver loop delay p99',
+    label: 'load generator event-loop delay p99',
+    short: 'drv loop',
+    unit: 'ms',
+    unitText: 'ms',
+    better: 'lower',
+    compute: (i) => i.client.usage?.loopDelayMs?.p99 ?? null,
+    applies: { driverUsage: 'loop' },
+  },
 ] as const satisfies readonly FigureDef[];
 
 export type FigureKey = (typeof FIGURE_LIST)[number]['key'];
@@ -590,6 +629,13 @@ export function notApplicableReason(def: FigureDef, i: FigureInput): string | nu
     return a.minRequests === 1
       ? 'the server counted no request in the measured window'
       : `${requests} requests in the measured window, fewer than the ${a.minRequests} it needs`;
+  }
+  if (a.driverUsage !== undefined) {
+    const u = i.client.usage;
+    if (!u) return 'the record holds no load generator usage (a run from before it was measured)';
+    if (a.driverUsage === 'loop' && u.loopDelayMs === null) {
+      return `the ${u.driver} driver runs no event loop on its request path (its epoll threads are measured by busy share and CPU)`;
+    }
   }
   if (a.minResponses !== undefined && (i.client.latencyMs === null || i.client.responses === 0)) {
     return 'no request completed';

@@ -42,6 +42,11 @@ export interface ClientResult {
   latencyMs: { p50: number; p90: number; p99: number; max: number; mean: number } | null;
   /** How busy the load generator was (CPU, event-loop delay) and whether it was saturated. */
   usage?: DriverUsage;
+  /**
+   * True when latency was corrected for coordinated omission: timed from when the rate schedule
+   * had each request due, not from when it was written (the native driver with a rate, as wrk2).
+   */
+  latencyCorrected?: boolean;
 }
 
 /** Sum over a target's containers and workers of each engine counter field, over a window. */
@@ -100,6 +105,10 @@ export interface TargetRecord {
   series: TargetSeries;
   /** Kernel evidence of each server's set-up, taken once it was ready (lab/inspect). */
   inspection?: ServerInspection[];
+  /** When its measured load started and ended (wall clock). */
+  loadWindow?: { startedAt: string; endedAt: string };
+  /** The CPU set its servers were pinned to (isolation `pinned`); absent when not pinned. */
+  cpus?: string;
 }
 
 export interface CellRecord {

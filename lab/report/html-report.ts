@@ -12,6 +12,7 @@ import { sweepCharts, targetCharts, type ChartSpec } from './chart-data';
 import { FIGURES, esc, fmtFigure, fmtNum, fmtPct, matrixLabel, num, setupLabel } from './format';
 import { figureOf, shownFigures, type FigureKey } from '../record/figures';
 import { chartBox, htmlPage } from './page';
+import { describeIsolation } from '../scenario/isolation';
 import { verdicts, type Verdict } from './verdicts';
 
 export const REPORT_FILE = 'report.html';
@@ -69,10 +70,18 @@ function configurationSection(r: RunRecord): string {
         ['warm-up', `${load.warmupSec ?? 1} s`],
         ['rate', load.rate === undefined ? 'as fast as possible' : `${load.rate} requests/s`],
         ['client deadline', `${load.timeoutMs ?? 2000} ms`],
+        [
+          'load driver',
+          load.driver === 'native'
+            ? `native (${load.driverThreads ?? 1} thread${(load.driverThreads ?? 1) === 1 ? '' : 's'})`
+            : (load.driver ?? 'node'),
+        ],
+        ['latency timing', latencyTiming(r)],
         ['path', load.path ?? '/'],
         ...(load.mode === 'keep-alive'
           ? ([['pipelining', load.pipelining ?? 1]] as [string, unknown][])
           : []),
+        ['isolation', describeIsolation(s.isolation)],
         ['sample interval', `${s.sampleIntervalMs ?? 1000} ms`],
         ['drain', `${s.drainSec ?? 1} s`],
       ]
@@ -131,6 +140,23 @@ function configurationSection(r: RunRecord): string {
 <h3>Matrix</h3>${matrix}
 <h3>Overrides</h3>${overridesHtml}
 <h3>Expectations</h3>${expectations}`;
+}
+
+/** How latency was timed: corrected for coordinated omission or not, from the targets' results. */
+function latencyTiming(r: RunRecord): string {
+  if (r.resolved?.load?.rate === undefined) {
+    return 'from when each request was written (no rate: no schedule to correct against)';
+  }
+  const flags = (r.cells ?? []).flatMap((c) => c.targets.map((t) => t.client?.latencyCorrected));
+  if (flags.length > 0 && flags.every((f) => f === true)) {
+    return 'corrected for coordinated omission: from when the rate’s schedule had each request due (as wrk2)';
+  }
+  if (flags.length > 0 && flags.every((f) => f === false)) {
+    return 'not corrected for coordinated omission: from when each request was written';
+  }
+  return flags.some((f) => f !== undefined)
+    ? 'differs between targets (see the verdicts)'
+    : 'not recorded';
 }
 
 /**

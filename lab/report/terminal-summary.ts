@@ -21,6 +21,7 @@ import {
 import type { CellRecord, ExpectationResult, RunRecord, TargetRecord } from '../record/run-record';
 import { inspectionSummaryLines } from '../inspect/inspect-started-server';
 import { verdictLines, verdicts } from './verdicts';
+import { describeIsolation } from '../scenario/isolation';
 
 export const SUMMARY_WIDTH = 100;
 const TARGETS_PER_TABLE = 4;
@@ -169,6 +170,13 @@ function header(record: RunRecord, paint: Paint, width: number): string[] {
           `${e.runtime} runtime · kernel ${e.kernel} · ${e.cpus} CPUs · node ${e.node}${git}`,
           width,
         ),
+      ),
+    );
+  }
+  if (record.resolved?.isolation) {
+    lines.push(
+      ...wrap(`isolation ${describeIsolation(record.resolved.isolation)}`, width, '  ').map((l) =>
+        paint(DIM, l),
       ),
     );
   }

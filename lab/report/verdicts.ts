@@ -12,6 +12,7 @@ import {
   type FigureKey,
 } from '../record/figures';
 import { fmtFigure, fmtNum, fmtPct, matrixLabel, num, setupLabel, type Figure } from './format';
+import { latencyTimingText, oversubscriptionTexts, saturationText } from './load-trust';
 
 export type Severity = 'info' | 'warn' | 'bad';
 
@@ -34,6 +35,9 @@ export type Finding =
   | 'client-errors'
   | 'no-requests'
   | 'count-mismatch'
+  | 'driver-saturated'
+  | 'cpu-oversubscribed'
+  | 'latency-timing'
   | 'expectation';
 
 export interface Verdict {
@@ -493,9 +497,17 @@ export function verdicts(record: RunRecord): Verdict[] {
 
   for (const cell of cells) {
     const label = multiCell ? matrixLabel(cell.matrix) : '';
+    for (const text of oversubscriptionTexts(record, cell)) {
+      runWide(
+        'warn',
+        'cpu-oversubscribed',
+        multiCell ? `${cell.id} ${label}: ${text}` : text,
+        null,
+      );
+    }
     for (const t of cell.targets) {
       const mine: Verdict[] = [];
-      targetVerdicts(record, cell, t, (severity, finding, text, value) =>
+      const emit: Emit = (severity, finding, text, value) =>
         mine.push({
           severity,
           finding,
@@ -504,8 +516,13 @@ export function verdicts(record: RunRecord): Verdict[] {
           target: t.name,
           text,
           value,
-        }),
-      );
+        });
+      targetVerdicts(record, cell, t, emit);
+      const usage = t.client?.usage;
+      const saturated = usage ? saturationText(usage) : null;
+      if (saturated) emit('warn', 'driver-saturated', saturated, num(usage!.utilization));
+      const timing = latencyTimingText(record, t);
+      if (timing) emit('info', 'latency-timing', timing, null);
       // Failed expectations of this target in this cell.
       for (const e of record.expectations ?? []) {
         if (e.passed || e.cell !== cell.id || e.checkedTarget !== t.name) continue;

@@ -26,6 +26,7 @@ import {
   type ResolvedTarget,
 } from '../scenario/resolve-scenario';
 import type { Scenario } from '../scenario/scenario';
+import { allowedCpus, DEFAULT_ISOLATION, unavailableCpuErrors } from '../scenario/isolation';
 import { serveConfigToArgs, type ServeConfig } from '../server/config';
 import { checkExpectations } from '../record/check-expectations';
 import { counterDeltas, crossCheck, deriveFigures } from '../record/derive-figures';
@@ -111,6 +112,12 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
   const log = opts.log ?? ((l: string) => void process.stderr.write(l + '\n'));
   const scenario = opts.scenario;
   const cells = expandCells(scenario);
+  // Pinned CPU sets this machine does not give the lab: refused before anything starts.
+  const allowed = allowedCpus();
+  const cpuErrors = allowed
+    ? unavailableCpuErrors(scenario.isolation ?? DEFAULT_ISOLATION, allowed)
+    : [];
+  if (cpuErrors.length > 0) throw new Error(cpuErrors.join('; '));
   const runtime: Runtime = await selectRuntime({
     prefer: opts.runtime ?? 'auto',
     notice: log,
@@ -156,19 +163,21 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
     await runtime.prepare();
     for (const cell of cells) {
       checkAborted();
+      const context = {
+        cells: cells.length,
+        scenario,
+        runtime,
+        runId,
+        dir,
+        log,
+        opts,
+        abort: abortLoad.signal,
+        record,
+      };
       record.cells.push(
-        await runCell({
-          cell,
-          cells: cells.length,
-          scenario,
-          runtime,
-          runId,
-          dir,
-          log,
-          opts,
-          abort: abortLoad.signal,
-          record,
-        }),
+        cell.isolation.mode === 'sequential'
+          ? await runSequentially(cell, (part) => runCell({ ...context, cell: part }), checkAborted)
+          : await runCell({ ...context, cell }),
       );
       {
         const partial = { ...record, endedAt: new Date().toISOString() };
@@ -234,8 +243,10 @@ async function runCell(c: CellContext): Promise<CellRecord> {
   const onRunAbort = () => cellAbort.abort();
   abort.addEventListener('abort', onRunAbort);
   try {
+    const pinned = cell.isolation.mode === 'pinned' ? cell.isolation : null;
     for (const t of cell.targets) {
       const name = c.cells > 1 ? `${t.name}-${cell.id.replace('cell-', 'c')}` : t.name;
+      const cpus = pinned?.targets[t.name];
       servers.set(
         t.name,
         await runtime.start({
@@ -245,6 +256,7 @@ async function runCell(c: CellContext): Promise<CellRecord> {
           count: t.containers,
           args: serverArgs(t.server),
           runDir: dir,
+          ...(cpus !== undefined ? { cpus } : {}),
         }),
       );
     }
@@ -269,12 +281,14 @@ async function runCell(c: CellContext): Promise<CellRecord> {
       servers.get(t.name)!.map((s) => `http://127.0.0.1:${s.port}${load.path}`);
     // One load driver per target for the whole cell: warmed up by the warm-up, so the measured
     // load does not start with a cold client.
-    const drivers = new Map(cell.targets.map((t) => [t.name, LoadDriver.open()]));
+    const drivers = new Map(
+      cell.targets.map((t) => [t.name, LoadDriver.open('thread', pinned?.drivers)]),
+    );
     closers.push(() => Promise.all([...drivers.values()].map((d) => d.close())));
     const driveAll = async (
       phase: 'warmup' | 'load',
       durationSec: number,
-      arm?: { gate: Promise<void>; onReady: () => void },
+      arm?: { gate: Promise<void>; onReady: () => void } | { carryIntoSec: number },
     ) => {
       const view =
         c.opts.progressStream === null
@@ -317,7 +331,8 @@ async function runCell(c: CellContext): Promise<CellRecord> {
       // 3. Warm-up: the same load, not measured.
       if (load.warmupSec > 0) {
         sampler.setPhase('warmup');
-        await driveAll('warmup', load.warmupSec);
+        // Its connections carry into the measured load: the drivers switch to counting at the gate.
+        await driveAll('warmup', load.warmupSec, { carryIntoSec: load.durationSec });
       }
       if (abort.aborted) throw new Interrupted();
 
@@ -342,7 +357,8 @@ async function runCell(c: CellContext): Promise<CellRecord> {
       const loadStarted = Date.now();
       go();
       const clients: ClientResult[] = await loads;
-      const loadSec = (Date.now() - loadStarted) / 1000;
+      const loadEnded = Date.now();
+      const loadSec = (loadEnded - loadStarted) / 1000;
       // Interrupted during the measured load: the cell is kept, with the counters up to the
       // interrupt (a last snapshot of every server, which still runs, without the drain) and the
       // samples so far, marked interrupted.
@@ -407,6 +423,11 @@ async function runCell(c: CellContext): Promise<CellRecord> {
           notApplicable,
           series: s,
           inspection: inspections.get(t.name) ?? [],
+          loadWindow: {
+            startedAt: new Date(loadStarted).toISOString(),
+            endedAt: new Date(loadEnded).toISOString(),
+          },
+          ...(pinned ? { cpus: pinned.targets[t.name]! } : {}),
         };
       });
       return {
@@ -433,6 +454,29 @@ async function runCell(c: CellContext): Promise<CellRecord> {
       );
     }
   }
+}
+
+/**
+ * Isolation `sequential`: the cell's targets one after another, each alone under the same load
+ * (its own servers, warm-up, snapshots and drain), merged into one cell record.
+ */
+async function runSequentially(
+  cell: ResolvedCell,
+  run: (part: ResolvedCell) => Promise<CellRecord>,
+  checkAborted: () => void,
+): Promise<CellRecord> {
+  const parts: CellRecord[] = [];
+  for (const t of cell.targets) {
+    if (parts.length > 0) checkAborted();
+    parts.push(await run({ ...cell, targets: [t] }));
+  }
+  return {
+    id: cell.id,
+    matrix: cell.matrix,
+    startedAt: parts[0]!.startedAt,
+    endedAt: parts[parts.length - 1]!.endedAt,
+    targets: parts.flatMap((p) => p.targets),
+  };
 }
 
 /**

@@ -181,6 +181,7 @@ export class DockerRuntime extends RuntimeBase<DockerServer> implements Runtime 
           MemorySwap: this.opts.memoryBytes ?? 512 * MiB,
           PidsLimit: this.opts.pidsLimit ?? 64 + 2 * workersFrom(spec.args, spec.env),
           Init: this.init,
+          ...(spec.cpus !== undefined ? { CpusetCpus: spec.cpus } : {}),
         },
       });
 

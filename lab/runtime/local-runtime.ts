@@ -104,7 +104,13 @@ export class LocalRuntime extends RuntimeBase<LocalServer> implements Runtime {
     const fd = openSync(logFile, 'a');
     let child: ChildProcess;
     try {
-      child = spawn(run.command, [...run.args, ...spec.args, ...placementArgs(name, ports)], {
+      const argv = [...run.args, ...spec.args, ...placementArgs(name, ports)];
+      // Pinned: taskset sets the affinity and execs the server (same pid); workers inherit it.
+      const [command, args] =
+        spec.cpus === undefined
+          ? [run.command, argv]
+          : ['taskset', ['-c', spec.cpus, run.command, ...argv]];
+      child = spawn(command, args, {
         cwd: this.repoRoot,
         env,
         detached: true,

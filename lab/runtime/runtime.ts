@@ -34,6 +34,11 @@ export interface TargetSpec {
   env?: Readonly<Record<string, string>>;
   /** Folder of this run: each server's log goes to `<runDir>/<name>.log`. */
   runDir: string;
+  /**
+   * CPUs the servers may run on (`taskset -c` list, e.g. "0-1"): a container's CpusetCpus, a local
+   * process started through taskset; default every CPU.
+   */
+  cpus?: string;
   /** How long a server may take to answer 200 on /healthz; default 15000 ms. */
   readyTimeoutMs?: number;
 }

@@ -1,6 +1,7 @@
 // A validated scenario with every default filled in, and its matrix expanded into cells: the form
 // the runner works from. The defaults come from SCENARIO_FIELDS (validate-scenario.ts) and, for
 // server settings, SERVE_DEFAULTS (lab/server/config.ts); nothing here has a default of its own.
+import { DEFAULT_ISOLATION, type IsolationSpec } from './isolation';
 import { SERVE_DEFAULTS, type ServeConfig } from '../server/config';
 import type { Expectation, LoadSpec, Scenario, ServerSettings } from './scenario';
 import {
@@ -25,6 +26,7 @@ export interface ResolvedTarget {
 }
 
 export interface ResolvedScenario extends Scenario {
+  isolation: IsolationSpec;
   targets: ResolvedTarget[];
   load: ResolvedLoad;
   sampleIntervalMs: number;
@@ -43,6 +45,7 @@ export interface ResolvedCell {
   load: ResolvedLoad;
   sampleIntervalMs: number;
   drainSec: number;
+  isolation: IsolationSpec;
 }
 
 function resolveServer(name: string, settings: ServerSettings): ResolvedServer {
@@ -84,6 +87,7 @@ export function resolveScenario(s: Scenario): ResolvedScenario {
     load: resolveLoad(s.load),
     sampleIntervalMs: s.sampleIntervalMs ?? SCENARIO_DEFAULTS.sampleIntervalMs,
     drainSec: s.drainSec ?? SCENARIO_DEFAULTS.drainSec,
+    isolation: s.isolation ?? DEFAULT_ISOLATION,
     expectations: s.expectations ?? [],
   };
   if (s.matrix !== undefined) out.matrix = s.matrix;
@@ -107,6 +111,7 @@ export function expandCells(s: Scenario): ResolvedCell[] {
     load: r.load,
     sampleIntervalMs: r.sampleIntervalMs,
     drainSec: r.drainSec,
+    isolation: r.isolation,
   }));
 }
 

@@ -3,6 +3,7 @@
 // `defineScenario({...})`; validate-scenario.ts checks them (every error at once) before anything
 // starts.
 import { FIGURE_KEYS, type FigureKey } from '../record/figures';
+import type { IsolationSpec } from './isolation';
 import type { LoadDriverName } from './load-drivers';
 import type { ServeConfig } from '../server/config';
 
@@ -84,6 +85,11 @@ export interface Scenario {
   sampleIntervalMs?: number;
   /** Time after the load before the final sample (in-flight requests finish), seconds. Default 1. */
   drainSec?: number;
+  /**
+   * How the targets share the machine (lab/scenario/isolation.ts): `concurrent` (default),
+   * `pinned` (a CPU set per target and for the load generators) or `sequential`.
+   */
+  isolation?: IsolationSpec;
   expectations?: Expectation[];
 }
 

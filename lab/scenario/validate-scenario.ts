@@ -3,6 +3,7 @@
 // Server settings go through lab/server/config.ts `validateServeConfig`, per target and per matrix
 // cell, so their rules and messages are written once. The ranges and defaults of the scenario's
 // own fields live here, in SCENARIO_FIELDS; overrides.ts and resolve-scenario.ts use the same table.
+import { isolationErrors } from './isolation';
 import { DEFAULT_LOAD_DRIVER, LOAD_DRIVERS, type LoadDriverName } from './load-drivers';
 import {
   FLAVOURS,
@@ -229,6 +230,7 @@ const SCENARIO_KEYS = [
   'matrix',
   'sampleIntervalMs',
   'drainSec',
+  'isolation',
   'expectations',
 ] as const satisfies readonly (keyof Scenario)[];
 const TARGET_KEYS = [
@@ -394,6 +396,13 @@ export function validateScenario(x: unknown): ValidationResult {
   for (const k of ['sampleIntervalMs', 'drainSec'] as const) {
     if (x[k] !== undefined) field(k, x[k], k, errors);
   }
+
+  errors.push(
+    ...isolationErrors(
+      x.isolation,
+      targets.every((t) => t.name !== undefined) ? targets.map((t) => t.name!) : null,
+    ),
+  );
 
   // Matrix: known settings, non-empty arrays of valid values, at most MAX_CELLS cells.
   let cells: ServerSettings[] = [{}];
