@@ -39,6 +39,8 @@ export interface FigureInput {
   /** epoll_ctl EEXIST since the servers started (they happen at start-up). */
   eexist: number;
   loadMode: LoadMode | null;
+  /** What the target ran (lab/scenario/target-kinds.ts); default `engine`. */
+  kind?: string;
 }
 
 /** When a figure means something; a figure without `applies` always does. */
@@ -53,6 +55,16 @@ export interface Applies {
   minRequests?: number;
   /** Responses with a latency the client measured, at least. */
   minResponses?: number;
+  /**
+   * Counter fields it is computed from: when the target's workers report the field at all (even
+   * as 0), or the server counts it as a whole (nginx's stub_status accepts), the figure applies;
+   * when none does, the server does not count it and the figure is n/a, never 0.
+   */
+  counted?: readonly string[];
+  /** Counter fields it needs per worker (a share between workers). */
+  countedPerWorker?: readonly string[];
+  /** Gauges it reads from the sampled series. */
+  sampled?: readonly string[];
 }
 
 export interface FigureDef {
@@ -148,6 +160,7 @@ const FIGURE_LIST = [
     better: 'higher',
     chart: true,
     compute: (i) => ratio(c(i, 'requests'), i.durationSec),
+    applies: { counted: ['requests'] },
   },
   {
     key: 'serverRequests',
@@ -157,6 +170,7 @@ const FIGURE_LIST = [
     unit: 'count',
     unitText: '',
     compute: (i) => c(i, 'requests'),
+    applies: { counted: ['requests'] },
   },
   {
     key: 'clientRequests',
@@ -175,7 +189,7 @@ const FIGURE_LIST = [
     unit: 'pct',
     unitText: '%',
     compute: (i) => ratio((i.client.responses - c(i, 'requests')) * 100, c(i, 'requests')),
-    applies: { minRequests: 1 },
+    applies: { minRequests: 1, counted: ['requests'] },
   },
   {
     key: 'clientTimeouts',
@@ -231,7 +245,7 @@ const FIGURE_LIST = [
     better: 'lower',
     chart: true,
     compute: (i) => ratio(c(i, 'nvcsw'), c(i, 'accepts_ok')),
-    applies: HERD,
+    applies: { ...HERD, counted: ['nvcsw', 'accepts_ok'] },
   },
   {
     key: 'voluntaryCsPerRequest',
@@ -242,6 +256,7 @@ const FIGURE_LIST = [
     unitText: '/req',
     better: 'lower',
     compute: (i) => ratio(c(i, 'nvcsw'), c(i, 'requests')),
+    applies: { counted: ['nvcsw', 'requests'] },
   },
   {
     key: 'involuntaryCsPerRequest',
@@ -252,6 +267,7 @@ const FIGURE_LIST = [
     unitText: '/req',
     better: 'lower',
     compute: (i) => ratio(c(i, 'nivcsw'), c(i, 'requests')),
+    applies: { counted: ['nivcsw', 'requests'] },
   },
   {
     key: 'acceptEagainPerAccept',
@@ -262,7 +278,7 @@ const FIGURE_LIST = [
     unitText: '/accept',
     better: 'lower',
     compute: (i) => ratio(c(i, 'accept_eagain'), c(i, 'accepts_ok')),
-    applies: HERD,
+    applies: { ...HERD, counted: ['accept_eagain', 'accepts_ok'] },
   },
   {
     key: 'listenEventsPerAccept',
@@ -272,7 +288,7 @@ const FIGURE_LIST = [
     unit: 'ratio',
     unitText: '/accept',
     compute: (i) => ratio(c(i, 'listen_events'), c(i, 'accepts_ok')),
-    applies: HERD,
+    applies: { ...HERD, counted: ['listen_events', 'accepts_ok'] },
   },
   {
     key: 'keyErrorsPer1000',
@@ -284,6 +300,7 @@ const FIGURE_LIST = [
     better: 'lower',
     chart: true,
     compute: (i) => ratio(c(i, 'keyerrors') * 1000, c(i, 'requests')),
+    applies: { counted: ['keyerrors', 'requests'] },
   },
   {
     key: 'unknownFdPer1000',
@@ -295,6 +312,7 @@ const FIGURE_LIST = [
     better: 'lower',
     chart: true,
     compute: (i) => ratio(c(i, 'unknown_fd_events') * 1000, c(i, 'requests')),
+    applies: { counted: ['unknown_fd_events', 'requests'] },
   },
   {
     key: 'spuriousReadsPerRequest',
@@ -306,6 +324,7 @@ const FIGURE_LIST = [
     better: 'lower',
     chart: true,
     compute: (i) => ratio(c(i, 'spurious_reads'), c(i, 'requests')),
+    applies: { counted: ['spurious_reads', 'requests'] },
   },
   {
     key: 'cpuUsPerRequest',
@@ -317,6 +336,7 @@ const FIGURE_LIST = [
     better: 'lower',
     chart: true,
     compute: (i) => ratio(c(i, 'utime_us') + c(i, 'stime_us'), c(i, 'requests')),
+    applies: { counted: ['utime_us', 'stime_us', 'requests'] },
   },
   {
     key: 'acceptMaxShare',
@@ -327,7 +347,7 @@ const FIGURE_LIST = [
     unitText: '',
     chart: true,
     compute: (i) => maxShare(perWorker(i, 'accepts_ok')),
-    applies: ACCEPT_SHARE,
+    applies: { ...ACCEPT_SHARE, countedPerWorker: ['accepts_ok'] },
   },
   {
     key: 'acceptShareMaxMin',
@@ -338,7 +358,7 @@ const FIGURE_LIST = [
     unitText: '',
     better: 'lower',
     compute: (i) => maxMin(perWorker(i, 'accepts_ok')),
-    applies: ACCEPT_SHARE,
+    applies: { ...ACCEPT_SHARE, countedPerWorker: ['accepts_ok'] },
   },
   {
     key: 'acceptShareJain',
@@ -350,7 +370,7 @@ const FIGURE_LIST = [
     better: 'higher',
     chart: true,
     compute: (i) => jain(perWorker(i, 'accepts_ok')),
-    applies: ACCEPT_SHARE,
+    applies: { ...ACCEPT_SHARE, countedPerWorker: ['accepts_ok'] },
   },
   {
     key: 'requestMaxShare',
@@ -360,7 +380,7 @@ const FIGURE_LIST = [
     unit: 'fraction',
     unitText: '',
     compute: (i) => maxShare(perWorker(i, 'requests')),
-    applies: REQUEST_SHARE,
+    applies: { ...REQUEST_SHARE, countedPerWorker: ['requests'] },
   },
   {
     key: 'requestShareMaxMin',
@@ -371,7 +391,7 @@ const FIGURE_LIST = [
     unitText: '',
     better: 'lower',
     compute: (i) => maxMin(perWorker(i, 'requests')),
-    applies: REQUEST_SHARE,
+    applies: { ...REQUEST_SHARE, countedPerWorker: ['requests'] },
   },
   {
     key: 'requestShareJain',
@@ -382,7 +402,7 @@ const FIGURE_LIST = [
     unitText: '',
     better: 'higher',
     compute: (i) => jain(perWorker(i, 'requests')),
-    applies: REQUEST_SHARE,
+    applies: { ...REQUEST_SHARE, countedPerWorker: ['requests'] },
   },
   {
     key: 'stuckConnectionsMax',
@@ -394,6 +414,7 @@ const FIGURE_LIST = [
     better: 'lower',
     chart: true,
     compute: (i) => stuckConnectionsMax(i.series),
+    applies: { sampled: ['stuck_connections'] },
   },
   {
     key: 'stuckDetected',
@@ -404,6 +425,7 @@ const FIGURE_LIST = [
     unitText: '',
     better: 'lower',
     compute: (i) => c(i, 'stuck_detected'),
+    applies: { counted: ['stuck_detected'] },
   },
   {
     key: 'workerRestarts',
@@ -424,6 +446,7 @@ const FIGURE_LIST = [
     unitText: '',
     better: 'lower',
     compute: (i) => i.eexist,
+    applies: { counted: ['epoll_ctl_eexist'] },
   },
   {
     key: 'clientAborts',
@@ -434,6 +457,7 @@ const FIGURE_LIST = [
     unitText: '',
     better: 'lower',
     compute: (i) => c(i, 'client_aborts'),
+    applies: { counted: ['client_aborts'] },
   },
 ] as const satisfies readonly FigureDef[];
 
@@ -459,10 +483,34 @@ export function loadModeProblem(def: FigureDef, mode: LoadMode): string | null {
     : `needs ${need} load`;
 }
 
+/**
+ * Why a figure's counters are missing, or null: a field no worker reports (and the server does not
+ * count as a whole) is a field the server does not count, not a zero. Without any worker snapshot
+ * (the counters could not be read) nothing is said here: the run's warnings say why.
+ */
+function uncountedReason(a: Applies, i: FigureInput): string | null {
+  const kind = i.kind ?? 'engine';
+  if (i.workers.length > 0) {
+    const missing = (a.counted ?? []).filter((f) => !(f in i.totals));
+    if (missing.length > 0) return `the ${kind} server does not count ${missing.join(' or ')}`;
+    const perWorker = (a.countedPerWorker ?? []).filter(
+      (f) => !i.workers.some((w) => f in w.counters),
+    );
+    if (perWorker.length > 0)
+      return `the ${kind} server does not count ${perWorker.join(' or ')} per worker`;
+  }
+  const sampledAny = Object.keys(i.series.totals).length > 0;
+  const unsampled = (a.sampled ?? []).filter((f) => sampledAny && !(f in i.series.totals));
+  if (unsampled.length > 0) return `the ${kind} server does not report ${unsampled.join(' or ')}`;
+  return null;
+}
+
 /** Why `def` does not apply to this measured window, or null when it does. */
 export function notApplicableReason(def: FigureDef, i: FigureInput): string | null {
   const a = def.applies;
   if (!a) return null;
+  const notCounted = uncountedReason(a, i);
+  if (notCounted) return notCounted;
   if (a.loadMode && i.loadMode !== null) {
     const p = loadModeProblem(def, i.loadMode);
     if (p) return `${p} (load mode ${i.loadMode})`;
