@@ -1,5 +1,6 @@
 // Target kinds: validation names each field and its fix; real targets become the runtime's kind and
 // the flags their programs take (servers/tornado/app.py, servers/nginx/main.ts).
+import { validateScenario } from '../lab/scenario/validate-scenario';
 import { parseNginxArgs } from '../servers/nginx/main';
 import {
   realTargetLaunch,
@@ -96,14 +97,15 @@ test('real targets launch with the flags their programs parse', () => {
 });
 
 test.each(['real-tornado', 'nginx-herd'])(
-  'scenarios/real/%s: every target valid for its kind, real ones launchable',
+  'scenarios/%s: a valid scenario, every target valid for its kind, real ones launchable',
   async (name) => {
     const s = (
-      (await import(`../scenarios/real/${name}`)) as {
+      (await import(`../scenarios/${name}`)) as {
         default: import('../lab/scenario/target-kinds').RealScenario;
       }
     ).default;
     expect(s.name).toBe(name);
+    expect(validateScenario(s)).toEqual({ ok: true, scenario: s });
     s.targets.forEach((t, i) => expect(validateTargetKind(t, i)).toEqual([]));
     const kinds = s.targets.map(targetKind);
     expect(kinds).toContain('engine');
