@@ -246,7 +246,7 @@ describe('thresholds, on hand-made records', () => {
     const woken = handTarget(
       'woken',
       { workers: 4, exclusive: true, acceptBatch: 1 },
-      { requests: 1000, accepts_ok: 1000, nvcsw: 4500 },
+      { requests: 1000, accepts_ok: 1000, nvcsw: 4500, accept_eagain: 0 },
       four('accepts_ok', 250),
       'churn',
     );
