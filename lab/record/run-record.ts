@@ -6,7 +6,7 @@ import type { DriverUsage } from '../load/driver-usage';
 import type { ServeConfig } from '../server/config';
 import type { TargetKind } from '../scenario/target-kinds';
 import type { ResolvedScenario } from '../scenario/resolve-scenario';
-import type { Expectation, Scenario } from '../scenario/scenario';
+import type { Expectation } from '../scenario/scenario';
 import type { FigureKey } from './figures';
 
 export const RUN_RECORD_SCHEMA = 'forklab.run/2';

@@ -63,8 +63,32 @@ type ServerLike = Partial<Omit<ServeConfig, 'port' | 'metricsPort'>>;
  * The set-up in the words of the story: `pre-fork`, `pre-fork (asyncio)`,
  * `post-fork + EPOLLEXCLUSIVE`, `pre-fork, edge-triggered`, with the worker count.
  */
-export function setupLabel(server: ServerLike | null | undefined): string {
+export function setupLabel(
+  server: ServerLike | null | undefined,
+  /** The target's kind: given, the label names it (a cell with real servers beside the model). */
+  kind?: string,
+): string {
   const s = server ?? {};
+  const r = s as Record<string, unknown>;
+  const n = (w: unknown) => (typeof w === 'number' ? `, ${w} worker${w === 1 ? '' : 's'}` : '');
+  switch (kind) {
+    case undefined:
+      break;
+    case 'engine':
+      return `engine model: ${setupLabel(server)}`;
+    case 'tornado':
+      return `Tornado: ${String(r.loopCreation ?? 'post-fork')}${n(r.workers)}`;
+    case 'nginx': {
+      const how = r.reuseport
+        ? 'reuseport'
+        : r.acceptMutex
+          ? 'accept_mutex on'
+          : 'accept_mutex off (EPOLLEXCLUSIVE)';
+      return `nginx: ${how}${r.multiAccept ? ', multi_accept' : ''}${n(r.workers)}`;
+    }
+    default:
+      return `${kind}${n(r.workers)}`;
+  }
   let label = s.loopCreation ?? 'post-fork';
   if (s.flavour === 'asyncio') label += ' (asyncio)';
   if (s.exclusive) label += ' + EPOLLEXCLUSIVE';
@@ -73,6 +97,24 @@ export function setupLabel(server: ServerLike | null | undefined): string {
   if (s.trigger === 'edge') label += ', edge-triggered';
   if (s.workers !== undefined) label += `, ${s.workers} worker${s.workers === 1 ? '' : 's'}`;
   return label;
+}
+
+/** A target's kind; records older than target kinds ran the engine only. */
+export function kindOf(t: { kind?: string }): string {
+  return t.kind ?? 'engine';
+}
+
+/** Whether targets of more than one kind sit side by side (model and real): labels name kinds. */
+export function mixedKinds(targets: readonly { kind?: string }[]): boolean {
+  return new Set(targets.map(kindOf)).size > 1 || targets.some((t) => kindOf(t) !== 'engine');
+}
+
+/** setupLabel of a target in its cell, naming its kind where the cell has real servers. */
+export function targetSetupLabel(
+  t: { kind?: string; server?: ServerLike | null },
+  cellTargets: readonly { kind?: string }[],
+): string {
+  return setupLabel(t.server, mixedKinds(cellTargets) ? kindOf(t) : undefined);
 }
 
 /** A figure's value as shown in a table cell, in its unit; `n/a` for null. */
