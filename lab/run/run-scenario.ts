@@ -387,7 +387,11 @@ async function runCell(c: CellContext): Promise<CellRecord> {
           loadMode: cell.load.mode,
           kind: t.kind,
         });
-        const warning = crossCheck(t.name, client, deltas.totals.requests ?? 0);
+        // A server that does not count requests (a command target) has nothing to cross-check.
+        const warning =
+          'requests' in deltas.totals || deltas.workers.length === 0
+            ? crossCheck(t.name, client, deltas.totals.requests ?? 0)
+            : null;
         if (warning) c.record.warnings.push(label ? `${cell.id}: ${warning}` : warning);
         return {
           name: t.name,
