@@ -6,18 +6,28 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseRecordJson } from '../lab/record/run-folder';
+import { probeDockerSync } from '../lab/runtime/docker-engine';
 import type { RunRecord, TargetRecord } from '../lab/record/run-record';
 
 const BIN = path.resolve(__dirname, '..', 'bin', 'forklab.js');
 
 jest.setTimeout(180_000);
 
-function forklab(args: string[]): Promise<{ code: number | null; stderr: string }> {
+const engine = probeDockerSync(3000);
+// Under CI=true a missing engine fails the Docker test instead of skipping it.
+const describeDocker = engine.ok || process.env.CI === 'true' ? describe : describe.skip;
+if (!engine.ok && process.env.CI !== 'true')
+  console.log(`lab-run-real docker test skipped: no Docker engine answered (${engine.reason})`);
+
+function forklab(
+  args: string[],
+  timeoutMs = 150_000,
+): Promise<{ code: number | null; stderr: string }> {
   const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   return new Promise((resolve) => {
-    const t = setTimeout(() => child.kill('SIGKILL'), 150_000);
+    const t = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.on('close', (code) => {
       clearTimeout(t);
       resolve({ code, stderr });
@@ -159,5 +169,47 @@ describe('forklab run --runtime local with real servers', () => {
     const port = reuse.containers[0]!.port;
     expect(reuse.inspection![0]!.evidence!.listeners.filter((l) => l.port === port).length).toBe(2);
     expect(processesWith(record.runId)).toEqual([]);
+  });
+});
+
+describeDocker('forklab run --runtime docker with real Tornado', () => {
+  // Builds (or reuses, by content hash) the Debian image with python3-tornado and the engine image.
+  jest.setTimeout(900_000);
+
+  test('real-tornado in containers: the same counts and inspect evidence as locally', async () => {
+    const runs = mkdtempSync(path.join(os.tmpdir(), 'forklab-real-tornado-docker-'));
+    const r = await forklab(
+      [
+        'run',
+        'real-tornado',
+        '--runtime',
+        'docker',
+        '-d',
+        '2s',
+        '--warmup',
+        '1',
+        '--runs-dir',
+        runs,
+      ],
+      800_000,
+    );
+    const record = onlyRecord(runs);
+    expect({ status: record.status, error: record.error }).toEqual({
+      status: 'completed',
+      error: null,
+    });
+    expect(r.code).toBe(0);
+    expect(record.environment.runtime).toBe('docker');
+    for (const name of ['tornado-post-fork', 'tornado-pre-fork']) {
+      const t = target(record, name);
+      expect(t.kind).toBe('tornado');
+      expect(t.client.responses).toBeGreaterThan(0);
+      expect(t.counters.requests).toBe(t.client.responses);
+      expectInspected(t);
+    }
+    const shared = (t: TargetRecord) =>
+      t.inspection![0]!.evidence!.instances.filter((x) => x.pids.length > 1);
+    expect(shared(target(record, 'tornado-post-fork'))).toEqual([]);
+    expect(shared(target(record, 'tornado-pre-fork')).length).toBeGreaterThan(0);
   });
 });
