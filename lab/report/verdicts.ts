@@ -43,6 +43,7 @@ export type Finding =
   | 'client-errors'
   | 'no-requests'
   | 'count-mismatch'
+  | 'model-vs-real'
   | 'expectation';
 
 export interface Verdict {
@@ -172,6 +173,53 @@ function per1000Text(per1000: number, count: number, what: string): string {
   if (!Number.isFinite(per1000)) return `${fmtNum(count)} ${what} and no request served`;
   const perRequest = per1000 >= 1000 ? ` (${fmtNum(per1000 / 1000)} per request)` : '';
   return `${fmtNum(per1000)} ${what} per 1000 requests${perRequest}`;
+}
+
+// ---- Model beside real ------------------------------------------------------------------------
+
+/**
+ * The engine's model of a real Tornado target in the same cell: an engine target with the same
+ * loop creation and worker count, asyncio flavour (Tornado 5/6 skip unknown fds as asyncio does).
+ */
+function modelOf(cell: CellRecord, t: TargetRecord): TargetRecord | undefined {
+  if (kindOf(t) !== 'tornado') return undefined;
+  return cell.targets.find(
+    (x) =>
+      kindOf(x) === 'engine' &&
+      x.server?.flavour === 'asyncio' &&
+      x.server?.loopCreation === t.server?.loopCreation &&
+      workersOf(x) === workersOf(t),
+  );
+}
+
+/** Where real Tornado and the engine's model of it agree, and where they differ. */
+function modelVsReal(cell: CellRecord, t: TargetRecord, emit: Emit): void {
+  const m = modelOf(cell, t);
+  if (!m) return;
+  const real = fig(t, 'unknownFdPer1000');
+  const model = fig(m, 'unknownFdPer1000');
+  if (real === null || model === null) return;
+  const agree = real > 0 === model > 0;
+  const what = (v: number) => (v > 0 ? `${fmtNum(v)} unknown-fd events per 1000 requests` : 'none');
+  const parts = [
+    `${agree ? 'model and real agree' : 'model and real DIFFER'} on the shared-epoll symptom: real ${what(real)}, model ${what(model)}`,
+  ];
+  const cpuReal = fig(t, 'cpuUsPerRequest');
+  const cpuModel = fig(m, 'cpuUsPerRequest');
+  if (cpuReal !== null && cpuModel !== null && cpuModel > 0)
+    parts.push(
+      `CPU per request real ${fmtNum(cpuReal)} µs, model ${fmtNum(cpuModel)} µs (${fmtNum(cpuReal / cpuModel)}×)`,
+    );
+  const jainReal = fig(t, 'requestShareJain');
+  const jainModel = fig(m, 'requestShareJain');
+  if (jainReal !== null && jainModel !== null)
+    parts.push(`request share Jain real ${fmtNum(jainReal)}, model ${fmtNum(jainModel)}`);
+  emit(
+    agree ? 'info' : 'warn',
+    'model-vs-real',
+    `${targetSetupLabel(t, cell.targets)} beside ${m.name} (${targetSetupLabel(m, cell.targets)}): ${parts.join('; ')}`,
+    real,
+  );
 }
 
 // ---- Findings per target ----------------------------------------------------------------------
@@ -522,7 +570,7 @@ export function verdicts(record: RunRecord): Verdict[] {
     const label = multiCell ? matrixLabel(cell.matrix) : '';
     for (const t of cell.targets) {
       const mine: Verdict[] = [];
-      targetVerdicts(record, cell, t, (severity, finding, text, value) =>
+      const emitMine: Emit = (severity, finding, text, value) =>
         mine.push({
           severity,
           finding,
@@ -531,8 +579,9 @@ export function verdicts(record: RunRecord): Verdict[] {
           target: t.name,
           text,
           value,
-        }),
-      );
+        });
+      targetVerdicts(record, cell, t, emitMine);
+      modelVsReal(cell, t, emitMine);
       // Failed expectations of this target in this cell.
       for (const e of record.expectations ?? []) {
         if (e.passed || e.cell !== cell.id || e.checkedTarget !== t.name) continue;
