@@ -292,8 +292,9 @@ describe('deriveFigures', () => {
 
   it('defines division by zero: 0 when nothing happened, Infinity when only the numerator did', () => {
     const { derived: d, notApplicable } = deriveFigures({
-      totals: { keyerrors: 70, nvcsw: 12 },
-      workers: [worker({}), worker({})],
+      // The engine reports every field, 0 when nothing happened.
+      totals: { keyerrors: 70, nvcsw: 12, requests: 0, unknown_fd_events: 0, accepts_ok: 0 },
+      workers: [worker({ requests: 0 }), worker({ requests: 0 })],
       client: client({ responses: 0, latencyMs: null }),
       series: emptySeries,
       durationSec: 0,
@@ -316,6 +317,71 @@ describe('deriveFigures', () => {
     for (const v of Object.values(d)) {
       if (typeof v === 'number') expect(Number.isNaN(v)).toBe(false);
     }
+  });
+
+  it('gives n/a, naming the kind and the field, for counters a real server does not keep', () => {
+    // Tornado's instrumentation counts requests, accepts and unknown-fd events but has no
+    // KeyError, no listen-event, no spurious-read counter: those figures are n/a, never 0.
+    const tornado = {
+      requests: 400,
+      accepts_ok: 40,
+      unknown_fd_events: 12,
+      nvcsw: 90,
+      nivcsw: 5,
+      utime_us: 8000,
+      stime_us: 2000,
+    };
+    const { derived: d, notApplicable: na } = deriveFigures({
+      totals: tornado,
+      workers: [
+        worker({ requests: 300, accepts_ok: 30 }),
+        worker({ requests: 100, accepts_ok: 10 }),
+      ],
+      client: client({ responses: 400 }),
+      series: { t: [0], phase: ['load'], totals: { requests: [400] }, workers: {} },
+      durationSec: 2,
+      loadMode: 'keep-alive',
+      kind: 'tornado',
+    });
+    expect(d.unknownFdPer1000).toBe((12 * 1000) / 400);
+    expect(d.cpuUsPerRequest).toBe(10_000 / 400);
+    expect(d.requestMaxShare).toBe(300 / 400);
+    expect([d.keyErrorsPer1000, d.spuriousReadsPerRequest, d.stuckConnectionsMax]).toEqual([
+      null,
+      null,
+      null,
+    ]);
+    expect(na.keyErrorsPer1000).toBe('the tornado server does not count keyerrors');
+    expect(na.spuriousReadsPerRequest).toBe('the tornado server does not count spurious_reads');
+    expect(na.stuckConnectionsMax).toBe('the tornado server does not report stuck_connections');
+    expect(na.clientAborts).toBe('the tornado server does not count client_aborts');
+  });
+
+  it('takes nginx accepts from stub_status for the whole server, not per worker', () => {
+    // nginx workers report requests (from the access log) and /proc figures; stub_status counts
+    // the server's accepted connections: 700 − 100 = 600 in the window.
+    const nginxSnap = (accepts: number, requests: [number, number]) => ({
+      ...snap(requests.map((r) => ({ counters: { requests: r, nvcsw: r * 2, nivcsw: 0 } }))),
+      nginx: { accepts, handled: accepts, requests: requests[0] + requests[1] },
+    });
+    const d = counterDeltas([nginxSnap(100, [50, 50])], [nginxSnap(700, [350, 350])]);
+    expect(d.totals.accepts_ok).toBe(600);
+    expect(d.workers.every((w) => !('accepts_ok' in w.counters))).toBe(true);
+    const { derived, notApplicable: na } = deriveFigures({
+      totals: d.totals,
+      workers: d.workers,
+      client: client({ responses: 600 }),
+      series: emptySeries,
+      durationSec: 2,
+      loadMode: 'churn',
+      kind: 'nginx',
+    });
+    // Context switches per accept: (300 + 300) × 2 per request … over the 600 accepts.
+    expect(derived.voluntaryCsPerAccept).toBe(1200 / 600);
+    expect(derived.acceptShareJain).toBeNull();
+    expect(na.acceptShareJain).toBe('the nginx server does not count accepts_ok per worker');
+    expect(na.acceptEagainPerAccept).toBe('the nginx server does not count accept_eagain');
+    expect(derived.requestShareJain).toBe(1);
   });
 
   it('stuckConnectionsMax ignores a series without the gauge', () => {

@@ -246,7 +246,7 @@ describe('thresholds, on hand-made records', () => {
     const woken = handTarget(
       'woken',
       { workers: 4, exclusive: true, acceptBatch: 1 },
-      { requests: 1000, accepts_ok: 1000, nvcsw: 4500 },
+      { requests: 1000, accepts_ok: 1000, nvcsw: 4500, accept_eagain: 0 },
       four('accepts_ok', 250),
       'churn',
     );
@@ -504,5 +504,81 @@ describe('hangs and start-up failures', () => {
     expect(verdictLine(vs[0]!)).toBe(
       'BAD   run: the run was interrupted: interrupted by a signal — the figures cover only the cells that completed',
     );
+  });
+});
+
+describe('model beside real', () => {
+  const four = (requests: number[]) => requests.map((r) => ({ requests: r }));
+  const tornadoCounters = (unknown: number, cpu: number) => ({
+    requests: 1000,
+    unknown_fd_events: unknown,
+    utime_us: cpu,
+    stime_us: 0,
+    nvcsw: 100,
+  });
+  const real = (name: string, loopCreation: string, unknown: number, cpu: number) => {
+    const t = handTarget(
+      name,
+      {},
+      tornadoCounters(unknown, cpu),
+      four([250, 250, 250, 250]),
+      'keep-alive',
+    );
+    // What a tornado target's record holds: its kind and its own settings, no engine fields.
+    // Sampled as Tornado is: its series has its counters, and no stuck_connections gauge.
+    const series = { t: [0], phase: ['load' as const], totals: { requests: [1000] }, workers: {} };
+    const figures = deriveFigures({
+      totals: t.counters,
+      workers: t.workers,
+      client: t.client,
+      series,
+      durationSec: 2,
+      loadMode: 'keep-alive',
+      kind: 'tornado',
+    });
+    return {
+      ...t,
+      ...figures,
+      series,
+      kind: 'tornado',
+      server: { workers: 4, loopCreation, backlog: 128 },
+    } as unknown as TargetRecord;
+  };
+  const model = (name: string, loopCreation: 'post-fork' | 'pre-fork', unknown: number) =>
+    ({
+      ...handTarget(
+        name,
+        { workers: 4, loopCreation, flavour: 'asyncio' },
+        { ...tornadoCounters(unknown, 50_000), keyerrors: 0, spurious_reads: 0 },
+        four([400, 200, 200, 200]),
+        'keep-alive',
+      ),
+      kind: 'engine' as const,
+    }) as TargetRecord;
+
+  test('names each kind, pairs real Tornado with the model of the same set-up, says where they differ', () => {
+    const vs = verdicts(
+      handRecord('keep-alive', [
+        real('real-pre', 'pre-fork', 7000, 500_000),
+        real('real-post', 'post-fork', 0, 200_000),
+        // A model that missed the symptom: they differ. Jain of 400/200/200/200: 1000² / (4 × 280000).
+        model('model-pre', 'pre-fork', 0),
+        model('model-post', 'post-fork', 0),
+      ]),
+    );
+    expect(one(vs, 'real-pre', 'model-vs-real')).toMatchObject({
+      severity: 'warn',
+      text:
+        'Tornado: pre-fork, 4 workers beside model-pre (engine model: pre-fork (asyncio), 4 workers, unpaced): ' +
+        'model and real DIFFER on the shared-epoll symptom: real 7,000 unknown-fd events per 1000 requests, model none; ' +
+        'CPU per request real 500 µs, model 50 µs (10×); request share Jain real 1, model 0.89',
+    });
+    expect(one(vs, 'real-post', 'model-vs-real').severity).toBe('info');
+    // Only what Tornado counts is claimed: unknown-fd events, not KeyErrors or stuck connections.
+    expect(one(vs, 'real-post', 'own-epoll').text).toBe(
+      'Tornado: post-fork, 4 workers: 0 unknown-fd events — each worker created its own epoll after fork and sees only its own fds',
+    );
+    // The model's throughput is compared with the model's post-fork, never with real Tornado's.
+    expect(find(vs, 'model-pre', 'model-vs-real')).toHaveLength(0);
   });
 });

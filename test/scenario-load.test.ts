@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
@@ -9,7 +9,11 @@ import {
 } from '../lab/scenario/load-scenario';
 
 const SCENARIO_MODULE = path.resolve(__dirname, '..', 'lab', 'scenario', 'scenario');
-const ALL = ['compare', 'client-abort', 'cycling', 'edge-hang', 'eexist', 'herd', 'keyerror'];
+/** Every .ts file in scenarios/, the default (compare) first, then the others alphabetically. */
+const FILES = readdirSync(path.resolve(__dirname, '..', 'scenarios'))
+  .filter((f) => f.endsWith('.ts'))
+  .map((f) => f.replace(/\.ts$/, ''));
+const ALL = ['compare', ...FILES.filter((n) => n !== 'compare').sort()];
 
 let dir: string;
 beforeAll(() => {
@@ -27,9 +31,12 @@ function writeScenario(file: string, body: string): string {
 }
 
 describe('listScenarios', () => {
-  test('lists all seven, the default first, each with the first sentence of its description', () => {
+  test('lists every file of scenarios/, the default first, each with the first sentence of its description', () => {
     const list = listScenarios();
     expect(list.map((s) => s.name)).toEqual(ALL);
+    // The engine's scenarios and those with real servers beside it.
+    for (const name of ['herd', 'keyerror', 'real-tornado', 'nginx-herd'])
+      expect(list.map((s) => s.name)).toContain(name);
     expect(DEFAULT_SCENARIO).toBe('compare');
     for (const s of list) {
       expect(s.errors).toBeUndefined();

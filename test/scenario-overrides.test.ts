@@ -63,7 +63,7 @@ describe('applyOverrides', () => {
     expect([r.scenario.sampleIntervalMs, r.scenario.drainSec]).toEqual([200, 1]);
     for (const t of r.scenario.targets) {
       expect(t.containers).toBe(2);
-      expect(t.server).toMatchObject({
+      expect(t.kind === 'command' ? null : t.server).toMatchObject({
         workers: 4,
         flavour: 'asyncio',
         pace: 'asyncio',
@@ -72,7 +72,10 @@ describe('applyOverrides', () => {
         maxRequests: 500,
       });
     }
-    expect(r.scenario.targets.map((t) => t.server.loopCreation)).toEqual(['post-fork', 'pre-fork']);
+    expect(r.scenario.targets.map((t) => (t.kind ? null : t.server.loopCreation))).toEqual([
+      'post-fork',
+      'pre-fork',
+    ]);
     expect(r.overrides).toEqual({
       '--duration': '10',
       '--warmup': '2',
@@ -180,7 +183,9 @@ describe('applyOverrides', () => {
     const r = applyOverrides(shipped('herd'), ['--workers', '2']);
     if (!r.ok) throw new Error(r.errors.join('\n'));
     expect(r.scenario.matrix).toEqual({ exclusive: [false, true] });
-    expect(r.scenario.targets.every((t) => t.server.workers === 2)).toBe(true);
+    expect(r.scenario.targets.every((t) => t.kind !== 'command' && t.server.workers === 2)).toBe(
+      true,
+    );
     const single = { ...shipped('compare'), matrix: { workers: [1, 2] } };
     const r2 = applyOverrides(single, ['--workers', '4']);
     expect(r2.ok && r2.scenario.matrix).toBeUndefined();

@@ -42,6 +42,7 @@ describe('resolveScenario', () => {
     const { port: _p, metricsPort: _m, ...rest } = SERVE_DEFAULTS;
     expect(r.targets).toEqual([
       {
+        kind: 'engine',
         name: 'a',
         containers: 1,
         server: { ...rest, metricsHost: '127.0.0.1', name: 'a' },

@@ -1,5 +1,7 @@
 // Target kinds: validation names each field and its fix; real targets become the runtime's kind and
 // the flags their programs take (servers/tornado/app.py, servers/nginx/main.ts).
+import { validateScenario } from '../lab/scenario/validate-scenario';
+import { expandCells, selectTargets } from '../lab/scenario/resolve-scenario';
 import { parseNginxArgs } from '../servers/nginx/main';
 import {
   realTargetLaunch,
@@ -96,14 +98,15 @@ test('real targets launch with the flags their programs parse', () => {
 });
 
 test.each(['real-tornado', 'nginx-herd'])(
-  'scenarios/real/%s: every target valid for its kind, real ones launchable',
+  'scenarios/%s: a valid scenario, every target valid for its kind, real ones launchable',
   async (name) => {
     const s = (
-      (await import(`../scenarios/real/${name}`)) as {
+      (await import(`../scenarios/${name}`)) as {
         default: import('../lab/scenario/target-kinds').RealScenario;
       }
     ).default;
     expect(s.name).toBe(name);
+    expect(validateScenario(s)).toEqual({ ok: true, scenario: s });
     s.targets.forEach((t, i) => expect(validateTargetKind(t, i)).toEqual([]));
     const kinds = s.targets.map(targetKind);
     expect(kinds).toContain('engine');
@@ -112,3 +115,97 @@ test.each(['real-tornado', 'nginx-herd'])(
         expect(realTargetLaunch(t).args.length).toBeGreaterThan(0);
   },
 );
+
+describe('scenarios with real targets: validation, matrix, selectors, resolution', () => {
+  const base = {
+    kind: 'scenario',
+    name: 'mixed',
+    description: 'Real servers beside the model.',
+    load: { mode: 'churn', connections: 8, durationSec: 2 },
+  };
+
+  test('every error of every target at once, each with its field path', () => {
+    const r = validateScenario({
+      ...base,
+      targets: [
+        { name: 't', kind: 'tornado', server: { workers: 0, exclusive: true } },
+        { name: 'n', kind: 'nginx', server: { acceptMutex: 'yes' } },
+        { name: 'c', kind: 'command', command: { argv: ['srv'], workers: 2 } },
+        { name: 'e', server: {}, command: { argv: ['x'], workers: 1 } },
+      ],
+    });
+    expect(r.ok).toBe(false);
+    const errors = r.ok ? [] : r.errors;
+    expect(errors).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^targets\[0\]\.server\.exclusive: not a tornado setting/),
+        expect.stringMatching(/^targets\[0\]\.server\.workers: must be an integer from 1 to 64/),
+        expect.stringMatching(/^targets\[1\]\.server\.acceptMutex: /),
+        expect.stringMatching(/^targets\[2\]\.command\.argv: must pass the port .*\{port\}/),
+        expect.stringMatching(/^targets\[3\]\.command: only a target of kind "command"/),
+      ]),
+    );
+    expect(errors).toHaveLength(5);
+  });
+
+  test("a matrix's workers applies to tornado and nginx targets; the engine's other settings do not", () => {
+    const s = {
+      ...base,
+      targets: [
+        { name: 't', kind: 'tornado', server: { loopCreation: 'pre-fork' } },
+        { name: 'n', kind: 'nginx', server: { reuseport: true } },
+        { name: 'm', server: { loopCreation: 'post-fork' } },
+      ],
+      matrix: { workers: [1, 3], exclusive: [false, true] },
+    };
+    const r = validateScenario(s);
+    expect(r.ok ? [] : r.errors).toEqual([]);
+    const cells = expandCells(r.ok ? r.scenario : (s as never));
+    expect(cells).toHaveLength(4);
+    const last = cells[3]!; // workers 3, exclusive true
+    const [t, n, m] = last.targets;
+    expect([t!.kind, n!.kind, m!.kind]).toEqual(['tornado', 'nginx', 'engine']);
+    expect(t!.server).toEqual({ workers: 3, loopCreation: 'pre-fork', backlog: 128 });
+    expect(n!.server).toMatchObject({ workers: 3, reuseport: true });
+    expect(n!.server).not.toHaveProperty('exclusive');
+    expect(m!.server).toMatchObject({ workers: 3, exclusive: true });
+    // What the runtime starts: the kind and the flags of the cell's settings.
+    if (t!.kind === 'engine' || n!.kind === 'engine') throw new Error('real targets expected');
+    expect(t!.launch).toMatchObject({ kind: 'tornado', workers: 3 });
+    expect(t!.launch.args.join(' ')).toContain('--workers 3');
+    expect(n!.launch.args.join(' ')).toContain('--workers 3');
+    // A workers value out of range is reported once, at the matrix.
+    const tooMany = validateScenario({ ...s, matrix: { workers: [2, 65] } });
+    expect(tooMany.ok ? [] : tooMany.errors).toEqual([
+      'matrix.workers[1]: must be an integer from 1 to 64, got 65',
+    ]);
+  });
+
+  test('an expectation selector matches real targets by their own settings', () => {
+    const s = {
+      ...base,
+      targets: [
+        { name: 't', kind: 'tornado', server: { loopCreation: 'pre-fork' } },
+        { name: 'm', server: { loopCreation: 'post-fork' } },
+      ],
+      expectations: [
+        { target: 'loopCreation=pre-fork', metric: 'clientErrors', op: '==', value: 0 },
+      ],
+    };
+    const r = validateScenario(s);
+    expect(r.ok ? [] : r.errors).toEqual([]);
+    const cell = expandCells(r.ok ? r.scenario : (s as never))[0]!;
+    expect(selectTargets('loopCreation=pre-fork', cell).map((x) => x.name)).toEqual(['t']);
+    const none = validateScenario({
+      ...s,
+      expectations: [
+        { target: 'loopCreation=pre-fork-late', metric: 'clientErrors', op: '==', value: 0 },
+      ],
+    });
+    expect(none.ok ? [] : none.errors).toEqual([
+      expect.stringContaining(
+        '"loopCreation=pre-fork-late" selects no target (t: loopCreation=pre-fork; m: loopCreation=post-fork)',
+      ),
+    ]);
+  });
+});

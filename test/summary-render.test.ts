@@ -1,4 +1,5 @@
 // The terminal summary, the CSV views and the run folder, on a hand-made run record.
+import { FIELD_METRICS } from '../lab/server/metrics';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -46,18 +47,26 @@ function client(responses: number): ClientResult {
   };
 }
 
+/** The engine reports every counter, 0 when nothing happened (figures n/a only for other reasons). */
+const ENGINE_ZEROS = Object.fromEntries(
+  Object.entries(FIELD_METRICS)
+    .filter(([, m]) => m.kind === 'counter')
+    .map(([field]) => [field, 0]),
+);
+
 function target(
   name: string,
-  totals: Record<string, number>,
+  given: Record<string, number>,
   perWorker: Record<string, number>[],
   responses: number,
   loadMode: 'churn' | 'keep-alive' = 'churn',
 ): TargetRecord {
+  const totals = { ...ENGINE_ZEROS, ...given };
   const workers = perWorker.map((counters, i) => ({
     key: `0/${i}`,
     container: 0,
     worker: i,
-    counters,
+    counters: { ...ENGINE_ZEROS, ...counters },
     restarts: 0,
     failed: false,
   }));

@@ -3,11 +3,16 @@
 import type { EngineConfig } from '../native/engine';
 import type { Evidence } from './evidence';
 
-/** The engine's declared set-up and the port it serves on (its metrics server is not checked). */
+/**
+ * The declared set-up and the port it serves on (its metrics server is not checked). `exclusive`
+ * left undefined declares nothing about EPOLLEXCLUSIVE (a real server that decides it at run time).
+ */
 export type DeclaredSetup = Pick<
   EngineConfig,
-  'loopCreation' | 'workers' | 'exclusive' | 'reusePort' | 'port'
->;
+  'loopCreation' | 'workers' | 'reusePort' | 'port'
+> & {
+  exclusive: boolean | undefined;
+};
 
 /** Every contradiction, in words naming the declaration and what the kernel shows; empty if none. */
 export function checkDeclared(evidence: Evidence, declared: DeclaredSetup): string[] {
@@ -28,7 +33,9 @@ export function checkDeclared(evidence: Evidence, declared: DeclaredSetup): stri
   }
   const listeners = evidence.listeners.filter((l) => l.port === declared.port);
   const watched = listeners.flatMap((l) => l.watchedBy.map((w) => ({ l, w })));
-  if (declared.exclusive) {
+  if (declared.exclusive === undefined) {
+    // Nothing declared about EPOLLEXCLUSIVE.
+  } else if (declared.exclusive) {
     const plain = watched.filter(({ w }) => !w.exclusive);
     if (plain.length > 0 || watched.length === 0) {
       out.push(

@@ -33,7 +33,8 @@ export async function serverHostPid(server: Pick<StartedServer, 'kind' | 'id'>):
 /** Inspects one ready server and checks it against its declared set-up. Never throws. */
 export async function inspectStartedServer(
   server: Pick<StartedServer, 'kind' | 'id' | 'name' | 'port'>,
-  declared: Omit<DeclaredSetup, 'port'>,
+  /** What the target declares; null: nothing to check (a server of your own). */
+  declared: Omit<DeclaredSetup, 'port'> | null,
 ): Promise<ServerInspection> {
   let pid: number | null = null;
   try {
@@ -44,7 +45,7 @@ export async function inspectStartedServer(
       pid,
       evidence: r.evidence,
       findings: r.findings,
-      contradictions: checkDeclared(r.evidence, { ...declared, port: server.port }),
+      contradictions: declared ? checkDeclared(r.evidence, { ...declared, port: server.port }) : [],
       unseen: r.evidence.unseen,
     };
   } catch (err) {

@@ -22,7 +22,12 @@ export interface ServerLike {
 /** What the hooks read of a cell (lab/scenario/resolve-scenario.ts ResolvedCell). */
 export interface CellLike {
   id: string;
-  targets: ReadonlyArray<{ name: string; server: { loopCreation: string; flavour: string } }>;
+  /** `kind` absent: engine. A real target's settings may lack the engine's fields. */
+  targets: ReadonlyArray<{
+    name: string;
+    kind?: string;
+    server: { loopCreation?: unknown; flavour?: unknown };
+  }>;
 }
 
 /** The load's cumulative progress (lab/load LoadProgress; the optional fields when it has them). */
@@ -138,8 +143,8 @@ export function prometheusRunHooks(o: PrometheusRunHooksOptions = {}): Prometheu
               run: runId,
               cell: cell.id,
               target: t.name,
-              loop_creation: t.server.loopCreation,
-              flavour: t.server.flavour,
+              loop_creation: String(t.server.loopCreation ?? 'n/a'),
+              flavour: String(t.server.flavour ?? t.kind ?? 'n/a'),
               server: s.name,
             },
           });

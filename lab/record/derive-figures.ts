@@ -42,6 +42,10 @@ export function counterDeltas(
   after.forEach((srv, si) => {
     if (!srv) return;
     const prev = before[si] ?? null;
+    // nginx counts accepted connections for the whole server (stub_status), not per worker.
+    const wide = serverWideAccepts(srv, prev);
+    if (wide !== null && !srv.workers.some((w) => 'accepts_ok' in w.counters))
+      totals.accepts_ok = (totals.accepts_ok ?? 0) + wide;
     for (const w of srv.workers) {
       const b = prev?.workers.find((x) => x.index === w.index);
       const counters = workerDelta(w, b);
@@ -57,6 +61,20 @@ export function counterDeltas(
     }
   });
   return { totals, workers };
+}
+
+/**
+ * Connections the server accepted between two snapshots when it counts them as a whole: nginx's
+ * stub_status `accepts` (the adapter's own status requests already taken out); null otherwise.
+ */
+export function serverWideAccepts(
+  after: ServerSnapshot,
+  before: ServerSnapshot | null,
+): number | null {
+  const a = (after as { nginx?: { accepts?: unknown } }).nginx?.accepts;
+  if (typeof a !== 'number') return null;
+  const b = (before as { nginx?: { accepts?: unknown } } | null)?.nginx?.accepts;
+  return delta(a, typeof b === 'number' ? b : 0);
 }
 
 export interface DeriveInput {
@@ -76,6 +94,8 @@ export interface DeriveInput {
   eexist?: number;
   /** The load mode of the run (some figures apply only under churn); null when unknown. */
   loadMode: LoadMode | null;
+  /** What the target ran; default `engine` (names the server in an n/a reason). */
+  kind?: string;
 }
 
 export function deriveFigures(i: DeriveInput): {
@@ -91,6 +111,7 @@ export function deriveFigures(i: DeriveInput): {
     restarts: i.restarts ?? i.workers.reduce((n, w) => n + w.restarts, 0),
     eexist: i.eexist ?? i.totals['epoll_ctl_eexist'] ?? 0,
     loadMode: i.loadMode,
+    ...(i.kind ? { kind: i.kind } : {}),
   });
 }
 

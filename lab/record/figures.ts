@@ -39,6 +39,8 @@ export interface FigureInput {
   /** epoll_ctl EEXIST since the servers started (they happen at start-up). */
   eexist: number;
   loadMode: LoadMode | null;
+  /** What the target ran (lab/scenario/target-kinds.ts); default `engine`. */
+  kind?: string;
 }
 
 /** When a figure means something; a figure without `applies` always does. */
@@ -58,6 +60,16 @@ export interface Applies {
    * event loop on the generator's request path (the node drivers; the native driver has none).
    */
   driverUsage?: 'any' | 'loop';
+  /**
+   * Counter fields it is computed from: when the target's workers report the field at all (even
+   * as 0), or the server counts it as a whole (nginx's stub_status accepts), the figure applies;
+   * when none does, the server does not count it and the figure is n/a, never 0.
+   */
+  counted?: readonly string[];
+  /** Counter fields it needs per worker (a share between workers). */
+  countedPerWorker?: readonly string[];
+  /** Gauges it reads from the sampled series. */
+  sampled?: readonly string[];
 }
 
 export interface FigureDef {
@@ -160,6 +172,7 @@ const FIGURE_LIST = [
     better: 'higher',
     chart: true,
     compute: (i) => ratio(c(i, 'requests'), i.durationSec),
+    applies: { counted: ['requests'] },
   },
   {
     key: 'serverRequests',
@@ -169,6 +182,7 @@ const FIGURE_LIST = [
     unit: 'count',
     unitText: '',
     compute: (i) => c(i, 'requests'),
+    applies: { counted: ['requests'] },
   },
   {
     key: 'clientRequests',
@@ -187,7 +201,7 @@ const FIGURE_LIST = [
     unit: 'pct',
     unitText: '%',
     compute: (i) => ratio((i.client.responses - c(i, 'requests')) * 100, c(i, 'requests')),
-    applies: { minRequests: 1 },
+    applies: { minRequests: 1, counted: ['requests'] },
   },
   {
     key: 'clientTimeouts',
@@ -243,7 +257,7 @@ const FIGURE_LIST = [
     better: 'lower',
     chart: true,
     compute: (i) => ratio(c(i, 'nvcsw'), c(i, 'accepts_ok')),
-    applies: HERD,
+    applies: { ...HERD, counted: ['nvcsw', 'accepts_ok'] },
   },
   {
     key: 'voluntaryCsPerRequest',
@@ -254,6 +268,7 @@ const FIGURE_LIST = [
     unitText: '/req',
     better: 'lower',
     compute: (i) => ratio(c(i, 'nvcsw'), c(i, 'requests')),
+    applies: { counted: ['nvcsw', 'requests'] },
   },
   {
     key: 'involuntaryCsPerRequest',
@@ -264,6 +279,7 @@ const FIGURE_LIST = [
     unitText: '/req',
     better: 'lower',
     compute: (i) => ratio(c(i, 'nivcsw'), c(i, 'requests')),
+    applies: { counted: ['nivcsw', 'requests'] },
   },
   {
     key: 'acceptEagainPerAccept',
@@ -274,7 +290,7 @@ const FIGURE_LIST = [
     unitText: '/accept',
     better: 'lower',
     compute: (i) => ratio(c(i, 'accept_eagain'), c(i, 'accepts_ok')),
-    applies: HERD,
+    applies: { ...HERD, counted: ['accept_eagain', 'accepts_ok'] },
   },
   {
     key: 'listenEventsPerAccept',
@@ -284,7 +300,7 @@ const FIGURE_LIST = [
     unit: 'ratio',
     unitText: '/accept',
     compute: (i) => ratio(c(i, 'listen_events'), c(i, 'accepts_ok')),
-    applies: HERD,
+    applies: { ...HERD, counted: ['listen_events', 'accepts_ok'] },
   },
   {
     key: 'keyErrorsPer1000',
@@ -296,6 +312,7 @@ const FIGURE_LIST = [
     better: 'lower',
     chart: true,
     compute: (i) => ratio(c(i, 'keyerrors') * 1000, c(i, 'requests')),
+    applies: { counted: ['keyerrors', 'requests'] },
   },
   {
     key: 'unknownFdPer1000',
@@ -307,6 +324,7 @@ const FIGURE_LIST = [
     better: 'lower',
     chart: true,
     compute: (i) => ratio(c(i, 'unknown_fd_events') * 1000, c(i, 'requests')),
+    applies: { counted: ['unknown_fd_events', 'requests'] },
   },
   {
     key: 'spuriousReadsPerRequest',
@@ -318,6 +336,7 @@ const FIGURE_LIST = [
     better: 'lower',
     chart: true,
     compute: (i) => ratio(c(i, 'spurious_reads'), c(i, 'requests')),
+    applies: { counted: ['spurious_reads', 'requests'] },
   },
   {
     key: 'cpuUsPerRequest',
@@ -329,6 +348,7 @@ const FIGURE_LIST = [
     better: 'lower',
     chart: true,
     compute: (i) => ratio(c(i, 'utime_us') + c(i, 'stime_us'), c(i, 'requests')),
+    applies: { counted: ['utime_us', 'stime_us', 'requests'] },
   },
   {
     key: 'acceptMaxShare',
@@ -339,7 +359,7 @@ const FIGURE_LIST = [
     unitText: '',
     chart: true,
     compute: (i) => maxShare(perWorker(i, 'accepts_ok')),
-    applies: ACCEPT_SHARE,
+    applies: { ...ACCEPT_SHARE, countedPerWorker: ['accepts_ok'] },
   },
   {
     key: 'acceptShareMaxMin',
@@ -350,7 +370,7 @@ const FIGURE_LIST = [
     unitText: '',
     better: 'lower',
     compute: (i) => maxMin(perWorker(i, 'accepts_ok')),
-    applies: ACCEPT_SHARE,
+    applies: { ...ACCEPT_SHARE, countedPerWorker: ['accepts_ok'] },
   },
   {
     key: 'acceptShareJain',
@@ -362,7 +382,7 @@ const FIGURE_LIST = [
     better: 'higher',
     chart: true,
     compute: (i) => jain(perWorker(i, 'accepts_ok')),
-    applies: ACCEPT_SHARE,
+    applies: { ...ACCEPT_SHARE, countedPerWorker: ['accepts_ok'] },
   },
   {
     key: 'requestMaxShare',
@@ -372,7 +392,7 @@ const FIGURE_LIST = [
     unit: 'fraction',
     unitText: '',
     compute: (i) => maxShare(perWorker(i, 'requests')),
-    applies: REQUEST_SHARE,
+    applies: { ...REQUEST_SHARE, countedPerWorker: ['requests'] },
   },
   {
     key: 'requestShareMaxMin',
@@ -383,7 +403,7 @@ const FIGURE_LIST = [
     unitText: '',
     better: 'lower',
     compute: (i) => maxMin(perWorker(i, 'requests')),
-    applies: REQUEST_SHARE,
+    applies: { ...REQUEST_SHARE, countedPerWorker: ['requests'] },
   },
   {
     key: 'requestShareJain',
@@ -394,7 +414,7 @@ const FIGURE_LIST = [
     unitText: '',
     better: 'higher',
     compute: (i) => jain(perWorker(i, 'requests')),
-    applies: REQUEST_SHARE,
+    applies: { ...REQUEST_SHARE, countedPerWorker: ['requests'] },
   },
   {
     key: 'stuckConnectionsMax',
@@ -406,6 +426,7 @@ const FIGURE_LIST = [
     better: 'lower',
     chart: true,
     compute: (i) => stuckConnectionsMax(i.series),
+    applies: { sampled: ['stuck_connections'] },
   },
   {
     key: 'stuckDetected',
@@ -416,6 +437,7 @@ const FIGURE_LIST = [
     unitText: '',
     better: 'lower',
     compute: (i) => c(i, 'stuck_detected'),
+    applies: { counted: ['stuck_detected'] },
   },
   {
     key: 'workerRestarts',
@@ -436,6 +458,7 @@ const FIGURE_LIST = [
     unitText: '',
     better: 'lower',
     compute: (i) => i.eexist,
+    applies: { counted: ['epoll_ctl_eexist'] },
   },
   {
     key: 'clientAborts',
@@ -446,6 +469,7 @@ const FIGURE_LIST = [
     unitText: '',
     better: 'lower',
     compute: (i) => c(i, 'client_aborts'),
+    applies: { counted: ['client_aborts'] },
   },
   // What hostile or slow clients did to the server (its own counts over the window). Zero in a
   // plain run, so shown only where nonzero; the timeouts are the engine's by phase (request
@@ -609,10 +633,34 @@ export function loadModeProblem(def: FigureDef, mode: LoadMode): string | null {
     : `needs ${need} load`;
 }
 
+/**
+ * Why a figure's counters are missing, or null: a field no worker reports (and the server does not
+ * count as a whole) is a field the server does not count, not a zero. Without any worker snapshot
+ * (the counters could not be read) nothing is said here: the run's warnings say why.
+ */
+function uncountedReason(a: Applies, i: FigureInput): string | null {
+  const kind = i.kind ?? 'engine';
+  if (i.workers.length > 0) {
+    const missing = (a.counted ?? []).filter((f) => !(f in i.totals));
+    if (missing.length > 0) return `the ${kind} server does not count ${missing.join(' or ')}`;
+    const perWorker = (a.countedPerWorker ?? []).filter(
+      (f) => !i.workers.some((w) => f in w.counters),
+    );
+    if (perWorker.length > 0)
+      return `the ${kind} server does not count ${perWorker.join(' or ')} per worker`;
+  }
+  const sampledAny = Object.keys(i.series.totals).length > 0;
+  const unsampled = (a.sampled ?? []).filter((f) => sampledAny && !(f in i.series.totals));
+  if (unsampled.length > 0) return `the ${kind} server does not report ${unsampled.join(' or ')}`;
+  return null;
+}
+
 /** Why `def` does not apply to this measured window, or null when it does. */
 export function notApplicableReason(def: FigureDef, i: FigureInput): string | null {
   const a = def.applies;
   if (!a) return null;
+  const notCounted = uncountedReason(a, i);
+  if (notCounted) return notCounted;
   if (a.loadMode && i.loadMode !== null) {
     const p = loadModeProblem(def, i.loadMode);
     if (p) return `${p} (load mode ${i.loadMode})`;

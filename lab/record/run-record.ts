@@ -4,7 +4,9 @@
 import type { ServerInspection } from '../inspect/inspect-started-server';
 import type { DriverUsage } from '../load/driver-usage';
 import type { ServeConfig } from '../server/config';
-import type { Expectation, Scenario } from '../scenario/scenario';
+import type { TargetKind } from '../scenario/target-kinds';
+import type { ResolvedScenario } from '../scenario/resolve-scenario';
+import type { Expectation } from '../scenario/scenario';
 import type { FigureKey } from './figures';
 
 export const RUN_RECORD_SCHEMA = 'forklab.run/2';
@@ -90,10 +92,21 @@ export interface ContainerRecord {
   logFile: string;
 }
 
+/** A target's server settings as recorded: every engine field is optional for a real kind. */
+export type RecordedServer = Partial<Omit<ServeConfig, 'port' | 'metricsPort'>> &
+  Record<string, unknown>;
+
 export interface TargetRecord {
   name: string;
-  /** The resolved server configuration (one per container, identical but for ports). */
-  server: Omit<ServeConfig, 'port' | 'metricsPort'>;
+  /** What ran (lab/scenario/target-kinds.ts); absent in records older than target kinds: engine. */
+  kind?: TargetKind;
+  /**
+   * The resolved server configuration (one per container, identical but for ports): the engine's
+   * `forklab serve` configuration, or for a real kind its own settings (tornado: workers,
+   * loopCreation, backlog; nginx: workers, acceptMutex, reuseport, multiAccept, backlog; command:
+   * workers, argv, image), where the engine's fields are absent.
+   */
+  server: RecordedServer;
   containers: ContainerRecord[];
   client: ClientResult;
   /** Counter deltas over the measured phase, summed over containers and workers. */
@@ -147,7 +160,7 @@ export interface RunRecord {
   endedAt: string;
   environment: RunEnvironment;
   /** The scenario after overrides and defaults. */
-  resolved: Scenario;
+  resolved: ResolvedScenario;
   /** Overrides given on the command line, as typed. */
   overrides: Record<string, string>;
   cells: CellRecord[];

@@ -64,8 +64,32 @@ type ServerLike = Partial<Omit<ServeConfig, 'port' | 'metricsPort'>>;
  * `post-fork + EPOLLEXCLUSIVE`, `pre-fork, edge-triggered`, with the worker count and the pace
  * (`unpaced`, `paced as tornado4`).
  */
-export function setupLabel(server: ServerLike | null | undefined): string {
+export function setupLabel(
+  server: ServerLike | null | undefined,
+  /** The target's kind: given, the label names it (a cell with real servers beside the model). */
+  kind?: string,
+): string {
   const s = server ?? {};
+  const r = s as Record<string, unknown>;
+  const n = (w: unknown) => (typeof w === 'number' ? `, ${w} worker${w === 1 ? '' : 's'}` : '');
+  switch (kind) {
+    case undefined:
+      break;
+    case 'engine':
+      return `engine model: ${setupLabel(server)}`;
+    case 'tornado':
+      return `Tornado: ${String(r.loopCreation ?? 'post-fork')}${n(r.workers)}`;
+    case 'nginx': {
+      const how = r.reuseport
+        ? 'reuseport'
+        : r.acceptMutex
+          ? 'accept_mutex on'
+          : 'accept_mutex off (EPOLLEXCLUSIVE)';
+      return `nginx: ${how}${r.multiAccept ? ', multi_accept' : ''}${n(r.workers)}`;
+    }
+    default:
+      return `${kind}${n(r.workers)}`;
+  }
   let label = s.loopCreation ?? 'post-fork';
   if (s.flavour === 'asyncio') label += ' (asyncio)';
   if (s.exclusive) label += ' + EPOLLEXCLUSIVE';
@@ -77,6 +101,24 @@ export function setupLabel(server: ServerLike | null | undefined): string {
   // it spends the CPU the framework spends, so its magnitudes are the framework's.
   if (s.pace !== undefined) label += s.pace === 'native' ? ', unpaced' : `, paced as ${s.pace}`;
   return label;
+}
+
+/** A target's kind; records older than target kinds ran the engine only. */
+export function kindOf(t: { kind?: string }): string {
+  return t.kind ?? 'engine';
+}
+
+/** Whether targets of more than one kind sit side by side (model and real): labels name kinds. */
+export function mixedKinds(targets: readonly { kind?: string }[]): boolean {
+  return new Set(targets.map(kindOf)).size > 1 || targets.some((t) => kindOf(t) !== 'engine');
+}
+
+/** setupLabel of a target in its cell, naming its kind where the cell has real servers. */
+export function targetSetupLabel(
+  t: { kind?: string; server?: ServerLike | null },
+  cellTargets: readonly { kind?: string }[],
+): string {
+  return setupLabel(t.server, mixedKinds(cellTargets) ? kindOf(t) : undefined);
 }
 
 /** A figure's value as shown in a table cell, in its unit; `n/a` for null. */

@@ -9,7 +9,16 @@ import path from 'node:path';
 import { readRecord, RESULTS_FILE } from '../record/run-folder';
 import type { CellRecord, RunRecord, TargetRecord } from '../record/run-record';
 import { sweepCharts, targetCharts, type ChartSpec } from './chart-data';
-import { FIGURES, esc, fmtFigure, fmtNum, fmtPct, matrixLabel, num, setupLabel } from './format';
+import {
+  FIGURES,
+  esc,
+  fmtFigure,
+  fmtNum,
+  fmtPct,
+  matrixLabel,
+  num,
+  targetSetupLabel,
+} from './format';
 import { figureOf, shownFigures, type FigureKey } from '../record/figures';
 import { chartBox, htmlPage } from './page';
 import { describeIsolation } from '../scenario/isolation';
@@ -201,7 +210,17 @@ function figuresTable(cols: readonly Column[], multi: boolean): string {
         )
         .join('')}</tr>`
     : '';
-  const head = `${cellHead}<tr><th>figure</th>${cols.map(({ t }) => `<th>${esc(t.name)}<div class="note">${esc(setupLabel(t.server))}</div></th>`).join('')}</tr>`;
+  const head = `${cellHead}<tr><th>figure</th>${cols
+    .map(
+      ({ t }) =>
+        `<th>${esc(t.name)}<div class="note">${esc(
+          targetSetupLabel(
+            t,
+            cols.map((x) => x.t),
+          ),
+        )}</div></th>`,
+    )
+    .join('')}</tr>`;
   const rows = shownFigures(
     FIGURES,
     cols.map(({ t }) => t),
@@ -350,7 +369,7 @@ ${cells
         tc.allZero.length ? `zero throughout: ${tc.allZero.join(', ')}` : '',
         tc.missing.length ? `not in the record: ${tc.missing.join(', ')}` : '',
       ].filter(Boolean);
-      return `<h4>${esc(t.name)} <span class="note">${esc(setupLabel(t.server))}</span></h4>
+      return `<h4>${esc(t.name)} <span class="note">${esc(targetSetupLabel(t, c.targets))}</span></h4>
 <div class="charts">${tc.charts.map((x) => chartBox(x)).join('')}</div>${notes.length ? `<p class="note">${esc(notes.join('; '))}.</p>` : ''}`;
     });
     return `${cellHeading(c, multi)}${parts.join('\n')}`;
@@ -365,7 +384,7 @@ ${cells
       `${cellHeading(c, multi)}${c.targets
         .map(
           (t) =>
-            `<h4>${esc(t.name)} <span class="note">${esc(setupLabel(t.server))}</span></h4>${balanceSection(t)}`,
+            `<h4>${esc(t.name)} <span class="note">${esc(targetSetupLabel(t, c.targets))}</span></h4>${balanceSection(t)}`,
         )
         .join('\n')}`,
   )

@@ -22,6 +22,7 @@ import type { CellRecord, ExpectationResult, RunRecord, TargetRecord } from '../
 import { inspectionSummaryLines } from '../inspect/inspect-started-server';
 import { verdictLines, verdicts } from './verdicts';
 import { describeIsolation } from '../scenario/isolation';
+import { kindOf, mixedKinds } from './format';
 
 export const SUMMARY_WIDTH = 100;
 const TARGETS_PER_TABLE = 4;
@@ -225,6 +226,17 @@ function cellTables(record: RunRecord, cell: CellRecord, paint: Paint, width: nu
           targets.map((t) => ' ' + padL(clip(t.name, colW), colW)).join(''),
       ),
     );
+    // Model and real side by side: each column says what ran.
+    if (mixedKinds(cell.targets))
+      out.push(
+        paint(
+          DIM,
+          padR('', labelW) +
+            ' ' +
+            padR('', unitW) +
+            targets.map((t) => ' ' + padL(clip(kindOf(t), colW), colW)).join(''),
+        ),
+      );
     const rows = shownFigures(SUMMARY_ROWS, targets);
     for (const row of rows) {
       let line = padR(row.name, labelW) + ' ' + paint(DIM, padR(row.unitText, unitW));
@@ -252,9 +264,16 @@ function sweepTable(record: RunRecord, paint: Paint, width: number): string[] {
   const keyW = keys.map((k) =>
     Math.min(16, Math.max(k.length, ...record.cells.map((c) => String(c.matrix[k] ?? '').length))),
   );
+  // Model and real side by side: each row says what ran.
+  const mixed = record.cells.some((c) => mixedKinds(c.targets));
   const targetW = Math.min(
-    14,
-    Math.max(6, ...record.cells.flatMap((c) => c.targets.map((t) => t.name.length))),
+    mixed ? 26 : 14,
+    Math.max(
+      6,
+      ...record.cells.flatMap((c) =>
+        c.targets.map((t) => t.name.length + (mixed ? kindOf(t).length + 3 : 0)),
+      ),
+    ),
   );
   const figW = 9;
   const fixed = cellW + keyW.reduce((a, w) => a + w + 1, 0) + 1 + targetW;
@@ -281,7 +300,7 @@ function sweepTable(record: RunRecord, paint: Paint, width: number): string[] {
           .map((k, i) => ' ' + padR(clip(String(cell.matrix[k] ?? ''), keyW[i]!), keyW[i]!))
           .join('') +
         ' ' +
-        padR(clip(t.name, targetW), targetW);
+        padR(clip(mixed ? `${t.name} (${kindOf(t)})` : t.name, targetW), targetW);
       for (const r of rows) {
         let text = cellText(r, t);
         const bad = failed.has(`${cell.id}\u0000${t.name}\u0000${r.key}`);

@@ -11,7 +11,16 @@ import {
   figureOf,
   type FigureKey,
 } from '../record/figures';
-import { fmtFigure, fmtNum, fmtPct, matrixLabel, num, setupLabel, type Figure } from './format';
+import {
+  fmtFigure,
+  fmtNum,
+  fmtPct,
+  kindOf,
+  matrixLabel,
+  num,
+  targetSetupLabel,
+  type Figure,
+} from './format';
 import { latencyTimingText, oversubscriptionTexts, saturationText } from './load-trust';
 
 export type Severity = 'info' | 'warn' | 'bad';
@@ -38,6 +47,7 @@ export type Finding =
   | 'driver-saturated'
   | 'cpu-oversubscribed'
   | 'latency-timing'
+  | 'model-vs-real'
   | 'expectation';
 
 export interface Verdict {
@@ -134,7 +144,11 @@ function workersOf(t: TargetRecord): number {
 /** A post-fork target of the same cell to compare a shared-epoll target's throughput with. */
 function baselineOf(cell: CellRecord, t: TargetRecord): TargetRecord | undefined {
   const postFork = cell.targets.filter(
-    (x) => x !== t && x.server?.loopCreation === 'post-fork' && workersOf(x) === workersOf(t),
+    (x) =>
+      x !== t &&
+      kindOf(x) === kindOf(t) &&
+      x.server?.loopCreation === 'post-fork' &&
+      workersOf(x) === workersOf(t),
   );
   return postFork.find((x) => !x.server.exclusive && !x.server.reusePort) ?? postFork[0];
 }
@@ -165,13 +179,60 @@ function per1000Text(per1000: number, count: number, what: string): string {
   return `${fmtNum(per1000)} ${what} per 1000 requests${perRequest}`;
 }
 
+// ---- Model beside real ------------------------------------------------------------------------
+
+/**
+ * The engine's model of a real Tornado target in the same cell: an engine target with the same
+ * loop creation and worker count, asyncio flavour (Tornado 5/6 skip unknown fds as asyncio does).
+ */
+function modelOf(cell: CellRecord, t: TargetRecord): TargetRecord | undefined {
+  if (kindOf(t) !== 'tornado') return undefined;
+  return cell.targets.find(
+    (x) =>
+      kindOf(x) === 'engine' &&
+      x.server?.flavour === 'asyncio' &&
+      x.server?.loopCreation === t.server?.loopCreation &&
+      workersOf(x) === workersOf(t),
+  );
+}
+
+/** Where real Tornado and the engine's model of it agree, and where they differ. */
+function modelVsReal(cell: CellRecord, t: TargetRecord, emit: Emit): void {
+  const m = modelOf(cell, t);
+  if (!m) return;
+  const real = fig(t, 'unknownFdPer1000');
+  const model = fig(m, 'unknownFdPer1000');
+  if (real === null || model === null) return;
+  const agree = real > 0 === model > 0;
+  const what = (v: number) => (v > 0 ? `${fmtNum(v)} unknown-fd events per 1000 requests` : 'none');
+  const parts = [
+    `${agree ? 'model and real agree' : 'model and real DIFFER'} on the shared-epoll symptom: real ${what(real)}, model ${what(model)}`,
+  ];
+  const cpuReal = fig(t, 'cpuUsPerRequest');
+  const cpuModel = fig(m, 'cpuUsPerRequest');
+  if (cpuReal !== null && cpuModel !== null && cpuModel > 0)
+    parts.push(
+      `CPU per request real ${fmtNum(cpuReal)} µs, model ${fmtNum(cpuModel)} µs (${fmtNum(cpuReal / cpuModel)}×)`,
+    );
+  const jainReal = fig(t, 'requestShareJain');
+  const jainModel = fig(m, 'requestShareJain');
+  if (jainReal !== null && jainModel !== null)
+    parts.push(`request share Jain real ${fmtNum(jainReal)}, model ${fmtNum(jainModel)}`);
+  emit(
+    agree ? 'info' : 'warn',
+    'model-vs-real',
+    `${targetSetupLabel(t, cell.targets)} beside ${m.name} (${targetSetupLabel(m, cell.targets)}): ${parts.join('; ')}`,
+    real,
+  );
+}
+
 // ---- Findings per target ----------------------------------------------------------------------
 
 type Emit = (severity: Severity, finding: Finding, text: string, value: Figure) => void;
 
 function targetVerdicts(record: RunRecord, cell: CellRecord, t: TargetRecord, emit: Emit): void {
   const s = t.server;
-  const setup = setupLabel(s);
+  const setup = targetSetupLabel(t, cell.targets);
   const workers = workersOf(t);
   const shared = s.loopCreation === 'pre-fork' || s.loopCreation === 'pre-fork-late';
   const requests = c(t, 'requests');
@@ -211,11 +272,25 @@ function targetVerdicts(record: RunRecord, cell: CellRecord, t: TargetRecord, em
       unknownFd,
     );
   }
-  if (workers >= 2 && !shared && keyErrors === 0 && unknownFd === 0 && stuckMax === 0) {
+  // Only what the server counts is said to be 0 (a real server may not count KeyErrors or stuck
+  // connections: those figures are n/a).
+  const zeros = [
+    fig(t, 'keyErrorsPer1000') !== null ? '0 KeyErrors' : null,
+    fig(t, 'unknownFdPer1000') !== null ? '0 unknown-fd events' : null,
+    fig(t, 'stuckConnectionsMax') !== null ? 'nothing stuck' : null,
+  ].filter((z): z is string => z !== null);
+  if (
+    workers >= 2 &&
+    !shared &&
+    keyErrors === 0 &&
+    unknownFd === 0 &&
+    stuckMax === 0 &&
+    (fig(t, 'keyErrorsPer1000') !== null || fig(t, 'unknownFdPer1000') !== null)
+  ) {
     emit(
       'info',
       'own-epoll',
-      `${setup}: 0 KeyErrors, 0 unknown-fd events, nothing stuck — each worker created its own epoll after fork and sees only its own fds`,
+      `${setup}: ${zeros.join(', ')} — each worker created its own epoll after fork and sees only its own fds`,
       0,
     );
   }
@@ -518,6 +593,7 @@ export function verdicts(record: RunRecord): Verdict[] {
           value,
         });
       targetVerdicts(record, cell, t, emit);
+      modelVsReal(cell, t, emit);
       const usage = t.client?.usage;
       const saturated = usage ? saturationText(usage) : null;
       if (saturated) emit('warn', 'driver-saturated', saturated, num(usage!.utilization));

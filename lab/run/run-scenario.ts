@@ -5,6 +5,7 @@
 // once, snapshot, drain, snapshot, stop the servers. Then derive the figures, check the
 // expectations, and write the run record. Whatever happens — an error, Ctrl-C, SIGTERM — every
 // server the run started is stopped and removed, and the record written so far is kept.
+import { declaredSetup } from '../inspect/declared-setup';
 import {
   contradictionError,
   inspectStartedServer,
@@ -254,7 +255,13 @@ async function runCell(c: CellContext): Promise<CellRecord> {
           scenario: scenario.name,
           target: name,
           count: t.containers,
-          args: serverArgs(t.server),
+          ...(t.kind === 'engine'
+            ? { args: serverArgs(t.server) }
+            : {
+                kind: t.launch.kind,
+                args: t.launch.args,
+                ...(t.launch.env ? { env: t.launch.env } : {}),
+              }),
           runDir: dir,
           ...(cpus !== undefined ? { cpus } : {}),
         }),
@@ -403,11 +410,17 @@ async function runCell(c: CellContext): Promise<CellRecord> {
           // EEXIST happens when workers start, before the measured window: count since start.
           eexist: counterDeltas([], a).totals.epoll_ctl_eexist ?? 0,
           loadMode: cell.load.mode,
+          kind: t.kind,
         });
-        const warning = crossCheck(t.name, client, deltas.totals.requests ?? 0);
+        // A server that does not count requests (a command target) has nothing to cross-check.
+        const warning =
+          'requests' in deltas.totals || deltas.workers.length === 0
+            ? crossCheck(t.name, client, deltas.totals.requests ?? 0)
+            : null;
         if (warning) c.record.warnings.push(label ? `${cell.id}: ${warning}` : warning);
         return {
           name: t.name,
+          kind: t.kind,
           server: t.server,
           containers: servers.get(t.name)!.map((sv) => ({
             name: sv.name,
@@ -492,7 +505,8 @@ async function inspectCellServers(
   const out = new Map<string, ServerInspection[]>();
   for (const t of cell.targets) {
     const list: ServerInspection[] = [];
-    for (const s of servers.get(t.name)!) list.push(await inspectStartedServer(s, t.server));
+    for (const s of servers.get(t.name)!)
+      list.push(await inspectStartedServer(s, declaredSetup(t)));
     out.set(t.name, list);
     const error = contradictionError(t.name, list);
     if (error) throw new Error(error);

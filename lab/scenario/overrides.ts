@@ -2,6 +2,7 @@
 // checked by the same rules as a scenario file (SCENARIO_FIELDS, and validateServeConfig for server
 // settings), every error at once, each naming its flag. The overridden scenario is validated again
 // as a whole. Server-level flags set the setting on every target and take it out of the matrix.
+import { settingApplies } from './target-kinds';
 import { SERVE_OPTIONS } from '../server/config';
 import { DURATION_FORMAT, parseDuration } from './duration';
 import type { Scenario } from './scenario';
@@ -261,7 +262,11 @@ export function applyOverrides(scenario: Scenario, argv: readonly string[]): Ove
   const out = structuredClone(scenario);
   for (const { spec: o, value } of overrides) {
     if (o.scope === 'server') {
-      for (const t of out.targets) (t.server as Record<string, unknown>)[o.key] = value;
+      // A server setting applies to the engine's targets; of a real target's, only those its
+      // kind has (workers, backlog).
+      for (const t of out.targets)
+        if (t.kind !== 'command' && settingApplies(t, o.key))
+          (t.server as Record<string, unknown>)[o.key] = value;
       if (out.matrix && o.key in out.matrix) {
         delete (out.matrix as Record<string, unknown>)[o.key];
         if (Object.keys(out.matrix).length === 0) delete out.matrix;

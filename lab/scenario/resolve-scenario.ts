@@ -5,6 +5,14 @@ import { DEFAULT_ISOLATION, type IsolationSpec } from './isolation';
 import { SERVE_DEFAULTS, type ServeConfig } from '../server/config';
 import type { Expectation, LoadSpec, Scenario, ServerSettings } from './scenario';
 import {
+  realTargetInCell,
+  realTargetLaunch,
+  resolvedRealSettings,
+  type AnyTarget,
+  type RealTarget,
+  type TargetKind,
+} from './target-kinds';
+import {
   SCENARIO_DEFAULTS,
   cellSettings,
   describeCellValues,
@@ -19,13 +27,50 @@ export type ResolvedLoad = ResolveLoad<LoadSpec>;
 /** A server's whole configuration but its ports (the runtime picks those). */
 export type ResolvedServer = Omit<ServeConfig, 'port' | 'metricsPort'>;
 
-export interface ResolvedTarget {
+/** A target of the engine: `server` is the whole `forklab serve` configuration. */
+export interface ResolvedEngineTarget {
+  kind: 'engine';
   name: string;
   containers: number;
   server: ResolvedServer;
 }
 
-export interface ResolvedScenario extends Scenario {
+/** A real target (tornado, nginx, command): its kind's settings and what the runtime starts. */
+export interface ResolvedRealTarget {
+  kind: Exclude<TargetKind, 'engine'>;
+  name: string;
+  containers: number;
+  /** The kind's settings with every default given (lab/scenario/target-kinds.ts). */
+  server: Record<string, unknown>;
+  launch: RealLaunch;
+}
+
+export type ResolvedTarget = ResolvedEngineTarget | ResolvedRealTarget;
+
+/** A target with a cell's values applied (the values a real target's kind takes). */
+function resolveTarget(t: AnyTarget, values: ServerSettings): ResolvedTarget {
+  const containers = t.containers ?? SCENARIO_DEFAULTS.containers;
+  if (t.kind === undefined || t.kind === 'engine')
+    return {
+      kind: 'engine',
+      name: t.name,
+      containers,
+      server: resolveServer(t.name, { ...t.server, ...values }),
+    };
+  const inCell = realTargetInCell(t as RealTarget, values as Record<string, unknown>);
+  return {
+    kind: t.kind,
+    name: t.name,
+    containers,
+    server: resolvedRealSettings(inCell),
+    launch: realTargetLaunch(inCell),
+  };
+}
+
+/** What the runtime starts for a real target (lab/scenario/target-kinds.ts). */
+export type RealLaunch = ReturnType<typeof realTargetLaunch>;
+
+export interface ResolvedScenario extends Omit<Scenario, 'targets'> {
   isolation: IsolationSpec;
   targets: ResolvedTarget[];
   load: ResolvedLoad;
@@ -79,11 +124,7 @@ export function resolveScenario(s: Scenario): ResolvedScenario {
     kind: 'scenario',
     name: s.name,
     description: s.description,
-    targets: s.targets.map((t) => ({
-      name: t.name,
-      containers: t.containers ?? SCENARIO_DEFAULTS.containers,
-      server: resolveServer(t.name, t.server),
-    })),
+    targets: s.targets.map((t) => resolveTarget(t, {})),
     load: resolveLoad(s.load),
     sampleIntervalMs: s.sampleIntervalMs ?? SCENARIO_DEFAULTS.sampleIntervalMs,
     drainSec: s.drainSec ?? SCENARIO_DEFAULTS.drainSec,
@@ -103,11 +144,7 @@ export function expandCells(s: Scenario): ResolvedCell[] {
   return matrixCells(s.matrix).map((values, i) => ({
     id: `cell-${i}`,
     matrix: values,
-    targets: s.targets.map((t) => ({
-      name: t.name,
-      containers: t.containers ?? SCENARIO_DEFAULTS.containers,
-      server: resolveServer(t.name, { ...t.server, ...values }),
-    })),
+    targets: s.targets.map((t) => resolveTarget(t, values)),
     load: r.load,
     sampleIntervalMs: r.sampleIntervalMs,
     drainSec: r.drainSec,

@@ -6,19 +6,25 @@ import { FIGURE_KEYS, type FigureKey } from '../record/figures';
 import type { IsolationSpec } from './isolation';
 import type { LoadDriverName } from './load-drivers';
 import type { ServeConfig } from '../server/config';
+import type { AnyTarget } from './target-kinds';
 
 /** Server settings a scenario may set per target; host, ports and name are the lab's to choose. */
 export type ServerSettings = Partial<
   Omit<ServeConfig, 'host' | 'port' | 'metricsPort' | 'metricsHost' | 'name'>
 >;
 
-export interface TargetSpec {
+/** A target of the lab's engine (`kind` left out or `engine`). */
+export interface EngineTargetSpec {
   /** [a-z0-9-], unique in the scenario: used in container names, labels and reports. */
   name: string;
   /** Servers (containers or processes) of this target; load is spread over them. Default 1. */
   containers?: number;
+  kind?: 'engine';
   server: ServerSettings;
 }
+
+/** A target of any kind (lab/scenario/target-kinds.ts): engine, tornado, nginx or command. */
+export type TargetSpec = AnyTarget;
 
 interface LoadCommon {
   /** Concurrent connections per target (spread over its containers). */

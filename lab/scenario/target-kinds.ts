@@ -20,7 +20,7 @@ import {
   validateTornadoSettings,
   type TornadoSettings,
 } from '../server/tornado-server';
-import type { TargetSpec as EngineTargetSpec, Scenario } from './scenario';
+import type { EngineTargetSpec, Scenario } from './scenario';
 
 export const TARGET_KINDS = ['engine', 'tornado', 'nginx', 'command'] as const;
 export type TargetKind = (typeof TARGET_KINDS)[number];
@@ -32,7 +32,7 @@ interface TargetCommon {
   containers?: number;
 }
 
-export type EngineTarget = EngineTargetSpec & { kind?: 'engine' };
+export type EngineTarget = EngineTargetSpec;
 
 export interface TornadoTarget extends TargetCommon {
   kind: 'tornado';
@@ -53,7 +53,8 @@ export interface CommandTarget extends TargetCommon {
   command: { argv: string[]; image?: string; workers: number };
 }
 
-export type AnyTarget = EngineTarget | TornadoTarget | NginxTarget | CommandTarget;
+export type RealTarget = TornadoTarget | NginxTarget | CommandTarget;
+export type AnyTarget = EngineTarget | RealTarget;
 
 /** The kind of `t`, `engine` when it has none. */
 export function targetKind(t: AnyTarget): TargetKind {
@@ -160,15 +161,58 @@ export function realTargetLaunch(t: TornadoTarget | NginxTarget | CommandTarget)
   }
 }
 
-/** A scenario whose targets may be of any kind (scenarios/real/). */
-export type RealScenario = Omit<Scenario, 'targets' | 'kind'> & {
-  kind: 'scenario';
-  targets: AnyTarget[];
-};
+/** A scenario whose targets may be of any kind: every scenario (kept as a name for scenario files). */
+export type RealScenario = Scenario;
 
 /** Identity function that gives scenario files with real targets their types. */
-export function defineRealScenario(
-  s: Omit<RealScenario, 'kind'> & { kind?: 'scenario' },
-): RealScenario {
+export function defineRealScenario(s: Omit<Scenario, 'kind'> & { kind?: 'scenario' }): Scenario {
   return { ...s, kind: 'scenario' };
+}
+
+/** Matrix settings a real target takes over from a cell (or a command-line override). */
+export const REAL_SWEPT_SETTINGS: Readonly<Record<'tornado' | 'nginx' | 'command', string[]>> = {
+  tornado: ['workers', 'backlog'],
+  nginx: ['workers', 'backlog'],
+  command: [],
+};
+
+/** Whether a server setting from a matrix or an override applies to target `t`. */
+export function settingApplies(t: AnyTarget, key: string): boolean {
+  const kind = targetKind(t);
+  return kind === 'engine' || REAL_SWEPT_SETTINGS[kind].includes(key);
+}
+
+/** The part of a cell's values that applies to `t`. */
+export function cellValuesFor(
+  t: AnyTarget,
+  values: Readonly<Record<string, unknown>>,
+): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(values).filter(([k]) => settingApplies(t, k)));
+}
+
+/** A real target with a cell's applicable values over its own settings. */
+export function realTargetInCell<T extends TornadoTarget | NginxTarget | CommandTarget>(
+  t: T,
+  values: Readonly<Record<string, unknown>>,
+): T {
+  if (t.kind === 'command') return t;
+  return { ...t, server: { ...t.server, ...cellValuesFor(t, values) } };
+}
+
+/** The settings of a real target with every default given: what its record shows. */
+export function resolvedRealSettings(
+  t: TornadoTarget | NginxTarget | CommandTarget,
+): Record<string, unknown> {
+  switch (t.kind) {
+    case 'tornado':
+      return { ...TORNADO_DEFAULTS, ...t.server };
+    case 'nginx':
+      return { ...NGINX_DEFAULTS, ...t.server };
+    case 'command':
+      return {
+        workers: t.command.workers,
+        argv: [...t.command.argv],
+        ...(t.command.image ? { image: t.command.image } : {}),
+      };
+  }
 }

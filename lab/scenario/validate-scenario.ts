@@ -20,10 +20,18 @@ import {
   type LoadSpec,
   type Scenario,
   type ServerSettings,
-  type TargetSpec,
 } from './scenario';
 import { figureDef, loadModeProblem } from '../record/figures';
 import { closest } from '../server/argv';
+import {
+  cellValuesFor,
+  realTargetInCell,
+  resolvedRealSettings,
+  validateTargetKind,
+  type AnyTarget,
+  type NginxTarget,
+  type TornadoTarget,
+} from './target-kinds';
 
 export { closest };
 
@@ -233,11 +241,7 @@ const SCENARIO_KEYS = [
   'isolation',
   'expectations',
 ] as const satisfies readonly (keyof Scenario)[];
-const TARGET_KEYS = [
-  'name',
-  'containers',
-  'server',
-] as const satisfies readonly (keyof TargetSpec)[];
+const TARGET_KEYS = ['name', 'containers', 'kind', 'server', 'command'] as const;
 const LOAD_KEYS = [
   'mode',
   'connections',
@@ -282,7 +286,7 @@ export function validateScenario(x: unknown): ValidationResult {
   }
 
   // Targets: structure, names, containers and each one's server settings.
-  const targets: { index: number; name: string | undefined; server: ServerSettings | null }[] = [];
+  const targets: CheckedTarget[] = [];
   if (!Array.isArray(x.targets) || x.targets.length === 0) {
     errors.push(
       `targets: must be a non-empty array of targets, e.g. [{ name: "post-fork", server: { loopCreation: "post-fork" } }], ${missingOr(x.targets)}`,
@@ -308,6 +312,23 @@ export function validateScenario(x: unknown): ValidationResult {
         name = t.name;
       }
       if (t.containers !== undefined) field('containers', t.containers, `${p}.containers`, errors);
+      // A real target (tornado, nginx, command): its kind's own settings, checked by its kind.
+      if (t.kind !== undefined && t.kind !== 'engine') {
+        const kindErrors = validateTargetKind(t as unknown as AnyTarget, i);
+        errors.push(...kindErrors);
+        const settings = isRecord(t.server) ? t.server : {};
+        targets.push({
+          index: i,
+          name,
+          server: kindErrors.length === 0 ? (settings as ServerSettings) : null,
+          real: t as unknown as AnyTarget,
+        });
+        return;
+      }
+      if (t.command !== undefined)
+        errors.push(
+          `${p}.command: only a target of kind "command" has a command; add kind: "command"`,
+        );
       let server: ServerSettings | null = null;
       if (!isRecord(t.server)) {
         errors.push(
@@ -432,6 +453,23 @@ export function validateScenario(x: unknown): ValidationResult {
     : { ok: true, scenario: x as unknown as Scenario };
 }
 
+/** A target as the checks below see it: its settings when valid, and the target when real. */
+interface CheckedTarget {
+  index: number;
+  name: string | undefined;
+  server: ServerSettings | null;
+  real?: AnyTarget;
+}
+
+/** The settings an expectation's selector is matched against in a cell. */
+function checkedSettings(t: CheckedTarget, cell: ServerSettings): Record<string, unknown> {
+  if (t.real)
+    return t.real.kind === 'command'
+      ? { workers: t.real.command.workers }
+      : resolvedRealSettings(realTargetInCell(t.real as TornadoTarget | NginxTarget, cell));
+  return cellSettings(t.server!, cell);
+}
+
 /** Validates one scenario field and records the error under `label`. */
 function field(f: ScenarioField, value: unknown, label: string, errors: string[]): void {
   const problem = fieldProblem(f, value);
@@ -515,13 +553,26 @@ function checkMatrix(matrix: unknown, errors: string[]): Scenario['matrix'] | nu
 }
 
 /** Each valid target's settings with each cell's values: a cell may make an impossible combination. */
-function checkCells(
-  cells: ServerSettings[],
-  targets: { index: number; name: string | undefined; server: ServerSettings | null }[],
-  errors: string[],
-): void {
+function checkCells(cells: ServerSettings[], targets: CheckedTarget[], errors: string[]): void {
   for (const t of targets) {
     if (!t.server) continue; // its own errors are reported already
+    if (t.real) {
+      // A real target takes the cell values that apply to its kind (workers, backlog).
+      const byMessage = new Map<string, string[]>();
+      cells.forEach((values, i) => {
+        const inCell = { ...t.real!, server: { ...t.server, ...cellValuesFor(t.real!, values) } };
+        for (const e of validateTargetKind(inCell as AnyTarget, t.index)) {
+          const list = byMessage.get(e) ?? [];
+          list.push(`cell-${i} (${describeCellValues(values)})`);
+          byMessage.set(e, list);
+        }
+      });
+      for (const [message, cellList] of byMessage)
+        errors.push(
+          `matrix ${cellList.length === 1 ? 'cell' : 'cells'} ${cellList.join(', ')}: ${message}`,
+        );
+      continue;
+    }
     // Message → cells that give it, so that one problem in four cells is one line.
     const byMessage = new Map<string, string[]>();
     cells.forEach((values, i) => {
@@ -544,7 +595,7 @@ function checkCells(
 function checkExpectation(
   e: unknown,
   p: string,
-  targets: { index: number; name: string | undefined; server: ServerSettings | null }[],
+  targets: CheckedTarget[],
   cells: ServerSettings[],
   mode: LoadSpec['mode'] | null,
   errors: string[],
@@ -582,16 +633,13 @@ function checkExpectation(
         valueErrors.length === 0 && cells.length > 0 && targets.every((t) => t.server);
       if (checkable && targets.length > 0) {
         const hit = targets.some((t) =>
-          cells.some((c) => selectorMatches(sel, t.name ?? '', cellSettings(t.server!, c))),
+          cells.some((c) => selectorMatches(sel, t.name ?? '', checkedSettings(t, c))),
         );
         if (!hit) {
           const seen = [
             ...new Set(
               targets.flatMap((t) =>
-                cells.map(
-                  (c) =>
-                    `${t.name}: ${key}=${String(cellSettings(t.server!, c)[key as SettingKey])}`,
-                ),
+                cells.map((c) => `${t.name}: ${key}=${String(checkedSettings(t, c)[key])}`),
               ),
             ),
           ];

@@ -1,6 +1,5 @@
 // Real Tornado 6.2 (Debian's python3-tornado) beside the engine's model of it, under one load.
-// Runs once the run pipeline starts targets by kind (lab/scenario/target-kinds.ts).
-import { defineRealScenario } from '../../lab/scenario/target-kinds';
+import { defineRealScenario } from '../lab/scenario/target-kinds';
 
 export default defineRealScenario({
   name: 'real-tornado',

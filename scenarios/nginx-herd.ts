@@ -1,6 +1,5 @@
 // nginx's answers to the accept herd beside the engine's herd cells, under connection churn.
-// Runs once the run pipeline starts targets by kind (lab/scenario/target-kinds.ts).
-import { defineRealScenario } from '../../lab/scenario/target-kinds';
+import { defineRealScenario } from '../lab/scenario/target-kinds';
 
 export default defineRealScenario({
   name: 'nginx-herd',
