@@ -254,6 +254,12 @@ const LOAD_KEYS = [
   'driver',
   'driverThreads',
 ] as const;
+/** Required besides `mode` (checked with its list of values); the rest of LOAD_KEYS are optional. */
+const REQUIRED_LOAD_KEYS = ['connections', 'durationSec'] as const;
+const OPTIONAL_LOAD_KEYS = LOAD_KEYS.filter(
+  (k): k is Exclude<(typeof LOAD_KEYS)[number], 'mode' | (typeof REQUIRED_LOAD_KEYS)[number]> =>
+    k !== 'mode' && !(REQUIRED_LOAD_KEYS as readonly string[]).includes(k),
+);
 const EXPECTATION_KEYS = ['target', 'metric', 'op', 'value', 'why'] as const;
 
 export type ValidationResult = { ok: true; scenario: Scenario } | { ok: false; errors: string[] };
@@ -354,22 +360,14 @@ export function validateScenario(x: unknown): ValidationResult {
         `load.mode: missing; must be one of ${LOAD_MODES.map((m) => JSON.stringify(m)).join(', ')}`,
       );
     } else field('mode', l.mode, 'load.mode', errors);
-    for (const k of ['connections', 'durationSec'] as const) {
+    for (const k of REQUIRED_LOAD_KEYS) {
       if (l[k] === undefined) {
         errors.push(
           `load.${k}: missing; must be an integer from ${fieldRange(k)!.replace('..', ' to ')}`,
         );
       } else field(k, l[k], `load.${k}`, errors);
     }
-    for (const k of [
-      'warmupSec',
-      'rate',
-      'timeoutMs',
-      'path',
-      'pipelining',
-      'driver',
-      'driverThreads',
-    ] as const) {
+    for (const k of OPTIONAL_LOAD_KEYS) {
       if (l[k] !== undefined) field(k, l[k], `load.${k}`, errors);
     }
     // autocannon (keep-alive) spends a whole number of requests per second, and never runs more
