@@ -80,7 +80,7 @@ describe('validateScenario: every error at once, each naming its field', () => {
       ],
     };
     expect(errorsOf(bad)).toEqual([
-      'colour: unknown key; known keys: kind, name, description, targets, load, matrix, sampleIntervalMs, drainSec, isolation, expectations',
+      'colour: unknown key; known keys: kind, name, description, targets, load, matrix, sampleIntervalMs, drainSec, isolation, engines, placement, expectations',
       'name: must be 1 to 40 lowercase letters, digits or "-", starting with a letter or digit (the file name without .ts), got "Bad Name"',
       'description: must be a non-empty string: one paragraph on what the scenario shows and why, got ""',
       'targets[0].sever: unknown key; did you mean "server"?',

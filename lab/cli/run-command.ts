@@ -2,6 +2,7 @@
 // runScenario, the same entry a program would use.
 import { spawnSync } from 'node:child_process';
 import { LABEL_SESSION } from '../runtime/labels';
+import { usesEngines, type EngineSpec } from '../scenario/engines';
 import { killAllLocalServers } from '../runtime/local-runtime';
 import { SESSION_ID } from '../runtime/session';
 import { listScenarios, loadScenario, DEFAULT_SCENARIO } from '../scenario/load-scenario';
@@ -11,7 +12,7 @@ import {
   checkOverrides,
   overridesHelp,
 } from '../scenario/overrides';
-import { runScenario, type RunOutcome } from '../run/run-scenario';
+import { ENGINES_NEED_DOCKER, runScenario, type RunOutcome } from '../run/run-scenario';
 import { renderSummary, shouldUseColor } from '../report/terminal-summary';
 import {
   NoDockerEngineError,
@@ -163,6 +164,8 @@ export const runCommand: Command = {
     if (!loaded.ok) errors.push(...loaded.errors, ...checkOverrides(overrides).errors);
     const applied = loaded.ok ? applyOverrides(loaded.scenario, overrides) : undefined;
     if (applied && !applied.ok) errors.push(...applied.errors);
+    if (applied?.ok && flags.runtime === 'local' && usesEngines(applied.scenario))
+      errors.push(`--runtime: ${ENGINES_NEED_DOCKER.replace(/^forklab: /, '')}`);
     if (errors.length > 0 || !applied?.ok) {
       return usageFailure(io, 'run', errors, 'nothing was started (see forklab run --help)');
     }
@@ -188,7 +191,7 @@ async function runWithSignals(
       abort.abort();
     } else {
       io.stderr.write(`forklab run: ${sig} again: removing every server now and exiting\n`);
-      forceRemoveServers();
+      forceRemoveServers(scenario);
       process.exit(130);
     }
   };
@@ -246,10 +249,23 @@ async function runWithSignals(
  * The second Ctrl-C: no time for an orderly stop, but nothing may be left running. Kills this
  * process's local servers and removes its containers (by session label), synchronously.
  */
-function forceRemoveServers(): void {
+function forceRemoveServers(scenario: { engines?: Record<string, EngineSpec> }): void {
   killAllLocalServers('SIGKILL');
   const opts = { encoding: 'utf8' as const, timeout: 10_000 };
   const label = `label=${LABEL_SESSION}=${SESSION_ID}`;
-  const ids = spawnSync('docker', ['ps', '-aq', '--filter', label], opts).stdout?.trim();
-  if (ids) spawnSync('docker', ['rm', '-f', ...ids.split(/\s+/)], opts);
+  // The default engine, and every engine the scenario declares (the reaper does so too).
+  const engines: string[][] = [
+    [],
+    ...Object.values(scenario.engines ?? {}).map((e) => [
+      '-H',
+      e.address,
+      ...(e.tls
+        ? ['--tlsverify', '--tlscacert', e.tls.ca, '--tlscert', e.tls.cert, '--tlskey', e.tls.key]
+        : []),
+    ]),
+  ];
+  for (const host of engines) {
+    const ids = spawnSync('docker', [...host, 'ps', '-aq', '--filter', label], opts).stdout?.trim();
+    if (ids) spawnSync('docker', [...host, 'rm', '-f', ...ids.split(/\s+/)], opts);
+  }
 }

@@ -21,7 +21,10 @@ export interface ServerInspection {
 }
 
 /** The host pid of a started server: the local process, or the container's first process. */
-export async function serverHostPid(server: Pick<StartedServer, 'kind' | 'id'>): Promise<number> {
+export async function serverHostPid(
+  server: Pick<StartedServer, 'kind' | 'id' | 'hostPid'>,
+): Promise<number> {
+  if (server.hostPid) return server.hostPid();
   if (server.kind === 'local') {
     const m = /^pid:(\d+)$/.exec(server.id);
     if (!m) throw new Error(`local server id ${JSON.stringify(server.id)} names no pid`);
@@ -32,7 +35,7 @@ export async function serverHostPid(server: Pick<StartedServer, 'kind' | 'id'>):
 
 /** Inspects one ready server and checks it against its declared set-up. Never throws. */
 export async function inspectStartedServer(
-  server: Pick<StartedServer, 'kind' | 'id' | 'name' | 'port'>,
+  server: Pick<StartedServer, 'kind' | 'id' | 'name' | 'port' | 'hostPid'>,
   /** What the target declares; null: nothing to check (a server of your own). */
   declared: Omit<DeclaredSetup, 'port'> | null,
 ): Promise<ServerInspection> {

@@ -24,6 +24,33 @@ export interface RunEnvironment {
   /** Why the local runtime was used, when docker was not. */
   runtimeNote: string | null;
   engineVersion: string;
+  /**
+   * The Docker engines of a run that placed targets or load generators on engines (scenario
+   * `engines` / `placement`); absent otherwise.
+   */
+  engines?: EngineRecord[];
+}
+
+/** One Docker engine of a run, and its clock against the lab's. */
+export interface EngineRecord {
+  name: string;
+  /** As DOCKER_HOST takes it. */
+  address: string;
+  /** Where its servers were reached. */
+  host: string;
+  version: string;
+  /** What ran on it: target names, and `drivers` for the load generators. */
+  roles: string[];
+  /**
+   * Its clock minus the lab's, ms: from the probe exchange with the smallest round trip
+   * (NTP-style midpoint); null when it could not be measured.
+   */
+  clockOffsetMs: number | null;
+  /** Round trip of that exchange, ms: the offset is known to within half of it. */
+  clockRttMs: number | null;
+  clockSamples: number;
+  /** Images made present on it from the default engine (moved, or found there already). */
+  images: Array<{ tag: string; moved: boolean; ms: number; bytes: number }>;
 }
 
 /** What the load generator saw for one target during the measured phase. */
@@ -49,6 +76,17 @@ export interface ClientResult {
    * had each request due, not from when it was written (the native driver with a rate, as wrk2).
    */
   latencyCorrected?: boolean;
+  /**
+   * Where the load generator ran when it ran as a container on a Docker engine (placement
+   * `drivers`): the engine, its container, and the generator's measured window in the lab's clock
+   * (the generator's own timestamps corrected by the engine's clock offset).
+   */
+  generator?: {
+    engine: string;
+    container: string;
+    clockOffsetMs: number | null;
+    window: { startedAt: string; endedAt: string } | null;
+  };
 }
 
 /** Sum over a target's containers and workers of each engine counter field, over a window. */
@@ -122,6 +160,8 @@ export interface TargetRecord {
   loadWindow?: { startedAt: string; endedAt: string };
   /** The CPU set its servers were pinned to (isolation `pinned`); absent when not pinned. */
   cpus?: string;
+  /** The Docker engine its servers ran on, when the scenario placed targets on engines. */
+  engine?: string;
 }
 
 export interface CellRecord {

@@ -15,6 +15,9 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { StartedServer, Runtime } from '../runtime/runtime';
 import { selectRuntime, type RuntimePreference } from '../runtime/select-runtime';
+import { connectEngines } from '../runtime/engine-set';
+import { PlacedRuntime } from '../runtime/placed-runtime';
+import { engineOfTarget, enginesUsed, usesEngines } from '../scenario/engines';
 import { newRunId } from '../runtime/session';
 import { LoadDriver, type LoadProgress } from '../load/load-driver';
 import { LoadProgressView } from '../load/progress';
@@ -36,6 +39,7 @@ import {
   RUN_RECORD_SCHEMA,
   type CellRecord,
   type ClientResult,
+  type EngineRecord,
   type RunRecord,
   type TargetRecord,
 } from '../record/run-record';
@@ -103,6 +107,34 @@ export function serverArgs(server: Omit<ServeConfig, 'port' | 'metricsPort'>): s
   return out;
 }
 
+/** Why a scenario with engines cannot run with --runtime local. */
+export const ENGINES_NEED_DOCKER =
+  'forklab: the scenario places targets or load generators on Docker engines (engines, placement), which needs the Docker runtime: leave out --runtime local (or FORKLAB_RUNTIME=local), or remove engines and placement from the scenario';
+
+/** Each engine of a placed run, what runs on it and the images it got (clock offsets later). */
+function engineRecords(scenario: Scenario, runtime: PlacedRuntime): EngineRecord[] {
+  return enginesUsed(scenario).map(({ name }) => {
+    const e = runtime.engines.get(name)!;
+    const roles = scenario.targets
+      .filter((t) => engineOfTarget(scenario.placement, t.name) === name)
+      .map((t) => t.name);
+    if (scenario.placement?.drivers === name) roles.push('drivers');
+    return {
+      name,
+      address: e.address,
+      host: e.host,
+      version: e.version,
+      roles,
+      clockOffsetMs: null,
+      clockRttMs: null,
+      clockSamples: 0,
+      images: runtime.imageMoves
+        .filter((m) => m.engine === name)
+        .map(({ tag, moved, ms, bytes }) => ({ tag, moved, ms: Math.round(ms), bytes })),
+    };
+  });
+}
+
 class Interrupted extends Error {
   constructor() {
     super('interrupted');
@@ -119,11 +151,20 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
     ? unavailableCpuErrors(scenario.isolation ?? DEFAULT_ISOLATION, allowed)
     : [];
   if (cpuErrors.length > 0) throw new Error(cpuErrors.join('; '));
-  const runtime: Runtime = await selectRuntime({
-    prefer: opts.runtime ?? 'auto',
-    notice: log,
-    ...(opts.limits ? { docker: opts.limits } : {}),
-  });
+  // Engines: every one probed before anything starts; one that does not answer stops the run
+  // here (UnreachableEngineError names it), with nothing started on the others.
+  const placed = usesEngines(scenario);
+  if (placed && opts.runtime === 'local') throw new Error(ENGINES_NEED_DOCKER);
+  const runtime: Runtime = placed
+    ? new PlacedRuntime(await connectEngines(enginesUsed(scenario)), {
+        onNotice: log,
+        ...(opts.limits ?? {}),
+      })
+    : await selectRuntime({
+        prefer: opts.runtime ?? 'auto',
+        notice: log,
+        ...(opts.limits ? { docker: opts.limits } : {}),
+      });
   const startedAt = new Date();
   const runId = newRunId();
   const dir = await createRunDir(opts.runsDir ?? 'runs', scenario.name, startedAt);
@@ -162,6 +203,8 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
 
   try {
     await runtime.prepare();
+    if (runtime instanceof PlacedRuntime)
+      record.environment.engines = engineRecords(scenario, runtime);
     for (const cell of cells) {
       checkAborted();
       const context = {
@@ -264,6 +307,7 @@ async function runCell(c: CellContext): Promise<CellRecord> {
               }),
           runDir: dir,
           ...(cpus !== undefined ? { cpus } : {}),
+          ...(scenario.placement ? { engine: engineOfTarget(scenario.placement, t.name) } : {}),
         }),
       );
     }
@@ -278,14 +322,16 @@ async function runCell(c: CellContext): Promise<CellRecord> {
     const sampler = startSampler({
       targets: cell.targets.map((t) => ({
         name: t.name,
-        servers: servers.get(t.name)!.map((s) => ({ name: s.name, metricsPort: s.metricsPort })),
+        servers: servers
+          .get(t.name)!
+          .map((s) => ({ name: s.name, metricsPort: s.metricsPort, host: s.host })),
       })),
       intervalMs: cell.sampleIntervalMs,
       startedAtMs: Date.parse(c.record.startedAt),
       outputs,
     });
     const urls = (t: ResolvedTarget) =>
-      servers.get(t.name)!.map((s) => `http://127.0.0.1:${s.port}${load.path}`);
+      servers.get(t.name)!.map((s) => `http://${s.host}:${s.port}${load.path}`);
     // One load driver per target for the whole cell: warmed up by the warm-up, so the measured
     // load does not start with a cold client.
     const drivers = new Map(
@@ -446,6 +492,7 @@ async function runCell(c: CellContext): Promise<CellRecord> {
             endedAt: new Date(loadEnded).toISOString(),
           },
           ...(pinned ? { cpus: pinned.targets[t.name]! } : {}),
+          ...(scenario.placement ? { engine: engineOfTarget(scenario.placement, t.name) } : {}),
         };
       });
       return {

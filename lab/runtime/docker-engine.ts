@@ -21,6 +21,17 @@ export interface DockerProbe {
   reason?: string;
 }
 
+export class NoDockerEngineError extends Error {
+  constructor(readonly reason: string) {
+    super(
+      `forklab: --runtime docker was asked for, but no Docker engine answered (${reason}). ` +
+        `Start one (dockerd >/var/log/forklab-dockerd.log 2>&1 &) or run \`bash scripts/setup.sh\`, ` +
+        `or use --runtime local.`,
+    );
+    this.name = 'NoDockerEngineError';
+  }
+}
+
 /** Where the client looks for the engine, for messages. */
 export function dockerEndpoint(): string {
   return process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock';
@@ -30,18 +41,29 @@ export function dockerEndpoint(): string {
  * Whether an engine answers within `timeoutMs`: a ping, then the version. Never throws.
  * A separate client with a request timeout is used so a hung socket cannot stall the caller.
  */
-export async function probeDocker(timeoutMs = 2000): Promise<DockerProbe> {
+export function probeDocker(timeoutMs = 2000): Promise<DockerProbe> {
+  return probeEngine((o) => new Docker(o), dockerEndpoint(), timeoutMs);
+}
+
+/**
+ * `probeDocker` for any engine: `client` makes a client with the given request timeout, `where`
+ * names the engine in the reason. Never throws.
+ */
+export async function probeEngine(
+  client: (o: { timeout: number }) => Docker,
+  where: string,
+  timeoutMs = 2000,
+): Promise<DockerProbe> {
   let docker: Docker;
   try {
-    docker = new Docker({ timeout: timeoutMs });
+    docker = client({ timeout: timeoutMs });
   } catch (err) {
-    return { ok: false, reason: `bad DOCKER_HOST: ${(err as Error).message}` };
+    return { ok: false, reason: `${where}: ${(err as Error).message}` };
   }
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<DockerProbe>((resolve) => {
     timer = setTimeout(
-      () =>
-        resolve({ ok: false, reason: `${dockerEndpoint()} did not answer within ${timeoutMs} ms` }),
+      () => resolve({ ok: false, reason: `${where} did not answer within ${timeoutMs} ms` }),
       timeoutMs,
     );
   });
@@ -51,7 +73,7 @@ export async function probeDocker(timeoutMs = 2000): Promise<DockerProbe> {
       const v = await docker.version();
       return { ok: true, version: v.Version, apiVersion: v.ApiVersion };
     } catch (err) {
-      return { ok: false, reason: describeConnectError(err) };
+      return { ok: false, reason: describeConnectError(err, where) };
     }
   })();
   try {
@@ -61,9 +83,8 @@ export async function probeDocker(timeoutMs = 2000): Promise<DockerProbe> {
   }
 }
 
-function describeConnectError(err: unknown): string {
+function describeConnectError(err: unknown, where: string): string {
   const e = err as NodeJS.ErrnoException & { statusCode?: number };
-  const where = dockerEndpoint();
   switch (e.code) {
     case 'ENOENT':
       return `${where}: no such socket`;

@@ -8,6 +8,7 @@ import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
 import { ensureTornadoImage } from './debian-image';
 import { connectDocker } from './docker-engine';
+import { ensureImageOn, type EngineConnection, type ImageMove } from './engine-set';
 import { LABEL_MANAGED, LABEL_OWNER_PID, LABEL_RUN, LABEL_SESSION, serverLabels } from './labels';
 import { tailLines } from './log-tail';
 import { reapContainersOnExit } from './reaper';
@@ -56,6 +57,15 @@ export interface DockerRuntimeOptions {
   tmpfsSize?: string;
   /** Progress and notices (image builds, fallbacks). */
   onNotice?: (line: string) => void;
+  /** The engine to run on (engine-set.ts); default the process-wide client (`docker`). */
+  engine?: EngineConnection;
+  /**
+   * The engine images are built on, when not `engine` itself: images are built there and moved
+   * over (save → load), once per tag.
+   */
+  imageHome?: EngineConnection;
+  /** Each image made present on `engine` from `imageHome` (moved or found there). */
+  onImageMove?: (m: ImageMove) => void;
 }
 
 const MiB = 1024 * 1024;
@@ -86,15 +96,55 @@ export class DockerRuntime extends RuntimeBase<DockerServer> implements Runtime 
 
   constructor(private readonly opts: DockerRuntimeOptions = {}) {
     super();
-    this.docker = opts.docker ?? connectDocker();
+    this.docker = opts.engine?.docker ?? opts.docker ?? connectDocker();
     this.session = opts.session ?? SESSION_ID;
     this.init = opts.init ?? true;
     if (opts.image) this.image = Promise.resolve(opts.image);
   }
 
+  /** The engine's name, when it is not the default one. */
+  get engineName(): string | undefined {
+    return this.opts.engine && this.opts.engine.name !== 'default'
+      ? this.opts.engine.name
+      : undefined;
+  }
+
+  protected override reachHost(): string {
+    return this.opts.engine?.host ?? LOOPBACK;
+  }
+
+  /** The engine to build images on: `imageHome`, else this one. */
+  private get buildDocker(): Docker {
+    return this.opts.imageHome?.docker ?? this.docker;
+  }
+
+  /** `tag` (built on imageHome) present on this engine: moved over when it is not. */
+  private async present(tag: string): Promise<string> {
+    const { engine, imageHome } = this.opts;
+    if (!engine || !imageHome || engine === imageHome) return tag;
+    const move = await ensureImageOn(imageHome, engine, tag);
+    this.opts.onImageMove?.(move);
+    return tag;
+  }
+
+  /** Have this session's containers on this engine removed if the lab is killed outright. */
+  reapOnExit(): void {
+    const e = this.opts.engine;
+    if (e?.spec)
+      reapContainersOnExit(this.session, {
+        address: e.address,
+        ...(e.spec.tls ? { tls: e.spec.tls } : {}),
+      });
+    else reapContainersOnExit(this.session);
+  }
+
   /** Removes the leftovers of crashed lab processes (once), then builds or reuses the image. */
   async prepare(): Promise<void> {
-    this.cleaned ??= removeLeftovers(this.session, this.docker).then((removed) => {
+    // Owner pids mean something only for an engine on this machine.
+    const local = this.opts.engine?.sameHost ?? true;
+    this.cleaned ??= (
+      local ? removeLeftovers(this.session, this.docker) : Promise.resolve([])
+    ).then((removed) => {
       if (removed.length > 0) {
         this.opts.onNotice?.(
           `forklab: removed ${removed.length} container(s) left by crashed runs: ${removed.map((r) => r.name).join(', ')}`,
@@ -108,14 +158,18 @@ export class DockerRuntime extends RuntimeBase<DockerServer> implements Runtime 
 
   private tornadoImage: Promise<string> | undefined;
 
-  private imageTag(): Promise<string> {
-    this.image ??= ensureServerImage(this.docker, { source: this.opts.imageSource }).then((img) => {
-      this.builtImage = img;
-      const how = img.built ? `built in ${(img.ms / 1000).toFixed(1)} s` : 'reused';
-      this.opts.onNotice?.(`forklab: server image ${img.tag} (${img.source}) ${how}`);
-      if (img.built) void removeStaleServerImages(this.docker, img.tag).catch(() => undefined);
-      return img.tag;
-    });
+  /** The server image on this engine (it also runs the load generators and the clock probe). */
+  imageTag(): Promise<string> {
+    this.image ??= ensureServerImage(this.buildDocker, { source: this.opts.imageSource }).then(
+      (img) => {
+        this.builtImage = img;
+        const how = img.built ? `built in ${(img.ms / 1000).toFixed(1)} s` : 'reused';
+        this.opts.onNotice?.(`forklab: server image ${img.tag} (${img.source}) ${how}`);
+        if (img.built)
+          void removeStaleServerImages(this.buildDocker, img.tag).catch(() => undefined);
+        return this.present(img.tag);
+      },
+    );
     this.image.catch(() => (this.image = undefined));
     return this.image;
   }
@@ -124,12 +178,12 @@ export class DockerRuntime extends RuntimeBase<DockerServer> implements Runtime 
   private async imageFor(kind: ServerKind): Promise<string> {
     if (kind === 'engine') return this.imageTag();
     if (kind === 'tornado') {
-      this.tornadoImage ??= ensureTornadoImage(this.docker, {
+      this.tornadoImage ??= ensureTornadoImage(this.buildDocker, {
         onProgress: this.opts.onNotice,
       }).then((img) => {
         const how = img.built ? `built in ${(img.ms / 1000).toFixed(1)} s` : 'reused';
         this.opts.onNotice?.(`forklab: Tornado image ${img.tag} (on ${img.base.tag}) ${how}`);
-        return img.tag;
+        return this.present(img.tag);
       });
       this.tornadoImage.catch(() => (this.tornadoImage = undefined));
       return this.tornadoImage;
@@ -154,12 +208,12 @@ export class DockerRuntime extends RuntimeBase<DockerServer> implements Runtime 
     const name = serverName(spec.runId, spec.target, index);
     // Before the first container exists: if this process is killed outright, the reaper
     // removes the session's containers within seconds.
-    reapContainersOnExit(this.session);
+    this.reapOnExit();
     const create = async (): Promise<Docker.Container> =>
       this.docker.createContainer({
         name,
         Image: image,
-        Cmd: [...spec.args, ...placementArgs(name, ports)],
+        Cmd: [...spec.args, ...placementArgs(name, ports, this.opts.engine?.listenHost)],
         Env: Object.entries(spec.env ?? {}).map(([k, v]) => `${k}=${v}`),
         User: `${SERVER_UID}:${SERVER_UID}`,
         Labels: serverLabels({
@@ -218,11 +272,17 @@ export class DockerRuntime extends RuntimeBase<DockerServer> implements Runtime 
   get stopTimeoutS(): number {
     return this.opts.stopTimeoutS ?? 3;
   }
+
+  /** The engine this runtime runs on, when it was given one. */
+  get engine(): EngineConnection | undefined {
+    return this.opts.engine;
+  }
 }
 
 class DockerServer implements StartedServer {
   readonly kind = 'docker' as const;
-  readonly host = LOOPBACK;
+  readonly host: string;
+  readonly engine: string | undefined;
   readonly id: string;
   readonly target: string;
   readonly port: number;
@@ -243,6 +303,8 @@ class DockerServer implements StartedServer {
     readonly logFile: string,
   ) {
     this.id = container.id;
+    this.host = runtime.engine?.host ?? LOOPBACK;
+    this.engine = runtime.engineName;
     this.target = spec.target;
     this.port = ports.port;
     this.metricsPort = ports.metricsPort;
@@ -291,6 +353,19 @@ class DockerServer implements StartedServer {
 
   gone(): string | undefined {
     return this.exitReason;
+  }
+
+  /** The container's first process, as a pid of this machine (an engine on this machine only). */
+  async hostPid(): Promise<number> {
+    const e = this.runtime.engine;
+    if (e && !e.sameHost)
+      throw new Error(
+        `${this.name} runs on engine "${e.name}" (${e.address}), not on this machine: its processes cannot be inspected from here`,
+      );
+    const info = await this.container.inspect();
+    if (!info.State.Running || info.State.Pid <= 0)
+      throw new Error(`container ${this.name} is not running (${info.State.Status})`);
+    return info.State.Pid;
   }
 
   async logs(lines = 20): Promise<string[]> {

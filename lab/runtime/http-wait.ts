@@ -37,9 +37,9 @@ export class HttpWait {
     readonly intervalMs = 50,
   ) {}
 
-  /** GET /healthz on the metrics port of a server on the loopback. */
-  static forHealthz(metricsPort: number, timeoutMs?: number): HttpWait {
-    return new HttpWait(`http://${LOOPBACK}:${metricsPort}/healthz`, timeoutMs);
+  /** GET /healthz on the metrics port of a server (on the loopback unless `host` says otherwise). */
+  static forHealthz(metricsPort: number, timeoutMs?: number, host: string = LOOPBACK): HttpWait {
+    return new HttpWait(`http://${host}:${metricsPort}/healthz`, timeoutMs);
   }
 
   async waitUntilReady(target: WaitTarget): Promise<void> {

@@ -5,18 +5,23 @@
 // exits. The manner of testcontainers' Ryuk, as a process on the same host instead of a container.
 //
 // Lines: {"session": "<id>"}   remove the containers labelled with this session at the end;
+//        {"session": "<id>", "engine": {"address": "unix:///…", "tls"?: {…}}}  the same on
+//                              another engine;
 //        {"file": "/path"}     remove this file at the end;
 //        {"forget": "/path"}   the lab removed it itself.
 import { rm } from 'node:fs/promises';
 import Docker from 'dockerode';
+import { dockerFor } from './engine-set';
 import { LABEL_MANAGED, LABEL_SESSION } from './labels';
+import type { ReapedEngine } from './reaper';
 
 /** Each Docker request may take this long (a hung engine must not keep the reaper forever). */
 const DOCKER_TIMEOUT_MS = 15_000;
 
 const SESSION = /^[\w.-]+$/;
 
-const sessions = new Set<string>();
+/** Session → engines to clean (null: the default engine). */
+const sessions = new Map<string, Map<string, ReapedEngine | null>>();
 const files = new Set<string>();
 let buffered = '';
 let reaping = false;
@@ -24,8 +29,18 @@ let reaping = false;
 function take(line: string): void {
   if (!line.trim()) return;
   try {
-    const m = JSON.parse(line) as { session?: string; file?: string; forget?: string };
-    if (typeof m.session === 'string' && SESSION.test(m.session)) sessions.add(m.session);
+    const m = JSON.parse(line) as {
+      session?: string;
+      engine?: ReapedEngine;
+      file?: string;
+      forget?: string;
+    };
+    if (typeof m.session === 'string' && SESSION.test(m.session)) {
+      const engines = sessions.get(m.session) ?? new Map<string, ReapedEngine | null>();
+      sessions.set(m.session, engines);
+      if (m.engine && typeof m.engine.address === 'string') engines.set(m.engine.address, m.engine);
+      else engines.set('', null);
+    }
     if (typeof m.file === 'string') files.add(m.file);
     if (typeof m.forget === 'string') files.delete(m.forget);
   } catch {
@@ -33,8 +48,10 @@ function take(line: string): void {
   }
 }
 
-async function removeContainers(session: string): Promise<void> {
-  const docker = new Docker({ timeout: DOCKER_TIMEOUT_MS });
+async function removeContainers(session: string, engine: ReapedEngine | null): Promise<void> {
+  const docker = engine
+    ? dockerFor(engine.address, engine.tls, { timeout: DOCKER_TIMEOUT_MS })
+    : new Docker({ timeout: DOCKER_TIMEOUT_MS });
   const list = await docker.listContainers({
     all: true,
     filters: { label: [`${LABEL_MANAGED}=true`, `${LABEL_SESSION}=${session}`] },
@@ -54,7 +71,8 @@ async function reap(): Promise<void> {
   reaping = true;
   take(buffered);
   const work: Promise<unknown>[] = [...files].map((f) => rm(f, { force: true }));
-  for (const s of sessions) work.push(removeContainers(s));
+  for (const [s, engines] of sessions)
+    for (const e of engines.values()) work.push(removeContainers(s, e));
   await Promise.allSettled(work);
   process.exit(0);
 }

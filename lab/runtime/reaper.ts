@@ -36,11 +36,21 @@ function send(message: Record<string, unknown>): void {
   reaper()?.stdin?.write(JSON.stringify(message) + '\n');
 }
 
-/** Have the containers of `session` removed when this process ends, whatever ends it. */
-export function reapContainersOnExit(session: string = SESSION_ID): void {
-  if (sessionsSent.has(session)) return;
-  sessionsSent.add(session);
-  send({ session });
+/** An engine other than the default one: its address as DOCKER_HOST takes it, and TLS files. */
+export interface ReapedEngine {
+  address: string;
+  tls?: { ca: string; cert: string; key: string };
+}
+
+/**
+ * Have the containers of `session` removed when this process ends, whatever ends it: on the
+ * default engine, or on `engine` (each engine of a run is told once).
+ */
+export function reapContainersOnExit(session: string = SESSION_ID, engine?: ReapedEngine): void {
+  const key = engine ? `${session} ${engine.address}` : session;
+  if (sessionsSent.has(key)) return;
+  sessionsSent.add(key);
+  send(engine ? { session, engine } : { session });
 }
 
 /** Have `file` removed when this process ends, unless forgotten first. */

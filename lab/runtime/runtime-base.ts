@@ -5,7 +5,13 @@ import { mkdirSync } from 'node:fs';
 import { freePortPairs } from './free-ports';
 import { DEFAULT_READY_TIMEOUT_MS, HttpWait, type WaitTarget } from './http-wait';
 import { readReadyLine } from './log-tail';
-import type { PortPair, ReadyLine, StartedServer, TargetSpec } from './runtime';
+import {
+  LOOPBACK,
+  type PortPair,
+  type ReadyLine,
+  type StartedServer,
+  type TargetSpec,
+} from './runtime';
 
 /** A started server as the base sees it: stoppable, waitable, with a ready line to fill in. */
 export type BaseServer = StartedServer & WaitTarget & { ready: ReadyLine | undefined };
@@ -13,6 +19,11 @@ export type BaseServer = StartedServer & WaitTarget & { ready: ReadyLine | undef
 export abstract class RuntimeBase<S extends BaseServer> {
   /** Servers started and not yet stopped (a server forgets itself when it stops). */
   protected readonly live = new Set<S>();
+
+  /** Where the lab reaches the servers it starts; default the loopback. */
+  protected reachHost(): string {
+    return LOOPBACK;
+  }
 
   /** Whatever must be there before any server starts (an image, a built engine). */
   abstract prepare(): Promise<void>;
@@ -45,6 +56,7 @@ export abstract class RuntimeBase<S extends BaseServer> {
       await HttpWait.forHealthz(
         ports.metricsPort,
         spec.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS,
+        this.reachHost(),
       ).waitUntilReady(server);
       server.ready = readReadyLine(server.logFile);
       return server;

@@ -41,6 +41,8 @@ export interface TargetSpec {
   cpus?: string;
   /** How long a server may take to answer 200 on /healthz; default 15000 ms. */
   readyTimeoutMs?: number;
+  /** The Docker engine to run on (lab/scenario/engines.ts); default the default engine. */
+  engine?: string;
 }
 
 /** The line `forklab serve` prints once it is listening. */
@@ -67,6 +69,10 @@ export interface StartedServer {
   readonly logFile: string;
   /** The FORKLAB_READY line, when the server printed it before it became healthy. */
   readonly ready: ReadyLine | undefined;
+  /** The engine it runs on (docker runtime), when not the default one. */
+  readonly engine?: string;
+  /** Its first process's pid on this machine, when the runtime can tell (inspection). */
+  hostPid?(): Promise<number>;
   /** The last `lines` lines of the server's log. */
   logs(lines?: number): Promise<string[]>;
   /** Stops the server (TERM, then KILL after a short grace) and removes what was started. */
@@ -102,10 +108,10 @@ export function serverName(runId: string, target: string, index: number): string
 }
 
 /** The flags every server gets from the runtime, after the caller's. */
-export function placementArgs(name: string, ports: PortPair): string[] {
+export function placementArgs(name: string, ports: PortPair, host: string = LOOPBACK): string[] {
   return [
     '--host',
-    LOOPBACK,
+    host,
     '--port',
     String(ports.port),
     '--metrics-port',

@@ -1,6 +1,8 @@
 // Which runtime the lab uses: containers when a Docker engine answers, local processes otherwise
 // (with a one-line notice), or exactly what the user asked for.
-import { dockerEndpoint, probeDocker } from './docker-engine';
+import { dockerEndpoint, NoDockerEngineError, probeDocker } from './docker-engine';
+
+export { NoDockerEngineError };
 import { DockerRuntime, type DockerRuntimeOptions } from './docker-runtime';
 import { LocalRuntime, type LocalRuntimeOptions } from './local-runtime';
 import type { Runtime } from './runtime';
@@ -15,17 +17,6 @@ export interface SelectRuntimeOptions {
   local?: LocalRuntimeOptions;
   /** Where the notice goes; default: stderr. */
   notice?: (line: string) => void;
-}
-
-export class NoDockerEngineError extends Error {
-  constructor(readonly reason: string) {
-    super(
-      `forklab: --runtime docker was asked for, but no Docker engine answered (${reason}). ` +
-        `Start one (dockerd >/var/log/forklab-dockerd.log 2>&1 &) or run \`bash scripts/setup.sh\`, ` +
-        `or use --runtime local.`,
-    );
-    this.name = 'NoDockerEngineError';
-  }
 }
 
 export function parseRuntimePreference(v: string | undefined): RuntimePreference {

@@ -132,6 +132,8 @@ export function resolveScenario(s: Scenario): ResolvedScenario {
     expectations: s.expectations ?? [],
   };
   if (s.matrix !== undefined) out.matrix = s.matrix;
+  if (s.engines !== undefined) out.engines = s.engines;
+  if (s.placement !== undefined) out.placement = s.placement;
   return out;
 }
 

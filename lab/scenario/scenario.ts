@@ -3,6 +3,7 @@
 // `defineScenario({...})`; validate-scenario.ts checks them (every error at once) before anything
 // starts.
 import { FIGURE_KEYS, type FigureKey } from '../record/figures';
+import type { EngineSpec, PlacementSpec } from './engines';
 import type { IsolationSpec } from './isolation';
 import type { LoadDriverName } from './load-drivers';
 import type { ServeConfig } from '../server/config';
@@ -96,6 +97,13 @@ export interface Scenario {
    * `pinned` (a CPU set per target and for the load generators) or `sequential`.
    */
   isolation?: IsolationSpec;
+  /**
+   * Docker engines besides the default one (lab/scenario/engines.ts): name → address, as
+   * DOCKER_HOST takes it. Needs the Docker runtime.
+   */
+  engines?: Record<string, EngineSpec>;
+  /** Which engine each target and the load generators run on; default: the default engine. */
+  placement?: PlacementSpec;
   expectations?: Expectation[];
 }
 

@@ -3,6 +3,7 @@
 // Server settings go through lab/server/config.ts `validateServeConfig`, per target and per matrix
 // cell, so their rules and messages are written once. The ranges and defaults of the scenario's
 // own fields live here, in SCENARIO_FIELDS; overrides.ts and resolve-scenario.ts use the same table.
+import { engineErrors } from './engines';
 import { isolationErrors } from './isolation';
 import { DEFAULT_LOAD_DRIVER, LOAD_DRIVERS, type LoadDriverName } from './load-drivers';
 import {
@@ -225,6 +226,9 @@ export function describeCellValues(values: ServerSettings): string {
 
 export const MAX_CELLS = 64;
 
+/** Target kinds the Docker runtime does not run (lab/runtime/docker-runtime.ts): never placed. */
+const LOCAL_ONLY_KINDS = ['nginx', 'command'] as const;
+
 const NAME_RE = /^[a-z0-9][a-z0-9-]{0,39}$/;
 const NAME_RULE =
   'must be 1 to 40 lowercase letters, digits or "-", starting with a letter or digit';
@@ -239,6 +243,8 @@ const SCENARIO_KEYS = [
   'sampleIntervalMs',
   'drainSec',
   'isolation',
+  'engines',
+  'placement',
   'expectations',
 ] as const satisfies readonly (keyof Scenario)[];
 const TARGET_KEYS = ['name', 'containers', 'kind', 'server', 'command'] as const;
@@ -420,6 +426,17 @@ export function validateScenario(x: unknown): ValidationResult {
     ...isolationErrors(
       x.isolation,
       targets.every((t) => t.name !== undefined) ? targets.map((t) => t.name!) : null,
+    ),
+  );
+
+  errors.push(
+    ...engineErrors(
+      x.engines,
+      x.placement,
+      targets.every((t) => t.name !== undefined)
+        ? targets.map((t) => ({ name: t.name!, kind: t.real?.kind ?? 'engine' }))
+        : null,
+      LOCAL_ONLY_KINDS,
     ),
   );
 
