@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { ClientResult } from '../record/run-record';
+import type { DriverContainer } from '../runtime/driver-container';
 import type { LoadSpec } from '../scenario/scenario';
 import type { HttpTarget } from './churn-client';
 import { DEFAULT_LOAD_DRIVER, LOAD_DRIVERS } from '../scenario/load-drivers';
@@ -157,6 +158,8 @@ interface Host {
   send(m: ToWorker): void;
   /** Ends it for good; resolves once it is gone. */
   kill(): Promise<void>;
+  /** A container's name. */
+  readonly name?: string | undefined;
 }
 
 interface HostEvents {
@@ -223,6 +226,53 @@ function startProcess(ev: HostEvents, cpus: string | undefined): Host {
   };
 }
 
+/** A load generator container (lab/runtime/driver-container.ts), once it runs. */
+function startContainer(ev: HostEvents, open: () => Promise<DriverContainer>): Host {
+  const queue: ToWorker[] = [];
+  let container: DriverContainer | undefined;
+  let killed = false;
+  const started = open().then(
+    (c) => {
+      container = c;
+      c.onMessageLine((line) => {
+        try {
+          ev.message(JSON.parse(line) as FromWorker);
+        } catch {
+          // a broken line: the worker writes whole JSON lines only
+        }
+      });
+      void c.exited.then((why) => {
+        if (!killed) ev.gone(`load generator container ${c.name} ${why} before reporting`);
+      });
+      for (const m of queue.splice(0)) c.write(JSON.stringify(m));
+      if (killed) void c.remove().catch(() => undefined);
+      return c;
+    },
+    (e: Error) => {
+      if (!killed) ev.gone(`the load generator container could not start: ${e.message}`);
+      return undefined;
+    },
+  );
+  return {
+    send: (m) => (container ? container.write(JSON.stringify(m)) : void queue.push(m)),
+    kill: async () => {
+      killed = true;
+      const c = await started;
+      await c?.remove();
+    },
+    get name() {
+      return container?.name;
+    },
+  };
+}
+
+/** Where a container driver runs, for its record. */
+export interface DriverPlacement {
+  engine: string;
+  /** The engine's clock minus the lab's, ms; null when unknown (timestamps left as they are). */
+  clockOffsetMs: number | null;
+}
+
 /**
  * A load generator for one target, kept for several runs (warm-up, then the measured load), so
  * that the measured load starts with a warm client instead of a freshly started thread.
@@ -234,7 +284,13 @@ export class LoadDriver {
   private dead: string | null = null;
   private onGone: ((why: string) => void) | null = null;
 
-  private constructor(isolation: 'thread' | 'process', cpus: string | undefined) {
+  private placement: DriverPlacement | undefined;
+
+  private constructor(
+    isolation: 'thread' | 'process' | 'container',
+    cpus: string | undefined,
+    open?: () => Promise<DriverContainer>,
+  ) {
     let markLoaded!: () => void;
     this.loaded = new Promise<void>((r) => (markLoaded = r));
     const events: HostEvents = {
@@ -247,7 +303,23 @@ export class LoadDriver {
         this.onGone?.(why);
       },
     };
-    this.host = isolation === 'process' ? startProcess(events, cpus) : startThread(events);
+    this.host =
+      isolation === 'container'
+        ? startContainer(events, open!)
+        : isolation === 'process'
+          ? startProcess(events, cpus)
+          : startThread(events);
+  }
+
+  /**
+   * A driver that runs as a container on a Docker engine (`open` starts it: lab/runtime/
+   * driver-container.ts). Its results come back as if it ran here; its window is put on the lab's
+   * clock with the engine's offset.
+   */
+  static inContainer(open: () => Promise<DriverContainer>, placement: DriverPlacement): LoadDriver {
+    const d = new LoadDriver('container', undefined, open);
+    d.placement = placement;
+    return d;
   }
 
   /**
@@ -302,7 +374,7 @@ export class LoadDriver {
         });
       this.listener = (m) => {
         if (m.type === 'progress') o.onProgress?.(m.progress);
-        else if (m.type === 'result') settle(() => resolve(m.result));
+        else if (m.type === 'result') settle(() => resolve(this.placed(m.result, m.window)));
         else if (m.type === 'error') fail(`runLoad: ${m.message}`);
       };
       this.onGone = (why) => fail(`runLoad: ${why}`);
@@ -330,6 +402,23 @@ export class LoadDriver {
         });
       });
     });
+  }
+
+  /** A container driver's result with where it ran and its window on the lab's clock. */
+  private placed(result: ClientResult, window?: { startMs: number; endMs: number }): ClientResult {
+    const p = this.placement;
+    if (!p) return result;
+    const offset = p.clockOffsetMs ?? 0;
+    const iso = (ms: number): string => new Date(Math.round(ms - offset)).toISOString();
+    return {
+      ...result,
+      generator: {
+        engine: p.engine,
+        container: this.host.name ?? 'unknown',
+        clockOffsetMs: p.clockOffsetMs,
+        window: window ? { startedAt: iso(window.startMs), endedAt: iso(window.endMs) } : null,
+      },
+    };
   }
 
   /** Ends the worker (a generator carried from a warm-up is told to stop first); resolves once it is gone. */

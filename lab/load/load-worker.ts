@@ -60,12 +60,54 @@ export type FromWorker =
   /** Loaded (autocannon included) and waiting for `start`. */
   | { type: 'ready' }
   | { type: 'progress'; progress: LoadProgress }
-  | { type: 'result'; result: ClientResult; aborted: boolean }
+  | {
+      type: 'result';
+      result: ClientResult;
+      aborted: boolean;
+      /** The measured window by this generator's wall clock (Unix ms): its engine's clock. */
+      window?: { startMs: number; endMs: number };
+    }
   | { type: 'error'; message: string };
 
 interface Channel {
   send(m: FromWorker): Promise<void>;
   onMessage(listener: (m: ToWorker) => void): void;
+}
+
+/**
+ * A container on a Docker engine (lab/runtime/driver-container.ts): one JSON message a line, the
+ * driver's on stdin, ours on stdout (anything else on stdout is not a line starting with `{`).
+ * When stdin ends — the lab closed it, or the lab is gone — stop, and exit soon after.
+ */
+function stdioChannel(): Channel {
+  process.on('SIGINT', () => {});
+  return {
+    send: (m) =>
+      new Promise<void>((resolve) => {
+        process.stdout.write(JSON.stringify(m) + '\n', () => resolve());
+      }),
+    onMessage: (l) => {
+      let buffered = '';
+      process.stdin.setEncoding('utf8');
+      process.stdin.on('data', (chunk: string) => {
+        buffered += chunk;
+        const lines = buffered.split('\n');
+        buffered = lines.pop() ?? '';
+        for (const line of lines) {
+          if (!line.startsWith('{')) continue;
+          try {
+            l(JSON.parse(line) as ToWorker);
+          } catch {
+            // not a message: the lab writes whole JSON lines only
+          }
+        }
+      });
+      process.stdin.on('end', () => {
+        l({ type: 'stop' });
+        setTimeout(() => process.exit(0), 2000);
+      });
+    },
+  };
 }
 
 function channel(): Channel {
@@ -76,6 +118,7 @@ function channel(): Channel {
       onMessage: (l) => port.on('message', l),
     };
   }
+  if (process.env.FORKLAB_LOAD_CHANNEL === 'stdio') return stdioChannel();
   if (!process.send) throw new Error('load-worker: neither a worker thread nor an IPC child');
   // A child process: Ctrl-C reaches the whole process group, but only the driver decides when
   // to stop (it sends `stop` and waits for the partial result). Without the driver, stop now.
@@ -112,6 +155,9 @@ function run(
 ): void {
   const stats = carried?.stats ?? new LoadStats();
   const t0 = performance.now();
+  // The window by this clock (for a generator on another engine, the lab corrects it by the
+  // engine's clock offset).
+  const wall = (t: number): number => performance.timeOrigin + t;
   const elapsed = (): number => (performance.now() - t0) / 1000;
   // Saturation: CPU time of the thread that runs the generator (this one, or the native
   // driver's threads) and the delay of this event loop, over the measured window.
@@ -174,6 +220,7 @@ function run(
     clearTimeout(timer);
     // The measured window ends when we stop sending; the requests in flight then still finish
     // (within the client deadline) and count, so that the totals match the server's counters.
+    const endMs = wall(performance.now());
     const durationSec = elapsed();
     native?.sync();
     // Over the window in which requests were started; the drain that follows is mostly waiting.
@@ -193,6 +240,7 @@ function run(
           latencyCorrected: native !== undefined && input.rate !== undefined,
         },
         aborted,
+        window: { startMs: wall(t0), endMs },
       });
     } catch (e) {
       await ch.send({ type: 'error', message: e instanceof Error ? e.message : String(e) });

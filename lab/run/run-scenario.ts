@@ -17,6 +17,8 @@ import type { StartedServer, Runtime } from '../runtime/runtime';
 import { selectRuntime, type RuntimePreference } from '../runtime/select-runtime';
 import { connectEngines } from '../runtime/engine-set';
 import { PlacedRuntime } from '../runtime/placed-runtime';
+import { startDriverContainer } from '../runtime/driver-container';
+import { measureClockOffset, type ClockOffset } from '../runtime/clock-offset';
 import { engineOfTarget, enginesUsed, usesEngines } from '../scenario/engines';
 import { newRunId } from '../runtime/session';
 import { LoadDriver, type LoadProgress } from '../load/load-driver';
@@ -112,7 +114,11 @@ export const ENGINES_NEED_DOCKER =
   'forklab: the scenario places targets or load generators on Docker engines (engines, placement), which needs the Docker runtime: leave out --runtime local (or FORKLAB_RUNTIME=local), or remove engines and placement from the scenario';
 
 /** Each engine of a placed run, what runs on it and the images it got (clock offsets later). */
-function engineRecords(scenario: Scenario, runtime: PlacedRuntime): EngineRecord[] {
+function engineRecords(
+  scenario: Scenario,
+  runtime: PlacedRuntime,
+  clocks: ReadonlyMap<string, ClockOffset>,
+): EngineRecord[] {
   return enginesUsed(scenario).map(({ name }) => {
     const e = runtime.engines.get(name)!;
     const roles = scenario.targets
@@ -125,9 +131,9 @@ function engineRecords(scenario: Scenario, runtime: PlacedRuntime): EngineRecord
       host: e.host,
       version: e.version,
       roles,
-      clockOffsetMs: null,
-      clockRttMs: null,
-      clockSamples: 0,
+      clockOffsetMs: clocks.get(name)?.offsetMs ?? null,
+      clockRttMs: clocks.get(name)?.rttMs ?? null,
+      clockSamples: clocks.get(name)?.samples ?? 0,
       images: runtime.imageMoves
         .filter((m) => m.engine === name)
         .map(({ tag, moved, ms, bytes }) => ({ tag, moved, ms: Math.round(ms), bytes })),
@@ -203,8 +209,25 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
 
   try {
     await runtime.prepare();
-    if (runtime instanceof PlacedRuntime)
-      record.environment.engines = engineRecords(scenario, runtime);
+    const clocks = new Map<string, ClockOffset>();
+    if (runtime instanceof PlacedRuntime) {
+      for (const [name, r] of runtime.runtimes) {
+        checkAborted();
+        try {
+          clocks.set(name, await measureClockOffset(r));
+        } catch (e) {
+          record.warnings.push(
+            `engine ${name}: its clock offset could not be measured (${(e as Error).message}); its timestamps are taken as they are`,
+          );
+        }
+      }
+      record.environment.engines = engineRecords(scenario, runtime, clocks);
+      for (const e of record.environment.engines)
+        if (e.clockOffsetMs !== null)
+          log(
+            `forklab: engine "${e.name}" (${e.address}): clock offset ${e.clockOffsetMs.toFixed(3)} ms (±${(e.clockRttMs! / 2).toFixed(3)} ms)`,
+          );
+    }
     for (const cell of cells) {
       checkAborted();
       const context = {
@@ -217,6 +240,7 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
         opts,
         abort: abortLoad.signal,
         record,
+        clocks,
       };
       record.cells.push(
         cell.isolation.mode === 'sequential'
@@ -270,6 +294,8 @@ interface CellContext {
   opts: RunOptions;
   abort: AbortSignal;
   record: RunRecord;
+  /** Each engine's clock against the lab's (placed runs). */
+  clocks: ReadonlyMap<string, ClockOffset>;
 }
 
 async function runCell(c: CellContext): Promise<CellRecord> {
@@ -322,9 +348,15 @@ async function runCell(c: CellContext): Promise<CellRecord> {
     const sampler = startSampler({
       targets: cell.targets.map((t) => ({
         name: t.name,
-        servers: servers
-          .get(t.name)!
-          .map((s) => ({ name: s.name, metricsPort: s.metricsPort, host: s.host })),
+        servers: servers.get(t.name)!.map((s) => ({
+          name: s.name,
+          metricsPort: s.metricsPort,
+          host: s.host,
+          // A server on another engine stamps its snapshots with that engine's clock.
+          ...(s.engine !== undefined && c.clocks.has(s.engine)
+            ? { clockOffsetMs: c.clocks.get(s.engine)!.offsetMs }
+            : {}),
+        })),
       })),
       intervalMs: cell.sampleIntervalMs,
       startedAtMs: Date.parse(c.record.startedAt),
@@ -334,8 +366,30 @@ async function runCell(c: CellContext): Promise<CellRecord> {
       servers.get(t.name)!.map((s) => `http://${s.host}:${s.port}${load.path}`);
     // One load driver per target for the whole cell: warmed up by the warm-up, so the measured
     // load does not start with a cold client.
+    // Placed on an engine, each target's driver is a container there; otherwise a thread (or a
+    // pinned process) of the lab.
+    const driverEngine = scenario.placement?.drivers;
     const drivers = new Map(
-      cell.targets.map((t) => [t.name, LoadDriver.open('thread', pinned?.drivers)]),
+      cell.targets.map((t) => {
+        if (driverEngine === undefined || !(runtime instanceof PlacedRuntime))
+          return [t.name, LoadDriver.open('thread', pinned?.drivers)];
+        const name = c.cells > 1 ? `${t.name}-${cell.id.replace('cell-', 'c')}` : t.name;
+        const open = () =>
+          startDriverContainer(runtime.on(driverEngine), {
+            runId,
+            scenario: scenario.name,
+            target: name,
+            logFile: path.join(dir, `forklab-${runId}-${name}-driver.log`),
+            ...(pinned?.drivers !== undefined ? { cpus: pinned.drivers } : {}),
+          });
+        return [
+          t.name,
+          LoadDriver.inContainer(open, {
+            engine: driverEngine,
+            clockOffsetMs: c.clocks.get(driverEngine)?.offsetMs ?? null,
+          }),
+        ];
+      }),
     );
     closers.push(() => Promise.all([...drivers.values()].map((d) => d.close())));
     const driveAll = async (

@@ -25,3 +25,5 @@ export function serverLabels(l: ServerLabels): Record<string, string> {
     [LABEL_OWNER_PID]: String(process.pid),
   };
 }
+/** What a container is for when it is not a server: `load-generator`, `clock-probe`. */
+export const LABEL_ROLE = 'forklab.role';

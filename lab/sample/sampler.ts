@@ -19,6 +19,11 @@ export interface SampledServer {
   metricsPort: number;
   /** Default 127.0.0.1. */
   host?: string;
+  /**
+   * Its clock minus the lab's, ms (a server on another Docker engine): the time it stamps on a
+   * snapshot is put on the lab's clock with it. Default 0.
+   */
+  clockOffsetMs?: number;
 }
 
 export interface SampledTarget {
@@ -178,7 +183,7 @@ export function startSampler(opts: SamplerOptions): Sampler {
               );
               // When the server took it (same clock), not when we asked: fetches jitter.
               const taken = Number.isFinite(snapshot.takenAtMs)
-                ? snapshot.takenAtMs - opts.startedAtMs
+                ? snapshot.takenAtMs - (spec.clockOffsetMs ?? 0) - opts.startedAtMs
                 : tMs;
               return { ...base, tMs: taken, snapshot };
             } catch (err) {
