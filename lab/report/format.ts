@@ -2,6 +2,7 @@
 // labels of cells and set-ups. The figures themselves, their formats and when they apply are the
 // catalogue's (lab/record/figures.ts); a figure that does not apply is null here, shown `n/a`.
 import { figureOf, formatFigure, type FigureDef, type FigureKey } from '../record/figures';
+import type { EngineRecord } from '../record/run-record';
 import type { ServeConfig } from '../server/config';
 
 export { FIGURES, type FigureDef, type FigureUnit } from '../record/figures';
@@ -132,4 +133,22 @@ export function figureValue(
   def: Pick<FigureDef, 'key'>,
 ): Figure {
   return figureOf(t, def.key as FigureKey).value;
+}
+
+/**
+ * One Docker engine of a placed run, for the environment section: what ran on it, its clock
+ * against the lab's, and the images moved to it.
+ */
+export function describeEngine(e: EngineRecord): string {
+  const roles = e.roles.length > 0 ? e.roles.join(', ') : 'nothing placed';
+  const clock =
+    e.clockOffsetMs === null
+      ? 'clock offset not measured'
+      : `clock offset ${e.clockOffsetMs >= 0 ? '+' : ''}${e.clockOffsetMs.toFixed(3)} ms (±${((e.clockRttMs ?? 0) / 2).toFixed(3)} ms, best of ${e.clockSamples})`;
+  const moved = e.images
+    .filter((i) => i.moved)
+    .map(
+      (i) => `${i.tag} moved in ${(i.ms / 1000).toFixed(1)} s (${(i.bytes / 1e6).toFixed(0)} MB)`,
+    );
+  return `${e.name} ${e.address} (Docker ${e.version}): ${roles}; ${clock}${moved.length > 0 ? `; ${moved.join(', ')}` : ''}`;
 }

@@ -11,6 +11,7 @@ import type { CellRecord, RunRecord, TargetRecord } from '../record/run-record';
 import { sweepCharts, targetCharts, type ChartSpec } from './chart-data';
 import {
   FIGURES,
+  describeEngine,
   esc,
   fmtFigure,
   fmtNum,
@@ -68,6 +69,7 @@ function configurationSection(r: RunRecord): string {
     ['engine', e.engineVersion],
     ['runtime', e.runtime + (e.docker ? ` (Docker ${e.docker})` : '')],
     ...(e.runtimeNote ? ([['runtime note', e.runtimeNote]] as [string, unknown][]) : []),
+    ...(e.engines ?? []).map((x): [string, unknown] => [`engine ${x.name}`, describeEngine(x)]),
   ]);
   const s = r.resolved;
   const load = s?.load;

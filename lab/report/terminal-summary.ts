@@ -22,7 +22,7 @@ import type { CellRecord, ExpectationResult, RunRecord, TargetRecord } from '../
 import { inspectionSummaryLines } from '../inspect/inspect-started-server';
 import { verdictLines, verdicts } from './verdicts';
 import { describeIsolation } from '../scenario/isolation';
-import { kindOf, mixedKinds } from './format';
+import { describeEngine, kindOf, mixedKinds } from './format';
 
 export const SUMMARY_WIDTH = 100;
 const TARGETS_PER_TABLE = 4;
@@ -173,6 +173,10 @@ function header(record: RunRecord, paint: Paint, width: number): string[] {
         ),
       ),
     );
+    for (const engine of e.engines ?? [])
+      lines.push(
+        ...wrap(`engine ${describeEngine(engine)}`, width, '  ').map((l) => paint(DIM, l)),
+      );
   }
   if (record.resolved?.isolation) {
     lines.push(

@@ -18,7 +18,7 @@ import { selectRuntime, type RuntimePreference } from '../runtime/select-runtime
 import { connectEngines } from '../runtime/engine-set';
 import { PlacedRuntime } from '../runtime/placed-runtime';
 import { startDriverContainer } from '../runtime/driver-container';
-import { measureClockOffset, type ClockOffset } from '../runtime/clock-offset';
+import { CLOCK_SAMPLES, measureClockOffset, type ClockOffset } from '../runtime/clock-offset';
 import { engineOfTarget, enginesUsed, usesEngines } from '../scenario/engines';
 import { newRunId } from '../runtime/session';
 import { LoadDriver, type LoadProgress } from '../load/load-driver';
@@ -214,7 +214,7 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
       for (const [name, r] of runtime.runtimes) {
         checkAborted();
         try {
-          clocks.set(name, await measureClockOffset(r));
+          clocks.set(name, await measureClockOffset(r, CLOCK_SAMPLES, runId));
         } catch (e) {
           record.warnings.push(
             `engine ${name}: its clock offset could not be measured (${(e as Error).message}); its timestamps are taken as they are`,

@@ -51,6 +51,8 @@ export function bestOffset(exchanges: ReadonlyArray<[number, number, number]>): 
 export async function measureClockOffset(
   runtime: DockerRuntime,
   samples = CLOCK_SAMPLES,
+  /** The run it is for: its label, so the run's cleanup covers it. */
+  runId = 'clock',
 ): Promise<ClockOffset> {
   const image = await runtime.imageTag();
   runtime.reapOnExit();
@@ -62,7 +64,7 @@ export async function measureClockOffset(
     Labels: {
       ...serverLabels({
         session: runtime.session,
-        runId: 'clock',
+        runId,
         scenario: 'clock',
         target: 'clock',
       }),
