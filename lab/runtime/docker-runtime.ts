@@ -164,7 +164,9 @@ export class DockerRuntime extends RuntimeBase<DockerServer> implements Runtime 
       (img) => {
         this.builtImage = img;
         const how = img.built ? `built in ${(img.ms / 1000).toFixed(1)} s` : 'reused';
-        this.opts.onNotice?.(`forklab: server image ${img.tag} (${img.source}) ${how}`);
+        // Said once, by the engine it is built on (the others say when it is moved to them).
+        if (this.buildDocker === this.docker)
+          this.opts.onNotice?.(`forklab: server image ${img.tag} (${img.source}) ${how}`);
         if (img.built)
           void removeStaleServerImages(this.buildDocker, img.tag).catch(() => undefined);
         return this.present(img.tag);
