@@ -1,5 +1,7 @@
 // The scenario's `engines` and `placement`: addresses as DOCKER_HOST takes them, every error with
 // its field and the fix, and which engines a scenario uses.
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
 import {
   DEFAULT_ENGINE,
   engineOfTarget,
@@ -121,5 +123,24 @@ describe('engines used', () => {
     expect(engineOfTarget({ targets: { a: 'b2' } }, 'a')).toBe('b2');
     expect(engineOfTarget({ targets: { a: 'b2' } }, 'b')).toBe(DEFAULT_ENGINE);
     expect(engineOfTarget(undefined, 'a')).toBe(DEFAULT_ENGINE);
+  });
+});
+
+describe('engines need the Docker runtime', () => {
+  it('forklab run with --runtime local refuses a scenario with engines: exit 2, nothing started', () => {
+    const r = spawnSync(
+      process.execPath,
+      [path.join(__dirname, '..', 'bin', 'forklab.js'), 'run', 'two-engines', '--runtime', 'local'],
+      {
+        encoding: 'utf8',
+        timeout: 60_000,
+        env: { ...process.env, FORKLAB_ENGINE2: 'unix:///x.sock' },
+      },
+    );
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(
+      'forklab run: --runtime: the scenario places targets or load generators on Docker engines (engines, placement), which needs the Docker runtime: leave out --runtime local',
+    );
+    expect(r.stderr).toContain('nothing was started');
   });
 });

@@ -87,6 +87,12 @@ function configurationSection(r: RunRecord): string {
             ? `native (${load.driverThreads ?? 1} thread${(load.driverThreads ?? 1) === 1 ? '' : 's'})`
             : (load.driver ?? 'node'),
         ],
+        [
+          'load generators run',
+          s.placement?.drivers !== undefined
+            ? `as containers on engine "${s.placement.drivers}", one per target`
+            : 'in the lab process',
+        ],
         ['latency timing', latencyTiming(r)],
         ['path', load.path ?? '/'],
         ...(load.mode === 'keep-alive'
