@@ -47,6 +47,7 @@ function forklab(args: string[], env: NodeJS.ProcessEnv = {}) {
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
   child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const seenStderr = (): string => stderr;
   const done = new Promise<CliRun>((resolve) => {
     const t = setTimeout(() => child.kill('SIGKILL'), 240_000);
     child.on('close', (code) => {
@@ -54,8 +55,10 @@ function forklab(args: string[], env: NodeJS.ProcessEnv = {}) {
       resolve({ code, stdout, stderr });
     });
   });
-  return { child, done };
+  return { child, done, stderr: seenStderr };
 }
+
+const stderrOf = (run: { stderr: () => string }): string => run.stderr();
 
 describeEngines('two Docker engines', () => {
   let tmp: string;
@@ -220,6 +223,35 @@ export default defineScenario({
     expect(readdirSync(runsDir)).toEqual([]);
     expect(await ofLab(first, run.child.pid!)).toEqual([]);
     expect(await ofLab(second, run.child.pid!)).toEqual([]);
+  });
+
+  test('Ctrl-C during the load stops it, keeps the partial record and removes everything on both engines', async () => {
+    const runsDir = mkdtempSync(path.join(os.tmpdir(), 'forklab-runs-'));
+    const run = forklab(['run', 'two-engines', '--runs-dir', runsDir, '--duration', '20'], {
+      FORKLAB_ENGINE2: address,
+    });
+    const pid = run.child.pid!;
+    await waitFor(
+      'the measured load',
+      async () => (/\[load /.test(stderrOf(run)) ? true : undefined),
+      180_000,
+      200,
+    );
+    run.child.kill('SIGINT');
+    const r = await run.done;
+    expect(r.code).toBe(130);
+    const dirs = readdirSync(runsDir);
+    const record = parseRecordJson(
+      readFileSync(path.join(runsDir, dirs[0]!, 'results.json'), 'utf8'),
+    ) as RunRecord;
+    expect(record.status).toBe('interrupted');
+    // The generators' partial results came back from their containers.
+    for (const t of record.cells[0]!.targets) {
+      expect(t.client.generator?.engine).toBe('default');
+      expect(t.client.responses).toBeGreaterThan(0);
+    }
+    expect(await ofLab(first, pid)).toEqual([]);
+    expect(await ofLab(second, pid)).toEqual([]);
   });
 
   test('a lab killed outright (SIGKILL) leaves no container on either engine', async () => {
