@@ -42,7 +42,8 @@ starts its servers (containers when a Docker engine answers, local processes oth
 load into every target at once, samples their counters, and writes runs/<time>-<scenario>/.
 Exit code: 0 when every expectation held, 1 when one failed or the run failed, 130 when
 interrupted (every server is stopped and the partial record kept), 2 for bad input, 3 when
---runtime docker was asked for and no Docker engine answered.
+--runtime docker was asked for and no Docker engine answered, or an engine the scenario places
+targets or load generators on did not answer (nothing is started on any engine).
 
 Flags:
   --list               list the scenarios and exit
