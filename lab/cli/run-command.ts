@@ -223,7 +223,8 @@ async function runWithSignals(
       }).catch((e: unknown) => {
         // No engine where one is needed: one line and its own exit code, not a stack trace.
         if (!(e instanceof NoDockerEngineError)) throw e;
-        io.stderr.write(`forklab run: ${e.message.replace(/^forklab: /, '')}\n`);
+        for (const line of e.message.split('\n'))
+          io.stderr.write(`forklab run: ${line.replace(/^forklab: /, '')}\n`);
         return null;
       });
       if (outcome === null) return EXIT.noDocker;
