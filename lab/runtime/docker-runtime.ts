@@ -27,6 +27,7 @@ import {
 import {
   ensureServerImage,
   removeStaleServerImages,
+  SERVER_REPOSITORY,
   type ImageSource,
   type ServerImage,
 } from './server-image';
@@ -124,6 +125,9 @@ export class DockerRuntime extends RuntimeBase<DockerServer> implements Runtime 
     if (!engine || !imageHome || engine === imageHome) return tag;
     const move = await ensureImageOn(imageHome, engine, tag);
     this.opts.onImageMove?.(move);
+    // Each code change moves a new server tag: older ones go, as on the engine they are built on.
+    if (move.moved && tag.startsWith(`${SERVER_REPOSITORY}:`))
+      void removeStaleServerImages(this.docker, tag).catch(() => undefined);
     return tag;
   }
 
