@@ -30,6 +30,11 @@ export interface TargetSpec {
   args: readonly string[];
   /** One pair per server; free ports on 127.0.0.1 are picked when left out. */
   ports?: readonly PortPair[];
+  /**
+   * A command target's own image (the Docker runtime runs it with host networking; the local
+   * runtime runs the command line in FORKLAB_COMMAND instead).
+   */
+  image?: string;
   /** Extra environment (FORKLAB_* equivalents of flags). */
   env?: Readonly<Record<string, string>>;
   /** Folder of this run: each server's log goes to `<runDir>/<name>.log`. */

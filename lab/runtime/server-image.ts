@@ -147,7 +147,8 @@ export function localContextEntries(repoRoot: string): TarEntry[] {
   for (const f of ['package.json', 'tsconfig.json']) {
     if (existsSync(path.join(repoRoot, f))) walk(repoRoot, f, 'app', out, noSkip);
   }
-  for (const d of ['bin', 'lab', 'scenarios']) {
+  // servers/: the adapters of real servers (nginx's runs in forklab-nginx, on this image's /app).
+  for (const d of ['bin', 'lab', 'scenarios', 'servers']) {
     if (existsSync(path.join(repoRoot, d))) walk(repoRoot, d, 'app', out, noSkip);
   }
   return out;
@@ -169,7 +170,7 @@ export function registryContextEntries(repoRoot: string): TarEntry[] {
       walk(repoRoot, f, '', out, noSkip);
     }
   }
-  for (const d of ['bin', 'lab', 'native', 'scripts', 'patches', 'scenarios']) {
+  for (const d of ['bin', 'lab', 'native', 'scripts', 'patches', 'scenarios', 'servers']) {
     if (existsSync(path.join(repoRoot, d))) walk(repoRoot, d, '', out, noSkip);
   }
   return out;
