@@ -60,6 +60,8 @@ export async function ensureNginxImage(
     t: tag,
     rm: true,
     forcerm: true,
+    // The RUN step needs no network (and a machine's docker0 bridge may be missing).
+    networkmode: 'none',
     // The classic builder (no BuildKit here); it runs multi-stage builds and COPY --from.
     version: '1',
   });
