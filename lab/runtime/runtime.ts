@@ -54,6 +54,8 @@ export interface ReadyLine {
   metricsPort: number;
   /** Worker pids as the server sees them: inside a container, pids of its own pid namespace. */
   pids: number[];
+  /** Ports of the lab's side of the server besides the metrics port (nginx's stub_status). */
+  adapterPorts?: number[];
 }
 
 /** A server that answered 200 on /healthz. */
