@@ -5,7 +5,6 @@
 import { readdirSync, readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type Docker from 'dockerode';
 import { inspectStartedServer } from '../lab/inspect/inspect-started-server';
 import { ensureDebianImage } from '../lab/runtime/debian-image';
 import { followProgress } from '../lab/runtime/docker-progress';
