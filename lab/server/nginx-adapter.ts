@@ -28,11 +28,11 @@ const START_TIMEOUT_MS = 10_000;
 /** Most the access log is read per snapshot (the rest comes with the next one). */
 const LOG_READ_LIMIT = 64 << 20;
 /**
- * How long a snapshot waits for the access log to hold every request stub_status has counted. A
- * worker writes its line right after the response, so the wait is a few ms unless a request is
- * still being served; past this the snapshot goes out with `unlogged` > 0.
+ * How long a snapshot waits for the access log to hold every request stub_status counts as done.
+ * A worker writes its line right after the response, so the wait is a few ms at most; past this
+ * (less than the sampler's 800 ms deadline) the snapshot goes out with `unlogged` > 0.
  */
-const SETTLE_TIMEOUT_MS = 1000;
+const SETTLE_TIMEOUT_MS = 500;
 const SETTLE_POLL_MS = 2;
 
 export interface NginxAdapterOptions {
@@ -57,8 +57,9 @@ export interface NginxStatus extends StubStatus {
   /** Status requests the adapter made (one connection each), already subtracted. */
   statusPolls: number;
   /**
-   * Requests stub_status had counted that the access log did not hold yet when the snapshot was
-   * taken (it waits up to SETTLE_TIMEOUT_MS for them): 0 when the per-worker counts are complete.
+   * Requests stub_status counted as done (`requests` less those still `reading` or `writing`) that
+   * the access log did not hold yet when the snapshot was taken (it waits up to
+   * SETTLE_TIMEOUT_MS for them): 0 when the per-worker counts are complete.
    */
   unlogged?: number;
 }
@@ -240,9 +241,12 @@ export class NginxAdapter {
 
   async snapshot(): Promise<NginxSnapshot> {
     const status = await this.status();
-    // Requests finish (and are logged) in the workers after stub_status counted them: the
-    // per-worker counts are those of the same moment once the log has caught up.
-    const nginx: NginxStatus = { ...status, unlogged: await this.settleLog(status.requests) };
+    // stub_status counts a request when it is created and keeps it in `reading`/`writing` until
+    // the worker frees it, which is where it writes the log line: the per-worker counts hold every
+    // request done at the moment of the status once the log has caught up with those. When the
+    // load is quiet (the snapshots that open and close the measured window) that is every request.
+    const done = status.requests - status.reading - status.writing;
+    const nginx: NginxStatus = { ...status, unlogged: await this.settleLog(done) };
     // A worker nginx started anew (after one died) gets the next index.
     for (const pid of this.log.byPid.keys()) if (!this.pids.includes(pid)) this.pids.push(pid);
     const alive = new Set(await childPids(this.masterPid));
