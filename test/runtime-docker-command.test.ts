@@ -97,7 +97,7 @@ const ppidOf = (pid: number): number =>
   Number(/^PPid:\s*(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
 
 async function startMine(
-  command: { argv?: string[]; image?: string; workers: number },
+  command: { argv?: string[]; image?: string; imageArgs?: string[]; workers: number },
   runId = newRunId(),
 ) {
   const launch = realTargetLaunch({ name: 'mine', kind: 'command', command });
@@ -109,19 +109,26 @@ async function startMine(
     args: launch.args,
     ...(launch.env ? { env: launch.env } : {}),
     ...(launch.image ? { image: launch.image } : {}),
+    ...(launch.imageArgs ? { imageArgs: launch.imageArgs } : {}),
     runDir,
   });
 }
 
 test.each([
   ['its own CMD, the port from $PORT', undefined],
-  ['a command line with {port}', ['python3', '/srv/server.py', '--port', '{port}']],
+  ['imageArgs with {port} instead of its CMD', ['python3', '/srv/server.py', '--port', '{port}']],
 ])(
   'a user image as a command target (%s): served, probed per worker from the host, inspected, removed',
-  async (_how, argv) => {
+  async (_how, imageArgs) => {
     const runId = newRunId();
     const [server] = await startMine(
-      { image: userImage, workers: 2, ...(argv ? { argv } : {}) },
+      // argv is the local runtime's: the Docker runtime runs the image, not this.
+      {
+        image: userImage,
+        argv: ['/nonexistent', '{port}'],
+        workers: 2,
+        ...(imageArgs ? { imageArgs } : {}),
+      },
       runId,
     );
     const s = server!;

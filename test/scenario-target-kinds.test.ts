@@ -66,13 +66,31 @@ test('command: an image instead of argv (Docker), and neither is an error naming
   expect(
     validateTargetKind({ name: 'c', kind: 'command', command: { image: 'mine:1', workers: 2 } }, 0),
   ).toEqual([]);
-  // With an image, argv is the container's command: the port may come from $PORT instead.
+  // imageArgs replace the image's command; argv stays the local runtime's (with {port}).
   expect(
     validateTargetKind(
-      { name: 'c', kind: 'command', command: { image: 'mine:1', argv: ['srv'], workers: 2 } },
+      {
+        name: 'c',
+        kind: 'command',
+        command: { image: 'mine:1', imageArgs: ['--port', '{port}'], workers: 2 },
+      },
       0,
     ),
   ).toEqual([]);
+  expect(
+    validateTargetKind(
+      bad({
+        name: 'c',
+        kind: 'command',
+        command: { argv: ['srv'], imageArgs: ['x'], workers: 2, cmd: 'x' },
+      }),
+      0,
+    ),
+  ).toEqual([
+    'targets[0].command.argv: must pass the port the lab picked: put {port} in an argument',
+    "targets[0].command.imageArgs: only with command.image (the Docker runtime's)",
+    'targets[0].command.cmd: not a command setting (argv, image, imageArgs, workers)',
+  ]);
   expect(
     validateTargetKind(bad({ name: 'c', kind: 'command', command: { workers: 2 } }), 1),
   ).toEqual([

@@ -275,6 +275,7 @@ async function runCell(c: CellContext): Promise<CellRecord> {
                 args: t.launch.args,
                 ...(t.launch.env ? { env: t.launch.env } : {}),
                 ...(t.launch.image ? { image: t.launch.image } : {}),
+                ...(t.launch.imageArgs ? { imageArgs: t.launch.imageArgs } : {}),
               }),
           runDir: dir,
           ...(cpus !== undefined ? { cpus } : {}),

@@ -5,8 +5,8 @@
 //
 // Per kind: the engine from forklab-server, Tornado from forklab-tornado and nginx with its
 // adapter from forklab-nginx (debian-image.ts, nginx-image.ts). A command target runs the user's
-// own image as it is (host networking, its port in the command line and in $PORT; the limits and
-// labels, but not the lock-down, which a server of one's own may not expect); its figures come
+// own image as it is (host networking, its port in $PORT and, with imageArgs, in its command; the
+// limits and labels, but not the lock-down, which a server of one's own may not expect); its figures come
 // from the generic probes, servers/command/run.js attached from the host to the container's
 // processes (the lab runs in the host's pid namespace), serving the metrics port.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -266,7 +266,7 @@ export class DockerRuntime extends RuntimeBase<DockerServer> implements Runtime 
     return this.opts.stopTimeoutS ?? 3;
   }
 
-  /** A command target's image (on this engine: nothing is pulled) and command line. */
+  /** A command target's image (on this engine: nothing is pulled) and its command, if given. */
   private async commandImage(spec: TargetSpec): Promise<{ image: string; argv?: string[] }> {
     const image = spec.image;
     if (!image)
@@ -277,8 +277,7 @@ export class DockerRuntime extends RuntimeBase<DockerServer> implements Runtime 
       throw new Error(
         `forklab: target ${spec.target}: command.image ${image} is not on this Docker engine (build it, or docker load it, first)`,
       );
-    const raw = spec.env?.FORKLAB_COMMAND;
-    return raw ? { image, argv: JSON.parse(raw) as string[] } : { image };
+    return spec.imageArgs ? { image, argv: [...spec.imageArgs] } : { image };
   }
 }
 

@@ -31,10 +31,12 @@ export interface TargetSpec {
   /** One pair per server; free ports on 127.0.0.1 are picked when left out. */
   ports?: readonly PortPair[];
   /**
-   * A command target's own image (the Docker runtime runs it with host networking; the local
-   * runtime runs the command line in FORKLAB_COMMAND instead).
+   * A command target's own image (the Docker runtime runs it with host networking and the port in
+   * $PORT; the local runtime runs the command line in FORKLAB_COMMAND instead).
    */
   image?: string;
+  /** The container's command instead of the image's (`{port}` replaced). */
+  imageArgs?: readonly string[];
   /** Extra environment (FORKLAB_* equivalents of flags). */
   env?: Readonly<Record<string, string>>;
   /** Folder of this run: each server's log goes to `<runDir>/<name>.log`. */

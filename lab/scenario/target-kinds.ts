@@ -48,11 +48,11 @@ export interface CommandTarget extends TargetCommon {
   kind: 'command';
   /**
    * The local runtime runs `argv`; `{port}` in an argument becomes the port the lab picked. The
-   * Docker runtime runs `image` with host networking, `argv` (when given) as the container's
-   * command, and the port in $PORT too. One of the two is needed, the one of the runtime that runs
-   * it (runtimeTargetErrors).
+   * Docker runtime runs `image` as it is (its entrypoint and command) with host networking and
+   * the port in $PORT; `imageArgs` ({port} replaced) replace the image's command when given. One
+   * of `argv` and `image` is needed, the one of the runtime that runs it (runtimeTargetErrors).
    */
-  command: { argv?: string[]; image?: string; workers: number };
+  command: { argv?: string[]; image?: string; imageArgs?: string[]; workers: number };
 }
 
 export type RealTarget = TornadoTarget | NginxTarget | CommandTarget;
@@ -121,7 +121,7 @@ export function validateTargetKind(t: AnyTarget, i: number): string[] {
         !argv.every((a) => typeof a === 'string' && a !== '')
       )
         errors.push(`${where}.command.argv: must be a non-empty list of non-empty strings`);
-      else if (c.image === undefined && !argv.some((a: string) => a.includes('{port}')))
+      else if (!argv.some((a: string) => a.includes('{port}')))
         errors.push(
           `${where}.command.argv: must pass the port the lab picked: put {port} in an argument`,
         );
@@ -129,6 +129,20 @@ export function validateTargetKind(t: AnyTarget, i: number): string[] {
         errors.push(`${where}.command.workers: must be an integer ≥ 1 (the server's worker count)`);
       if (c.image !== undefined && (typeof c.image !== 'string' || c.image === ''))
         errors.push(`${where}.command.image: must be an image name or left out`);
+      const imageArgs = c.imageArgs;
+      if (imageArgs !== undefined) {
+        if (!Array.isArray(imageArgs) || !imageArgs.every((a) => typeof a === 'string'))
+          errors.push(
+            `${where}.command.imageArgs: must be a list of strings (the container's command)`,
+          );
+        else if (c.image === undefined)
+          errors.push(`${where}.command.imageArgs: only with command.image (the Docker runtime's)`);
+      }
+      for (const k of Object.keys(c))
+        if (!['argv', 'image', 'imageArgs', 'workers'].includes(k))
+          errors.push(
+            `${where}.command.${k}: not a command setting (argv, image, imageArgs, workers)`,
+          );
       if (raw.server !== undefined)
         errors.push(`${where}.server: a command target has no server settings (use command)`);
       break;
@@ -170,8 +184,9 @@ export function realTargetLaunch(t: TornadoTarget | NginxTarget | CommandTarget)
   args: string[];
   /** Environment the runtime passes (the command line of a command target). */
   env?: Record<string, string>;
-  /** A command target's image (the Docker runtime). */
+  /** A command target's image and the command to give it (the Docker runtime). */
   image?: string;
+  imageArgs?: string[];
   workers: number;
 } {
   switch (t.kind) {
@@ -193,6 +208,7 @@ export function realTargetLaunch(t: TornadoTarget | NginxTarget | CommandTarget)
         args: ['--workers', String(t.command.workers)],
         ...(t.command.argv ? { env: { FORKLAB_COMMAND: JSON.stringify(t.command.argv) } } : {}),
         ...(t.command.image ? { image: t.command.image } : {}),
+        ...(t.command.imageArgs ? { imageArgs: t.command.imageArgs } : {}),
         workers: t.command.workers,
       };
   }
@@ -250,6 +266,7 @@ export function resolvedRealSettings(
         workers: t.command.workers,
         ...(t.command.argv ? { argv: [...t.command.argv] } : {}),
         ...(t.command.image ? { image: t.command.image } : {}),
+        ...(t.command.imageArgs ? { imageArgs: [...t.command.imageArgs] } : {}),
       };
   }
 }
