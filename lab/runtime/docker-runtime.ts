@@ -6,9 +6,9 @@
 // Per kind: the engine from forklab-server, Tornado from forklab-tornado and nginx with its
 // adapter from forklab-nginx (debian-image.ts, nginx-image.ts). A command target runs the user's
 // own image as it is (host networking, its port in $PORT and, with imageArgs, in its command; the
-// limits and labels, but not the lock-down, which a server of one's own may not expect); its figures come
-// from the generic probes, servers/command/run.js attached from the host to the container's
-// processes (the lab runs in the host's pid namespace), serving the metrics port.
+// limits and labels, but not the lock-down, which a server of one's own may not expect); its
+// figures come from the generic probes, servers/command/run.js attached from the host to the
+// container's processes (the lab runs in the host's pid namespace), serving the metrics port.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, createWriteStream, openSync, type WriteStream } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
