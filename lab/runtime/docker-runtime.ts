@@ -20,7 +20,7 @@ import { imageExists } from './docker-progress';
 import { connectDocker } from './docker-engine';
 import { LABEL_MANAGED, LABEL_OWNER_PID, LABEL_RUN, LABEL_SESSION, serverLabels } from './labels';
 import { tailLines } from './log-tail';
-import { ensureNginxImage } from './nginx-image';
+import { ensureNginxImage, NGINX_REPOSITORY } from './nginx-image';
 import { reapContainersOnExit } from './reaper';
 import { REPO_ROOT } from './repo-paths';
 import { RuntimeBase } from './runtime-base';
@@ -37,6 +37,7 @@ import {
 } from './runtime';
 import {
   ensureServerImage,
+  removeStaleImages,
   removeStaleServerImages,
   type ImageSource,
   type ServerImage,
@@ -162,6 +163,8 @@ export class DockerRuntime extends RuntimeBase<DockerServer> implements Runtime 
       .then((img) => {
         const how = img.built ? `built in ${(img.ms / 1000).toFixed(1)} s` : 'reused';
         this.opts.onNotice?.(`forklab: nginx image ${img.tag} (on ${img.base.tag}) ${how}`);
+        if (img.built)
+          void removeStaleImages(this.docker, NGINX_REPOSITORY, img.tag).catch(() => undefined);
         return img.tag;
       });
     this.nginxImage.catch(() => (this.nginxImage = undefined));
