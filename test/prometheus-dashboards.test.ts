@@ -137,6 +137,7 @@ beforeAll(async () => {
         run: RUN,
         cell: CELL,
         target: t,
+        server_kind: 'engine' as const,
         loop_creation: t,
         flavour: 'tornado4',
         server: `forklab-${RUN}-${t}-0`,

@@ -22,6 +22,7 @@ describe('Prometheus run hooks', () => {
     targets: [
       { name: 'post-fork', server: { loopCreation: 'post-fork', flavour: 'tornado4' } },
       { name: 'pre-fork', server: { loopCreation: 'pre-fork', flavour: 'asyncio' } },
+      { name: 'nginx', kind: 'nginx' as const, server: { workers: 2, acceptMutex: false } },
     ],
   };
   const servers = new Map([
@@ -33,6 +34,7 @@ describe('Prometheus run hooks', () => {
         { name: 'forklab-r1-pre-fork-1', metricsPort: 9103 },
       ],
     ],
+    ['nginx', [{ name: 'forklab-r1-nginx-0', metricsPort: 9104 }]],
   ]);
   const sdFile = () => readFile(targetsFile(dir, 'r1'), 'utf8').then(JSON.parse);
 
@@ -44,6 +46,7 @@ describe('Prometheus run hooks', () => {
       '127.0.0.1:9101',
       '127.0.0.1:9102',
       '127.0.0.1:9103',
+      '127.0.0.1:9104',
       exporter.address,
     ]);
     expect(groups[2]!.labels).toEqual({
@@ -52,11 +55,24 @@ describe('Prometheus run hooks', () => {
       run: 'r1',
       cell: 'cell-0',
       target: 'pre-fork',
+      server_kind: 'engine',
       loop_creation: 'pre-fork',
       flavour: 'asyncio',
       server: 'forklab-r1-pre-fork-1',
     });
+    // A real server: its kind, and no loop creation or flavour of the engine's.
     expect(groups[3]!.labels).toEqual({
+      role: 'server',
+      scenario: 'compare',
+      run: 'r1',
+      cell: 'cell-0',
+      target: 'nginx',
+      server_kind: 'nginx',
+      loop_creation: 'n/a',
+      flavour: 'nginx',
+      server: 'forklab-r1-nginx-0',
+    });
+    expect(groups[4]!.labels).toEqual({
       role: 'client',
       scenario: 'compare',
       run: 'r1',

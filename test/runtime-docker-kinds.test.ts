@@ -1,6 +1,6 @@
-// The Docker runtime runs real Tornado from its Debian image (built once per machine, reused after
-// that: see runtime-debian-image.test.ts) with host networking, labelled and removed like the
-// engine's containers; nginx targets are refused with the way to run them.
+// The Docker runtime runs real Tornado and nginx from their Debian images (built once per machine,
+// reused after that: see runtime-debian-image.test.ts) with host networking, labelled and removed
+// like the engine's containers. Command targets: runtime-docker-command.test.ts.
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -60,16 +60,45 @@ test('tornado pre-fork in a container: serves, counts every request, removed on 
   expect(left).toEqual([]);
 });
 
-test('nginx targets are refused by the Docker runtime, naming the runtime that runs them', async () => {
-  const launch = realTargetLaunch({ name: 'nginx', kind: 'nginx', server: {} });
-  await expect(
-    runtime.start({
-      runId: newRunId(),
-      scenario: 'docker-kinds-test',
-      target: 'nginx',
-      kind: launch.kind,
-      args: launch.args,
-      runDir,
-    }),
-  ).rejects.toThrow(/--runtime local/);
+test('nginx in a container: every request in its access log, per worker, settled against stub_status', async () => {
+  const runId = newRunId();
+  const launch = realTargetLaunch({
+    name: 'nginx',
+    kind: 'nginx',
+    server: { workers: 2, acceptMutex: false },
+  });
+  const [server] = await runtime.start({
+    runId,
+    scenario: 'docker-kinds-test',
+    target: 'nginx',
+    kind: launch.kind,
+    args: launch.args,
+    runDir,
+  });
+  const s = server!;
+  expect(s.kind).toBe('docker');
+  expect(notices.some((n) => /nginx image forklab-nginx:[0-9a-f]{12}/.test(n))).toBe(true);
+  // A new connection per request, so both workers can take some.
+  for (let i = 0; i < 50; i++) {
+    const r = await fetch(`http://127.0.0.1:${s.port}/pid`, { headers: { connection: 'close' } });
+    expect(r.status).toBe(200);
+    await r.text();
+  }
+  // At once after the last response: the snapshot waits until the log holds what stub_status
+  // counted (no buffered log lines left out).
+  const snap = (await (
+    await fetch(`http://127.0.0.1:${s.metricsPort}/snapshot.json`)
+  ).json()) as ServerSnapshot & { nginx: { requests: number; accepts: number; unlogged: number } };
+  expect(snap.config).toMatchObject({ kind: 'nginx', workers: 2, acceptMutex: false });
+  expect(snap.workers).toHaveLength(2);
+  expect(snap.workers.reduce((n, w) => n + (w.counters.requests ?? 0), 0)).toBe(50);
+  expect(snap.nginx).toMatchObject({ requests: 50, accepts: 50, unlogged: 0 });
+  // The probes ran in the container, on nginx's workers (pids of the container's namespace).
+  for (const w of snap.workers) expect(w.counters.nvcsw).toBeGreaterThan(0);
+  await s.stop();
+  const left = await connectDocker().listContainers({
+    all: true,
+    filters: { label: [`${LABEL_RUN}=${runId}`] },
+  });
+  expect(left).toEqual([]);
 });

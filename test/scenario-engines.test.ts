@@ -17,7 +17,7 @@ const base = {
   targets: [
     { name: 'a', server: {} },
     { name: 'b', server: {} },
-    { name: 'n', kind: 'nginx', server: {} },
+    { name: 'n', kind: 'command', command: { image: 'mine:1', workers: 2 } },
   ],
   load: { mode: 'keep-alive', connections: 4, durationSec: 1 },
 };
@@ -95,7 +95,7 @@ describe('validation of engines and placement', () => {
       'placement.drivers: must name an engine: one of "default", "e2", "e3", "e4", got 5',
       'placement.targets.a: must name an engine: one of "default", "e2", "e3", "e4" (declare "nope" in engines: { "nope": { address: "unix:///…" } }), got "nope"',
       'placement.targets.zz: no target is named "zz"; targets are "a", "b", "n"',
-      'placement.targets.n: a nginx target runs as a local process, not in a container; remove it from placement',
+      'placement.targets.n: a command target runs on the default engine only (its probes attach to its processes from this machine); remove it from placement',
     ]);
   });
 

@@ -5,6 +5,7 @@ import { expandCells, selectTargets } from '../lab/scenario/resolve-scenario';
 import { parseNginxArgs } from '../servers/nginx/main';
 import {
   realTargetLaunch,
+  runtimeTargetErrors,
   targetKind,
   validateTargetKind,
   type AnyTarget,
@@ -59,6 +60,69 @@ test('command: argv with {port}, a worker count', () => {
     'targets[3].command.argv: must pass the port the lab picked: put {port} in an argument',
     "targets[3].command.workers: must be an integer ≥ 1 (the server's worker count)",
   ]);
+});
+
+test('command: an image instead of argv (Docker), and neither is an error naming both', () => {
+  expect(
+    validateTargetKind({ name: 'c', kind: 'command', command: { image: 'mine:1', workers: 2 } }, 0),
+  ).toEqual([]);
+  // imageArgs replace the image's command; argv stays the local runtime's (with {port}).
+  expect(
+    validateTargetKind(
+      {
+        name: 'c',
+        kind: 'command',
+        command: { image: 'mine:1', imageArgs: ['--port', '{port}'], workers: 2 },
+      },
+      0,
+    ),
+  ).toEqual([]);
+  expect(
+    validateTargetKind(
+      bad({
+        name: 'c',
+        kind: 'command',
+        command: { argv: ['srv'], imageArgs: ['x'], workers: 2, cmd: 'x' },
+      }),
+      0,
+    ),
+  ).toEqual([
+    'targets[0].command.argv: must pass the port the lab picked: put {port} in an argument',
+    "targets[0].command.imageArgs: only with command.image (the Docker runtime's)",
+    'targets[0].command.cmd: not a command setting (argv, image, imageArgs, workers)',
+  ]);
+  expect(
+    validateTargetKind(bad({ name: 'c', kind: 'command', command: { workers: 2 } }), 1),
+  ).toEqual([
+    'targets[1].command: needs argv (a command line with {port}, for the local runtime) or image (for the Docker runtime), or both',
+  ]);
+  expect(
+    validateTargetKind(bad({ name: 'c', kind: 'command', command: { image: '', workers: 2 } }), 1),
+  ).toEqual(['targets[1].command.image: must be an image name or left out']);
+});
+
+test('each runtime needs its part of a command target: the field and the fix', () => {
+  const targets: AnyTarget[] = [
+    { name: 'e', server: {} },
+    { name: 'img', kind: 'command', command: { image: 'mine:1', workers: 2 } },
+    { name: 'cmd', kind: 'command', command: { argv: ['srv', '{port}'], workers: 1 } },
+    { name: 'both', kind: 'command', command: { argv: ['srv', '{port}'], image: 'x', workers: 1 } },
+  ];
+  expect(runtimeTargetErrors(targets, 'local')).toEqual([
+    "targets[1].command.argv: the local runtime runs a command target's command line: set command.argv (with {port} in an argument), or run with --runtime docker (it runs command.image mine:1)",
+  ]);
+  expect(runtimeTargetErrors(targets, 'docker')).toEqual([
+    'targets[2].command.image: the Docker runtime runs a command target from an image: set command.image (an image on this Docker engine), or run with --runtime local',
+  ]);
+  expect(runtimeTargetErrors([targets[0]!, targets[3]!], 'docker')).toEqual([]);
+  expect(runtimeTargetErrors([targets[0]!, targets[3]!], 'local')).toEqual([]);
+  // What the Docker runtime gets: the image, and argv (when given) as the container's command.
+  expect(realTargetLaunch(targets[1] as never)).toEqual({
+    kind: 'command',
+    args: ['--workers', '2'],
+    image: 'mine:1',
+    workers: 2,
+  });
 });
 
 test('real targets launch with the flags their programs parse', () => {

@@ -1,12 +1,13 @@
-// `forklab inspect <pid> | --container <id|name> [--json] [--strict]`: parses, then calls inspectTarget.
+// `forklab inspect <pid> | --container <id|name> [--port N] [--adapter-port N]… [--json] [--strict]`:
+// parses, then calls inspectTarget.
 import { parseArgs } from 'node:util';
 import { containerPid } from '../inspect/container-pid';
 import { CannotInspect, inspectTarget } from '../inspect/inspect';
 import { renderText } from '../inspect/render-text';
 import type { Command } from './command';
 
-const HELP = `Usage: forklab inspect <pid> [--json] [--strict]
-       forklab inspect --container <id|name> [--json] [--strict]
+const HELP = `Usage: forklab inspect <pid> [--port N] [--adapter-port N]… [--json] [--strict]
+       forklab inspect --container <id|name> [--port N] [--adapter-port N]… [--json] [--strict]
 
 Shows what the kernel says about a pre-forking server, without touching its code: the process
 tree under <pid>, each process's epoll instances (which are shared across processes, told apart
@@ -15,6 +16,10 @@ sockets with their backlog, accept queue and SO_REUSEPORT groups, and findings i
 Needs root or CAP_SYS_PTRACE to read other processes' fd tables and to use kcmp.
 
   --container <id|name>  inspect a Docker container's processes (its State.Pid and children)
+  --port N               the server's port: its listening sockets are labelled [server]
+  --adapter-port N       a port of a helper beside the server, not under load (a metrics port,
+                         nginx's stub_status): labelled [adapter], left out of the findings and
+                         of SO_REUSEPORT groups; repeat for several
   --json                 print the evidence and findings as JSON
   --strict               exit 1 on costs too (the accept herd), not only on risks
   -h, --help             this text
@@ -34,6 +39,8 @@ export const inspectCommand: Command = {
         allowPositionals: true,
         options: {
           container: { type: 'string' },
+          port: { type: 'string' },
+          'adapter-port': { type: 'string', multiple: true },
           json: { type: 'boolean', default: false },
           strict: { type: 'boolean', default: false },
           help: { type: 'boolean', short: 'h', default: false },
@@ -55,6 +62,21 @@ export const inspectCommand: Command = {
       );
       return 2;
     }
+    const ports: { server?: number[]; adapter?: number[] } = {};
+    for (const [flag, raw] of [
+      ['--port', values.port === undefined ? [] : [values.port]],
+      ['--adapter-port', values['adapter-port'] ?? []],
+    ] as const) {
+      for (const v of raw) {
+        if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 65535) {
+          io.stderr.write(
+            `forklab inspect: ${flag}: must be a port from 1 to 65535, got ${JSON.stringify(v)}\n`,
+          );
+          return 2;
+        }
+        (ports[flag === '--port' ? 'server' : 'adapter'] ??= []).push(Number(v));
+      }
+    }
     let pid: number;
     try {
       if (values.container !== undefined) {
@@ -69,7 +91,7 @@ export const inspectCommand: Command = {
         }
         pid = Number(arg);
       }
-      const r = await inspectTarget(pid, { strict: values.strict });
+      const r = await inspectTarget(pid, { strict: values.strict, ports });
       io.stdout.write(
         values.json
           ? `${JSON.stringify({ ...r.evidence, findings: r.findings, exitCode: r.exitCode }, null, 2)}\n`

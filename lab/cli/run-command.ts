@@ -12,7 +12,12 @@ import {
   checkOverrides,
   overridesHelp,
 } from '../scenario/overrides';
-import { ENGINES_NEED_DOCKER, runScenario, type RunOutcome } from '../run/run-scenario';
+import {
+  ENGINES_NEED_DOCKER,
+  RuntimeTargetError,
+  runScenario,
+  type RunOutcome,
+} from '../run/run-scenario';
 import { renderSummary, shouldUseColor } from '../report/terminal-summary';
 import {
   NoDockerEngineError,
@@ -222,12 +227,15 @@ async function runWithSignals(
         ...(flags.repeat > 1 ? { repeat: { group, index: i + 1, count: flags.repeat } } : {}),
       }).catch((e: unknown) => {
         // No engine where one is needed: one line and its own exit code, not a stack trace.
+        if (e instanceof RuntimeTargetError) return e;
         if (!(e instanceof NoDockerEngineError)) throw e;
         for (const line of e.message.split('\n'))
           io.stderr.write(`forklab run: ${line.replace(/^forklab: /, '')}\n`);
         return null;
       });
       if (outcome === null) return EXIT.noDocker;
+      if (outcome instanceof RuntimeTargetError)
+        return usageFailure(io, 'run', outcome.errors, 'nothing was started');
       outcomes.push(outcome);
       io.stdout.write(
         renderSummary(outcome.record, { color: shouldUseColor(process.stdout) }) + '\n',

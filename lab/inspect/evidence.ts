@@ -58,10 +58,19 @@ export interface EpollInstance {
   watches: Watch[];
 }
 
+/**
+ * Whose a listening socket is, when the inspection was told the ports: `server`, the port under
+ * load; `adapter`, a port of the lab's side of the server (the supervisor's or adapter's metrics
+ * port, nginx's stub_status), which the findings and the SO_REUSEPORT groups leave out.
+ */
+export type SocketRole = 'server' | 'adapter';
+
 export interface ListeningSocket {
   inode: number;
   endpoint: string;
   port: number;
+  /** Set when the inspection knew the ports (a run's servers, `forklab inspect --port`). */
+  role?: SocketRole;
   /** The backlog the socket listens with (sk_max_ack_backlog, from ss), null when unknown. */
   backlog: number | null;
   /** Connections waiting in its accept queue when inspected. */

@@ -106,7 +106,9 @@ export function findingsOf(evidence: Evidence): Finding[] {
   const out: Finding[] = [];
   for (const x of evidence.instances)
     if (x.pids.length > 1) out.push(...sharedInstance(evidence, x));
-  for (const l of evidence.listeners) out.push(...listenerFindings(evidence, l));
+  // The lab's own ports (metrics, nginx's stub_status) are not under load: no findings of theirs.
+  for (const l of evidence.listeners)
+    if (l.role !== 'adapter') out.push(...listenerFindings(evidence, l));
   for (const g of evidence.reuseportGroups) {
     const members = evidence.listeners.filter((l) => g.inodes.includes(l.inode));
     const watchers = members.map((l) => new Set(l.watchedBy.map((w) => w.instance)).size);

@@ -20,6 +20,7 @@ import type {
   InspectedProcess,
   ListeningSocket,
   ReuseportGroup,
+  SocketRole,
   Watch,
   WatchKind,
 } from './evidence';
@@ -30,6 +31,8 @@ import { readProcessTree } from './process-tree';
 
 export interface InspectOptions {
   procRoot?: string;
+  /** The server's port(s) and the adapter's: labels the listening sockets (SocketRole). */
+  ports?: { server?: readonly number[]; adapter?: readonly number[] };
   /** Defaults to the native addon's kcmp; tests may pass another. */
   kcmp?: KcmpFile | { unavailable: string };
 }
@@ -120,6 +123,12 @@ function watchKind(
     }
   }
   return 'unknown';
+}
+
+function roleOf(port: number, ports: InspectOptions['ports']): { role?: SocketRole } {
+  if (ports?.server?.includes(port)) return { role: 'server' };
+  if (ports?.adapter?.includes(port)) return { role: 'adapter' };
+  return {};
 }
 
 /** Inspects `rootPid` and every process under it. Throws CannotInspect when the root is unreadable. */
@@ -228,6 +237,7 @@ export async function inspectProcessTree(
       inode: s.inode,
       endpoint: endpoint(s),
       port: s.port,
+      ...roleOf(s.port, options.ports),
       backlog: null,
       acceptQueue: s.rxQueue,
       heldBy: heldInodes.get(s.inode)!,
@@ -247,7 +257,8 @@ export async function inspectProcessTree(
   }
 
   const reuseportGroups: ReuseportGroup[] = [];
-  for (const ep of new Set(listeners.map((l) => l.endpoint))) {
+  // An adapter's port is one socket of the lab's; never a group of the server's.
+  for (const ep of new Set(listeners.filter((l) => l.role !== 'adapter').map((l) => l.endpoint))) {
     const inodes = tcpAll
       .filter((s) => s.state === TCP_LISTEN && endpoint(s) === ep)
       .map((s) => s.inode);

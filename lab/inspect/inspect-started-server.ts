@@ -33,16 +33,25 @@ export async function serverHostPid(
   return containerPid(server.id);
 }
 
-/** Inspects one ready server and checks it against its declared set-up. Never throws. */
+/**
+ * Inspects one ready server and checks it against its declared set-up. Never throws. Its port is
+ * labelled `server`; the metrics port and the ports its ready line names as the adapter's
+ * (nginx's stub_status) `adapter`.
+ */
 export async function inspectStartedServer(
-  server: Pick<StartedServer, 'kind' | 'id' | 'name' | 'port' | 'hostPid'>,
+  server: Pick<StartedServer, 'kind' | 'id' | 'name' | 'port' | 'hostPid'> &
+    Partial<Pick<StartedServer, 'metricsPort' | 'ready'>>,
   /** What the target declares; null: nothing to check (a server of your own). */
   declared: Omit<DeclaredSetup, 'port'> | null,
 ): Promise<ServerInspection> {
   let pid: number | null = null;
   try {
     pid = await serverHostPid(server);
-    const r = await inspectTarget(pid);
+    const adapter = [
+      ...(server.metricsPort !== undefined ? [server.metricsPort] : []),
+      ...(server.ready?.adapterPorts ?? []),
+    ];
+    const r = await inspectTarget(pid, { ports: { server: [server.port], adapter } });
     return {
       server: server.name,
       pid,

@@ -70,8 +70,14 @@ export function renderText(evidence: Evidence, findings: Finding[]): string {
     const by =
       l.watchedBy.map((w) => `${w.instance}${w.exclusive ? ' exclusive' : ''}`).join(', ') ||
       'no epoll instance';
+    const role =
+      l.role === 'server'
+        ? '  [server]'
+        : l.role === 'adapter'
+          ? '  [adapter, not under load]'
+          : '';
     lines.push(
-      `  ${l.endpoint}  inode ${l.inode}  backlog ${l.backlog ?? '?'}  accept queue ${l.acceptQueue}  held by ${l.heldBy.join(', ')}  watched by ${by}`,
+      `  ${l.endpoint}${role}  inode ${l.inode}  backlog ${l.backlog ?? '?'}  accept queue ${l.acceptQueue}  held by ${l.heldBy.join(', ')}  watched by ${by}`,
     );
   }
   for (const g of evidence.reuseportGroups) {

@@ -15,6 +15,9 @@
 //
 // The label that tells server from client is `role`, not `kind`: forklab_context_switches_total
 // has a `kind` label of its own (voluntary/involuntary), and with honor_labels it would hide ours.
+// For the same reason what a server is (engine, tornado, nginx, command: the target's kind) is
+// `server_kind`: a `kind` label would be on every series but that one, where a query such as
+// `forklab_context_switches_total{kind="nginx"}` would find nothing.
 import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { forgetFile, reapFileOnExit } from '../runtime/reaper';
@@ -43,6 +46,8 @@ export interface ServerSdLabels extends CommonLabels {
   role: 'server';
   /** The scenario's target name. */
   target: string;
+  /** The target's kind: what serves (lab/scenario/target-kinds.ts). */
+  server_kind: 'engine' | 'tornado' | 'nginx' | 'command';
   loop_creation: string;
   flavour: string;
 }

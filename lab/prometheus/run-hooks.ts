@@ -9,6 +9,7 @@ import {
   sweepStaleTargets,
   writeTargets,
   type SdEntry,
+  type ServerSdLabels,
 } from './file-sd';
 import { instantQuery } from './prometheus-process';
 
@@ -25,7 +26,7 @@ export interface CellLike {
   /** `kind` absent: engine. A real target's settings may lack the engine's fields. */
   targets: ReadonlyArray<{
     name: string;
-    kind?: string;
+    kind?: ServerSdLabels['server_kind'];
     server: { loopCreation?: unknown; flavour?: unknown };
   }>;
 }
@@ -143,6 +144,7 @@ export function prometheusRunHooks(o: PrometheusRunHooksOptions = {}): Prometheu
               run: runId,
               cell: cell.id,
               target: t.name,
+              server_kind: t.kind ?? 'engine',
               loop_creation: String(t.server.loopCreation ?? 'n/a'),
               flavour: String(t.server.flavour ?? t.kind ?? 'n/a'),
               server: s.name,

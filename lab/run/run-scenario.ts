@@ -32,6 +32,7 @@ import {
   type ResolvedTarget,
 } from '../scenario/resolve-scenario';
 import type { Scenario } from '../scenario/scenario';
+import { runtimeTargetErrors } from '../scenario/target-kinds';
 import { allowedCpus, DEFAULT_ISOLATION, unavailableCpuErrors } from '../scenario/isolation';
 import { serveConfigToArgs, type ServeConfig } from '../server/config';
 import { checkExpectations } from '../record/check-expectations';
@@ -141,6 +142,14 @@ function engineRecords(
   });
 }
 
+/** Targets the chosen runtime cannot run; nothing was started (the CLI exits with code 2). */
+export class RuntimeTargetError extends Error {
+  constructor(readonly errors: string[]) {
+    super(`the scenario cannot run with this runtime:\n  ${errors.join('\n  ')}`);
+    this.name = 'RuntimeTargetError';
+  }
+}
+
 class Interrupted extends Error {
   constructor() {
     super('interrupted');
@@ -171,6 +180,10 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
         notice: log,
         ...(opts.limits ? { docker: opts.limits } : {}),
       });
+  // What this runtime cannot run (a command target without its image or command line): refused
+  // before anything starts, as a scenario error.
+  const mismatch = runtimeTargetErrors(scenario.targets, runtime.kind);
+  if (mismatch.length > 0) throw new RuntimeTargetError(mismatch);
   const startedAt = new Date();
   const runId = newRunId();
   const dir = await createRunDir(opts.runsDir ?? 'runs', scenario.name, startedAt);
@@ -330,6 +343,8 @@ async function runCell(c: CellContext): Promise<CellRecord> {
                 kind: t.launch.kind,
                 args: t.launch.args,
                 ...(t.launch.env ? { env: t.launch.env } : {}),
+                ...(t.launch.image ? { image: t.launch.image } : {}),
+                ...(t.launch.imageArgs ? { imageArgs: t.launch.imageArgs } : {}),
               }),
           runDir: dir,
           ...(cpus !== undefined ? { cpus } : {}),

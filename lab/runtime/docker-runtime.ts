@@ -2,16 +2,28 @@
 // stays on 127.0.0.1 (each server gets its own port pair), locked down (non-root, read-only root
 // with a tmpfs /tmp, no capabilities, no-new-privileges, memory and pids limits), labelled for
 // cleanup, with its log streamed to a file in the run folder.
-import { createWriteStream, type WriteStream } from 'node:fs';
+//
+// Per kind: the engine from forklab-server, Tornado from forklab-tornado and nginx with its
+// adapter from forklab-nginx (debian-image.ts, nginx-image.ts). A command target runs the user's
+// own image as it is (host networking, its port in $PORT and, with imageArgs, in its command; the
+// limits and labels, but not the lock-down, which a server of one's own may not expect); its
+// figures come from the generic probes, servers/command/run.js attached from the host to the
+// container's processes (the lab runs in the host's pid namespace), serving the metrics port.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, createWriteStream, openSync, type WriteStream } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
 import { ensureTornadoImage } from './debian-image';
+import { imageExists } from './docker-progress';
 import { connectDocker } from './docker-engine';
 import { ensureImageOn, type EngineConnection, type ImageMove } from './engine-set';
 import { LABEL_MANAGED, LABEL_OWNER_PID, LABEL_RUN, LABEL_SESSION, serverLabels } from './labels';
 import { tailLines } from './log-tail';
+import { ensureNginxImage, NGINX_REPOSITORY } from './nginx-image';
 import { reapContainersOnExit } from './reaper';
+import { REPO_ROOT } from './repo-paths';
 import { RuntimeBase } from './runtime-base';
 import { SERVER_UID } from './node-base-image';
 import {
@@ -26,12 +38,13 @@ import {
 } from './runtime';
 import {
   ensureServerImage,
+  removeStaleImages,
   removeStaleServerImages,
   SERVER_REPOSITORY,
   type ImageSource,
   type ServerImage,
 } from './server-image';
-import type { ServerKind } from './server-commands';
+import { COMMAND_RUN, type ServerKind } from './server-commands';
 import { SESSION_ID } from './session';
 
 export interface DockerRuntimeOptions {
@@ -54,7 +67,7 @@ export interface DockerRuntimeOptions {
   init?: boolean;
   /** Seconds between SIGTERM and SIGKILL on stop; default 3. */
   stopTimeoutS?: number;
-  /** Size of the /tmp tmpfs; default 64m. */
+  /** Size of the /tmp tmpfs; default 64m (nginx: 256m, below). */
   tmpfsSize?: string;
   /** Progress and notices (image builds, fallbacks). */
   onNotice?: (line: string) => void;
@@ -70,6 +83,13 @@ export interface DockerRuntimeOptions {
 }
 
 const MiB = 1024 * 1024;
+/**
+ * nginx's /tmp holds its access log, about 20 bytes a request (`$pid $status $connection
+ * $connection_requests`): 256 MiB is some 13 million requests, counted in the memory limit.
+ */
+const NGINX_TMPFS = '256m';
+/** How long a container's init may take to start its first process. */
+const INIT_CHILD_TIMEOUT_MS = 5000;
 
 /** The workers a server will fork, from `--workers N`, `--workers=N` or FORKLAB_WORKERS. */
 export function workersFrom(
@@ -180,8 +200,10 @@ export class DockerRuntime extends RuntimeBase<DockerServer> implements Runtime 
     return this.image;
   }
 
-  /** The engine's image, or for a real server its Debian image (debian-image.ts). */
-  private async imageFor(kind: ServerKind): Promise<string> {
+  private nginxImage: Promise<string> | undefined;
+
+  /** The engine's image, or for a real server its Debian image (debian-image.ts, nginx-image.ts). */
+  private async imageFor(kind: Exclude<ServerKind, 'command'>): Promise<string> {
     if (kind === 'engine') return this.imageTag();
     if (kind === 'tornado') {
       this.tornadoImage ??= ensureTornadoImage(this.buildDocker, {
@@ -194,9 +216,22 @@ export class DockerRuntime extends RuntimeBase<DockerServer> implements Runtime 
       this.tornadoImage.catch(() => (this.tornadoImage = undefined));
       return this.tornadoImage;
     }
-    throw new Error(
-      `forklab: ${kind} targets run as local processes for now (--runtime local); the Docker runtime runs engine and tornado targets`,
-    );
+    this.nginxImage ??= this.imageTag()
+      .then((serverTag) =>
+        // Built where the server image was built (the tag is on both engines when it was moved).
+        ensureNginxImage(this.buildDocker, serverTag, { onProgress: this.opts.onNotice }),
+      )
+      .then((img) => {
+        const how = img.built ? `built in ${(img.ms / 1000).toFixed(1)} s` : 'reused';
+        this.opts.onNotice?.(`forklab: nginx image ${img.tag} (on ${img.base.tag}) ${how}`);
+        if (img.built)
+          void removeStaleImages(this.buildDocker, NGINX_REPOSITORY, img.tag).catch(
+            () => undefined,
+          );
+        return this.present(img.tag);
+      });
+    this.nginxImage.catch(() => (this.nginxImage = undefined));
+    return this.nginxImage;
   }
 
   /**
@@ -210,40 +245,57 @@ export class DockerRuntime extends RuntimeBase<DockerServer> implements Runtime 
     index: number,
     ports: PortPair,
   ): Promise<DockerServer> {
-    const image = await this.imageFor(spec.kind ?? 'engine');
+    const kind = spec.kind ?? 'engine';
+    const own = kind === 'command' ? await this.commandImage(spec) : undefined;
+    const image = own?.image ?? (await this.imageFor(kind as Exclude<ServerKind, 'command'>));
     const name = serverName(spec.runId, spec.target, index);
     // Before the first container exists: if this process is killed outright, the reaper
     // removes the session's containers within seconds.
     this.reapOnExit();
+    const limits = {
+      NetworkMode: 'host',
+      Memory: this.opts.memoryBytes ?? 512 * MiB,
+      MemorySwap: this.opts.memoryBytes ?? 512 * MiB,
+      PidsLimit: this.opts.pidsLimit ?? 64 + 2 * workersFrom(spec.args, spec.env),
+      SecurityOpt: ['no-new-privileges:true'],
+      ...(spec.cpus !== undefined ? { CpusetCpus: spec.cpus } : {}),
+    };
+    const labels = serverLabels({
+      session: this.session,
+      runId: spec.runId,
+      scenario: spec.scenario,
+      target: spec.target,
+    });
+    const tmpfs = this.opts.tmpfsSize ?? (kind === 'nginx' ? NGINX_TMPFS : '64m');
     const create = async (): Promise<Docker.Container> =>
-      this.docker.createContainer({
-        name,
-        Image: image,
-        Cmd: [...spec.args, ...placementArgs(name, ports, this.opts.engine?.listenHost)],
-        Env: Object.entries(spec.env ?? {}).map(([k, v]) => `${k}=${v}`),
-        User: `${SERVER_UID}:${SERVER_UID}`,
-        Labels: serverLabels({
-          session: this.session,
-          runId: spec.runId,
-          scenario: spec.scenario,
-          target: spec.target,
-        }),
-        StopSignal: 'SIGTERM',
-        HostConfig: {
-          NetworkMode: 'host',
-          ReadonlyRootfs: true,
-          Tmpfs: {
-            '/tmp': `rw,nosuid,nodev,noexec,size=${this.opts.tmpfsSize ?? '64m'},mode=1777`,
-          },
-          CapDrop: ['ALL'],
-          SecurityOpt: ['no-new-privileges:true'],
-          Memory: this.opts.memoryBytes ?? 512 * MiB,
-          MemorySwap: this.opts.memoryBytes ?? 512 * MiB,
-          PidsLimit: this.opts.pidsLimit ?? 64 + 2 * workersFrom(spec.args, spec.env),
-          Init: this.init,
-          ...(spec.cpus !== undefined ? { CpusetCpus: spec.cpus } : {}),
-        },
-      });
+      own
+        ? this.docker.createContainer({
+            name,
+            Image: image,
+            ...(own.argv
+              ? { Cmd: own.argv.map((a) => a.replaceAll('{port}', String(ports.port))) }
+              : {}),
+            Env: [`PORT=${ports.port}`],
+            Labels: labels,
+            StopSignal: 'SIGTERM',
+            HostConfig: { ...limits, Init: this.init },
+          })
+        : this.docker.createContainer({
+            name,
+            Image: image,
+            Cmd: [...spec.args, ...placementArgs(name, ports, this.opts.engine?.listenHost)],
+            Env: Object.entries(spec.env ?? {}).map(([k, v]) => `${k}=${v}`),
+            User: `${SERVER_UID}:${SERVER_UID}`,
+            Labels: labels,
+            StopSignal: 'SIGTERM',
+            HostConfig: {
+              ...limits,
+              ReadonlyRootfs: true,
+              Tmpfs: { '/tmp': `rw,nosuid,nodev,noexec,size=${tmpfs},mode=1777` },
+              CapDrop: ['ALL'],
+              Init: this.init,
+            },
+          });
 
     const logFile = path.join(spec.runDir, `${name}.log`);
     let container = await create();
@@ -268,6 +320,7 @@ export class DockerRuntime extends RuntimeBase<DockerServer> implements Runtime 
       }
       this.live.add(server);
       await server.followLogsAndExit();
+      if (own) await server.attachProbes(spec, ports, this.init);
       return server;
     } catch (err) {
       await server.stop().catch(() => undefined);
@@ -283,6 +336,33 @@ export class DockerRuntime extends RuntimeBase<DockerServer> implements Runtime 
   get engine(): EngineConnection | undefined {
     return this.opts.engine;
   }
+
+  /** A command target's image (on this engine: nothing is pulled) and its command, if given. */
+  private async commandImage(spec: TargetSpec): Promise<{ image: string; argv?: string[] }> {
+    const image = spec.image;
+    if (!image)
+      throw new Error(
+        `forklab: target ${spec.target}: command.image is not set: the Docker runtime runs a command target from its image (set command.image, or run it with --runtime local and command.argv)`,
+      );
+    if (!(await imageExists(this.docker, image)))
+      throw new Error(
+        `forklab: target ${spec.target}: command.image ${image} is not on this Docker engine (build it, or docker load it, first)`,
+      );
+    return spec.imageArgs ? { image, argv: [...spec.imageArgs] } : { image };
+  }
+}
+
+/** The first child of `pid` (a container's init and the process it started), when it has one. */
+async function firstChild(pid: number): Promise<number | undefined> {
+  try {
+    for (const t of await readdir(`/proc/${pid}/task`)) {
+      const kids = (await readFile(`/proc/${pid}/task/${t}/children`, 'utf8')).trim();
+      if (kids) return Number(kids.split(/\s+/)[0]);
+    }
+  } catch {
+    // gone
+  }
+  return undefined;
 }
 
 class DockerServer implements StartedServer {
@@ -298,6 +378,9 @@ class DockerServer implements StartedServer {
   private logDone: Promise<void> = Promise.resolve();
   private out: WriteStream | undefined;
   private stopping: Promise<void> | undefined;
+  /** A command target's probes: servers/command/run.js on the host, attached to the container. */
+  private probes: ChildProcess | undefined;
+  private probesExited: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly runtime: DockerRuntime,
@@ -357,6 +440,53 @@ class DockerServer implements StartedServer {
     );
   }
 
+  /**
+   * Starts the generic probes of a command target on the host: servers/command/run.js attached to
+   * the container's server process as the host sees it (its init's child), serving the metrics
+   * port. It stops with the container, and by itself when the lab goes (its stdin lifeline).
+   */
+  async attachProbes(spec: TargetSpec, ports: PortPair, init: boolean): Promise<void> {
+    const { State } = await this.container.inspect();
+    let pid: number | undefined = State.Pid;
+    if (init) {
+      const deadline = Date.now() + INIT_CHILD_TIMEOUT_MS;
+      do {
+        pid = await firstChild(State.Pid);
+        if (pid === undefined) await new Promise((r) => setTimeout(r, 20));
+      } while (pid === undefined && Date.now() < deadline);
+    }
+    if (!pid || pid <= 0)
+      throw new Error(
+        `forklab: ${this.name}: no server process in the container (${this.exitReason ?? 'its init started nothing'})`,
+      );
+    const env: NodeJS.ProcessEnv = Object.fromEntries(
+      Object.entries(process.env).filter(([k]) => !k.startsWith('FORKLAB_')),
+    );
+    env.FORKLAB_LIFELINE = 'stdin';
+    const fd = openSync(this.logFile, 'a');
+    try {
+      this.probes = spawn(
+        process.execPath,
+        [
+          `${REPO_ROOT}/${COMMAND_RUN}`,
+          '--attach-pid',
+          String(pid),
+          '--workers',
+          String(workersFrom(spec.args, spec.env)),
+          ...placementArgs(this.name, ports),
+        ],
+        { cwd: REPO_ROOT, env, stdio: ['pipe', fd, fd] },
+      );
+    } finally {
+      closeSync(fd);
+    }
+    const probes = this.probes;
+    this.probesExited = new Promise<void>((resolve) => {
+      probes.once('exit', () => resolve());
+      probes.once('error', () => resolve());
+    });
+  }
+
   gone(): string | undefined {
     return this.exitReason;
   }
@@ -386,6 +516,11 @@ class DockerServer implements StartedServer {
   }
 
   private async doStop(): Promise<void> {
+    if (this.probes && this.probes.exitCode === null && this.probes.signalCode === null) {
+      this.probes.kill('SIGTERM');
+      await withTimeout(this.probesExited, 2000);
+      this.probes.kill('SIGKILL');
+    }
     try {
       // SIGTERM, SIGKILL after the grace period; 304 (not running) and 404 (gone) are fine, and
       // any other failure is covered by the forced remove.

@@ -30,6 +30,13 @@ export interface TargetSpec {
   args: readonly string[];
   /** One pair per server; free ports on 127.0.0.1 are picked when left out. */
   ports?: readonly PortPair[];
+  /**
+   * A command target's own image (the Docker runtime runs it with host networking and the port in
+   * $PORT; the local runtime runs the command line in FORKLAB_COMMAND instead).
+   */
+  image?: string;
+  /** The container's command instead of the image's (`{port}` replaced). */
+  imageArgs?: readonly string[];
   /** Extra environment (FORKLAB_* equivalents of flags). */
   env?: Readonly<Record<string, string>>;
   /** Folder of this run: each server's log goes to `<runDir>/<name>.log`. */
@@ -51,6 +58,8 @@ export interface ReadyLine {
   metricsPort: number;
   /** Worker pids as the server sees them: inside a container, pids of its own pid namespace. */
   pids: number[];
+  /** Ports of the lab's side of the server besides the metrics port (nginx's stub_status). */
+  adapterPorts?: number[];
 }
 
 /** A server that answered 200 on /healthz. */

@@ -147,7 +147,8 @@ export function localContextEntries(repoRoot: string): TarEntry[] {
   for (const f of ['package.json', 'tsconfig.json']) {
     if (existsSync(path.join(repoRoot, f))) walk(repoRoot, f, 'app', out, noSkip);
   }
-  for (const d of ['bin', 'lab', 'scenarios']) {
+  // servers/: the adapters of real servers (nginx's runs in forklab-nginx, on this image's /app).
+  for (const d of ['bin', 'lab', 'scenarios', 'servers']) {
     if (existsSync(path.join(repoRoot, d))) walk(repoRoot, d, 'app', out, noSkip);
   }
   return out;
@@ -169,7 +170,7 @@ export function registryContextEntries(repoRoot: string): TarEntry[] {
       walk(repoRoot, f, '', out, noSkip);
     }
   }
-  for (const d of ['bin', 'lab', 'native', 'scripts', 'patches', 'scenarios']) {
+  for (const d of ['bin', 'lab', 'native', 'scripts', 'patches', 'scenarios', 'servers']) {
     if (existsSync(path.join(repoRoot, d))) walk(repoRoot, d, '', out, noSkip);
   }
   return out;
@@ -246,18 +247,31 @@ export async function ensureServerImage(
  * up). Images still used by a container are kept (the engine refuses), and so are recent ones:
  * another lab process may be about to start containers from one.
  */
-export async function removeStaleServerImages(
+export function removeStaleServerImages(
   docker: Docker,
   keepTag: string,
   olderThanMs = 60 * 60 * 1000,
 ): Promise<string[]> {
-  const images = await docker.listImages({ filters: { reference: [SERVER_REPOSITORY] } });
+  return removeStaleImages(docker, SERVER_REPOSITORY, keepTag, olderThanMs);
+}
+
+/**
+ * The same for any repository of the lab's whose tags are content hashes (forklab-nginx, which
+ * holds a copy of the lab's code and is rebuilt with every change of it).
+ */
+export async function removeStaleImages(
+  docker: Docker,
+  repository: string,
+  keepTag: string,
+  olderThanMs = 60 * 60 * 1000,
+): Promise<string[]> {
+  const images = await docker.listImages({ filters: { reference: [repository] } });
   const cutoff = (Date.now() - olderThanMs) / 1000;
   const removed: string[] = [];
   for (const img of images) {
     if (img.Created > cutoff) continue;
     for (const tag of img.RepoTags ?? []) {
-      if (tag === keepTag || !tag.startsWith(`${SERVER_REPOSITORY}:`)) continue;
+      if (tag === keepTag || !tag.startsWith(`${repository}:`)) continue;
       try {
         await docker.getImage(tag).remove();
         removed.push(tag);

@@ -77,11 +77,21 @@ export async function probeProcess(pid: number): Promise<ProcProbe | null> {
 
 /**
  * Inodes of the ESTABLISHED TCP sockets whose local port is `port`, from the text of
- * /proc/net/tcp or tcp6 (`sl local_address rem_address st … uid timeout inode`).
+ * /proc/net/tcp or tcp6 (`sl local_address rem_address st … uid timeout inode`). The table holds
+ * every socket of the namespace, TIME_WAIT ones of connection churn included (57,000 lines were
+ * measured here): lines whose local address does not end in the port are skipped before any
+ * parsing, which made a snapshot of two workers take 0.1 s instead of 0.5 to 1.1 s.
  */
 export function establishedInodes(text: string, port: number): Set<string> {
   const out = new Set<string>();
-  for (const line of text.split('\n').slice(1)) {
+  const needle = `:${port.toString(16).toUpperCase().padStart(4, '0')} `;
+  let at = text.indexOf('\n') + 1; // after the header
+  while (at > 0 && at < text.length) {
+    const end = text.indexOf('\n', at);
+    const line = text.slice(at, end < 0 ? text.length : end);
+    at = end < 0 ? text.length : end + 1;
+    const hit = line.indexOf(needle);
+    if (hit < 0) continue;
     const f = line.trim().split(/\s+/);
     if (f.length < 10) continue;
     const localPort = parseInt(f[1]!.split(':')[1] ?? '', 16);
@@ -90,23 +100,47 @@ export function establishedInodes(text: string, port: number): Set<string> {
   return out;
 }
 
+/** How long the established sockets of one namespace and port are reused between workers. */
+const TABLE_REUSE_MS = 100;
+const tables = new Map<string, { at: number; inodes: Promise<Set<string>> }>();
+
+/**
+ * The established sockets on `port` in `pid`'s network namespace. A snapshot asks for each worker
+ * in turn, and workers share their namespace: the table is read once for all of them.
+ */
+function establishedOnPort(pid: number, port: number, netns: string): Promise<Set<string>> {
+  const key = `${netns}:${port}`;
+  const now = Date.now();
+  const hit = tables.get(key);
+  if (hit && now - hit.at < TABLE_REUSE_MS) return hit.inodes;
+  const inodes = (async () => {
+    const out = new Set<string>();
+    for (const file of ['tcp', 'tcp6']) {
+      try {
+        for (const i of establishedInodes(await readFile(`/proc/${pid}/net/${file}`, 'utf8'), port))
+          out.add(i);
+      } catch {
+        // no IPv6 in this namespace
+      }
+    }
+    return out;
+  })();
+  tables.set(key, { at: now, inodes });
+  for (const [k, v] of tables) if (now - v.at >= TABLE_REUSE_MS) tables.delete(k);
+  return inodes;
+}
+
 /** Connections to `port` that process `pid` holds open (ESTABLISHED), or null when it is gone. */
 export async function openConnections(pid: number, port: number): Promise<number | null> {
   let fds: string[];
+  let netns: string;
   try {
     fds = await readdir(`/proc/${pid}/fd`);
+    netns = await readlink(`/proc/${pid}/ns/net`);
   } catch {
     return null;
   }
-  const inodes = new Set<string>();
-  for (const file of ['tcp', 'tcp6']) {
-    try {
-      for (const i of establishedInodes(await readFile(`/proc/${pid}/net/${file}`, 'utf8'), port))
-        inodes.add(i);
-    } catch {
-      // no IPv6 in this namespace
-    }
-  }
+  const inodes = await establishedOnPort(pid, port, netns);
   let n = 0;
   await Promise.all(
     fds.map(async (fd) => {

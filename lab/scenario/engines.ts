@@ -96,7 +96,7 @@ export function parseEngineAddress(address: string): ParsedEngineAddress | strin
 /**
  * Every problem with `engines` and `placement` (each naming its field and the fix), given the
  * scenario's targets (null when they are invalid: their names are not checked then).
- * `localKinds`: target kinds that run only as local processes (they cannot be placed).
+ * `localKinds`: target kinds that run on the default engine only (they cannot be placed).
  */
 export function engineErrors(
   engines: unknown,
@@ -210,7 +210,7 @@ export function engineErrors(
           );
         } else if (localKinds.includes(target.kind)) {
           errors.push(
-            `${field}: a ${target.kind} target runs as a local process, not in a container; remove it from placement`,
+            `${field}: a ${target.kind} target runs on the default engine only (its probes attach to its processes from this machine); remove it from placement`,
           );
         }
       }

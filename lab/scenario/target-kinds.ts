@@ -48,9 +48,11 @@ export interface CommandTarget extends TargetCommon {
   kind: 'command';
   /**
    * The local runtime runs `argv`; `{port}` in an argument becomes the port the lab picked. The
-   * Docker runtime runs `image` with host networking and the same argv as its command.
+   * Docker runtime runs `image` as it is (its entrypoint and command) with host networking and
+   * the port in $PORT; `imageArgs` ({port} replaced) replace the image's command when given. One
+   * of `argv` and `image` is needed, the one of the runtime that runs it (runtimeTargetErrors).
    */
-  command: { argv: string[]; image?: string; workers: number };
+  command: { argv?: string[]; image?: string; imageArgs?: string[]; workers: number };
 }
 
 export type RealTarget = TornadoTarget | NginxTarget | CommandTarget;
@@ -102,11 +104,18 @@ export function validateTargetKind(t: AnyTarget, i: number): string[] {
     case 'command': {
       const c = raw.command as Record<string, unknown> | undefined;
       if (typeof c !== 'object' || c === null) {
-        errors.push(`${where}.command: needs { argv: [...], workers: N } (and image for Docker)`);
+        errors.push(
+          `${where}.command: needs { argv: [...], workers: N } (local runtime) or { image: '…', workers: N } (Docker runtime)`,
+        );
         break;
       }
       const argv = c.argv;
-      if (
+      if (argv === undefined) {
+        if (c.image === undefined)
+          errors.push(
+            `${where}.command: needs argv (a command line with {port}, for the local runtime) or image (for the Docker runtime), or both`,
+          );
+      } else if (
         !Array.isArray(argv) ||
         argv.length === 0 ||
         !argv.every((a) => typeof a === 'string' && a !== '')
@@ -120,6 +129,20 @@ export function validateTargetKind(t: AnyTarget, i: number): string[] {
         errors.push(`${where}.command.workers: must be an integer ≥ 1 (the server's worker count)`);
       if (c.image !== undefined && (typeof c.image !== 'string' || c.image === ''))
         errors.push(`${where}.command.image: must be an image name or left out`);
+      const imageArgs = c.imageArgs;
+      if (imageArgs !== undefined) {
+        if (!Array.isArray(imageArgs) || !imageArgs.every((a) => typeof a === 'string'))
+          errors.push(
+            `${where}.command.imageArgs: must be a list of strings (the container's command)`,
+          );
+        else if (c.image === undefined)
+          errors.push(`${where}.command.imageArgs: only with command.image (the Docker runtime's)`);
+      }
+      for (const k of Object.keys(c))
+        if (!['argv', 'image', 'imageArgs', 'workers'].includes(k))
+          errors.push(
+            `${where}.command.${k}: not a command setting (argv, image, imageArgs, workers)`,
+          );
       if (raw.server !== undefined)
         errors.push(`${where}.server: a command target has no server settings (use command)`);
       break;
@@ -130,12 +153,40 @@ export function validateTargetKind(t: AnyTarget, i: number): string[] {
   return errors;
 }
 
+/**
+ * What a runtime cannot run: a command target with no command line for the local runtime, or no
+ * image for the Docker runtime. Each error names the field and the fix; checked once the runtime
+ * is chosen, before anything starts.
+ */
+export function runtimeTargetErrors(
+  targets: readonly AnyTarget[],
+  runtime: 'docker' | 'local',
+): string[] {
+  const errors: string[] = [];
+  targets.forEach((t, i) => {
+    if (t.kind !== 'command') return;
+    const where = `targets[${i}].command`;
+    if (runtime === 'local' && t.command.argv === undefined)
+      errors.push(
+        `${where}.argv: the local runtime runs a command target's command line: set command.argv (with {port} in an argument), or run with --runtime docker (it runs command.image ${t.command.image})`,
+      );
+    if (runtime === 'docker' && t.command.image === undefined)
+      errors.push(
+        `${where}.image: the Docker runtime runs a command target from an image: set command.image (an image on this Docker engine), or run with --runtime local`,
+      );
+  });
+  return errors;
+}
+
 /** What the runtime starts for a real target: its kind and flags (lab/runtime/server-commands.ts). */
 export function realTargetLaunch(t: TornadoTarget | NginxTarget | CommandTarget): {
   kind: 'tornado' | 'nginx' | 'command';
   args: string[];
   /** Environment the runtime passes (the command line of a command target). */
   env?: Record<string, string>;
+  /** A command target's image and the command to give it (the Docker runtime). */
+  image?: string;
+  imageArgs?: string[];
   workers: number;
 } {
   switch (t.kind) {
@@ -155,7 +206,9 @@ export function realTargetLaunch(t: TornadoTarget | NginxTarget | CommandTarget)
       return {
         kind: 'command',
         args: ['--workers', String(t.command.workers)],
-        env: { FORKLAB_COMMAND: JSON.stringify(t.command.argv) },
+        ...(t.command.argv ? { env: { FORKLAB_COMMAND: JSON.stringify(t.command.argv) } } : {}),
+        ...(t.command.image ? { image: t.command.image } : {}),
+        ...(t.command.imageArgs ? { imageArgs: t.command.imageArgs } : {}),
         workers: t.command.workers,
       };
   }
@@ -211,8 +264,9 @@ export function resolvedRealSettings(
     case 'command':
       return {
         workers: t.command.workers,
-        argv: [...t.command.argv],
+        ...(t.command.argv ? { argv: [...t.command.argv] } : {}),
         ...(t.command.image ? { image: t.command.image } : {}),
+        ...(t.command.imageArgs ? { imageArgs: [...t.command.imageArgs] } : {}),
       };
   }
 }

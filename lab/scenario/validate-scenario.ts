@@ -226,8 +226,11 @@ export function describeCellValues(values: ServerSettings): string {
 
 export const MAX_CELLS = 64;
 
-/** Target kinds the Docker runtime does not run (lab/runtime/docker-runtime.ts): never placed. */
-const LOCAL_ONLY_KINDS = ['nginx', 'command'] as const;
+/**
+ * Target kinds that run on the default engine only, never placed: a command target's probes attach
+ * to its processes from this machine (lab/runtime/docker-runtime.ts).
+ */
+const LOCAL_ONLY_KINDS = ['command'] as const;
 
 const NAME_RE = /^[a-z0-9][a-z0-9-]{0,39}$/;
 const NAME_RULE =

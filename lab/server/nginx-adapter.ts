@@ -27,6 +27,13 @@ const STATUS_TIMEOUT_MS = 2000;
 const START_TIMEOUT_MS = 10_000;
 /** Most the access log is read per snapshot (the rest comes with the next one). */
 const LOG_READ_LIMIT = 64 << 20;
+/**
+ * How long a snapshot waits for the access log to hold every request stub_status counts as done.
+ * A worker writes its line right after the response, so the wait is a few ms at most; past this
+ * (less than the sampler's 800 ms deadline) the snapshot goes out with `unlogged` > 0.
+ */
+const SETTLE_TIMEOUT_MS = 500;
+const SETTLE_POLL_MS = 2;
 
 export interface NginxAdapterOptions {
   settings: NginxSettings;
@@ -49,6 +56,12 @@ export interface NginxAdapterOptions {
 export interface NginxStatus extends StubStatus {
   /** Status requests the adapter made (one connection each), already subtracted. */
   statusPolls: number;
+  /**
+   * Requests stub_status counted as done (`requests` less those still `reading` or `writing`) that
+   * the access log did not hold yet when the snapshot was taken (it waits up to
+   * SETTLE_TIMEOUT_MS for them): 0 when the per-worker counts are complete.
+   */
+  unlogged?: number;
 }
 
 export type NginxSnapshot = ServerSnapshot & { nginx: NginxStatus };
@@ -212,9 +225,28 @@ export class NginxAdapter {
     }
   }
 
+  /**
+   * Reads the access log until it holds `requests` lines (every request stub_status had counted
+   * when asked), or SETTLE_TIMEOUT_MS passed. Returns how many are still missing.
+   */
+  private async settleLog(requests: number): Promise<number> {
+    const deadline = Date.now() + SETTLE_TIMEOUT_MS;
+    for (;;) {
+      this.readLog();
+      const missing = requests - this.log.lines;
+      if (missing <= 0 || Date.now() >= deadline) return Math.max(0, missing);
+      await new Promise((r) => setTimeout(r, SETTLE_POLL_MS));
+    }
+  }
+
   async snapshot(): Promise<NginxSnapshot> {
-    const nginx = await this.status();
-    this.readLog();
+    const status = await this.status();
+    // stub_status counts a request when it is created and keeps it in `reading`/`writing` until
+    // the worker frees it, which is where it writes the log line: the per-worker counts hold every
+    // request done at the moment of the status once the log has caught up with those. When the
+    // load is quiet (the snapshots that open and close the measured window) that is every request.
+    const done = status.requests - status.reading - status.writing;
+    const nginx: NginxStatus = { ...status, unlogged: await this.settleLog(done) };
     // A worker nginx started anew (after one died) gets the next index.
     for (const pid of this.log.byPid.keys()) if (!this.pids.includes(pid)) this.pids.push(pid);
     const alive = new Set(await childPids(this.masterPid));

@@ -9,10 +9,15 @@ export interface ReadyLine {
   port: number;
   metricsPort: number;
   pids: number[];
+  /**
+   * Other ports the lab's side of the server listens on besides the metrics port, not under load
+   * (nginx's stub_status): inspect labels them `adapter`.
+   */
+  adapterPorts?: number[];
 }
 
 export function formatReadyLine(r: ReadyLine): string {
-  return `${READY_PREFIX}${JSON.stringify({ port: r.port, metricsPort: r.metricsPort, pids: r.pids })}`;
+  return `${READY_PREFIX}${JSON.stringify({ port: r.port, metricsPort: r.metricsPort, pids: r.pids, ...(r.adapterPorts ? { adapterPorts: r.adapterPorts } : {}) })}`;
 }
 
 /** One line read back, or undefined when it is not a (well-formed) ready line. */
@@ -24,7 +29,11 @@ export function parseReadyLine(line: string): ReadyLine | undefined {
     if (typeof r.port !== 'number' || typeof r.metricsPort !== 'number' || !Array.isArray(r.pids)) {
       return undefined;
     }
-    return { port: r.port, metricsPort: r.metricsPort, pids: r.pids };
+    const adapterPorts =
+      Array.isArray(r.adapterPorts) && r.adapterPorts.every((p) => typeof p === 'number')
+        ? { adapterPorts: r.adapterPorts }
+        : {};
+    return { port: r.port, metricsPort: r.metricsPort, pids: r.pids, ...adapterPorts };
   } catch {
     return undefined;
   }

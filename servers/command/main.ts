@@ -7,6 +7,9 @@
 //
 //   node servers/command/run.js --port P --metrics-port M --workers N [--name NAME] -- ARGV...
 //   (or the command line as a JSON array in FORKLAB_COMMAND, as the runtimes pass it)
+//   node servers/command/run.js --port P --metrics-port M --workers N --attach-pid PID
+//   (a server started by someone else, e.g. a container's first process as the host sees it: the
+//   same probes, nothing started or stopped; it ends when PID is gone)
 import { spawn } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import net from 'node:net';
@@ -28,6 +31,8 @@ export interface CommandOptions {
   metricsPort: number;
   workers: number;
   argv: string[];
+  /** Probe this running process (and its children) instead of starting `argv`. */
+  attachPid?: number;
 }
 
 export function parseCommandArgs(
@@ -69,9 +74,12 @@ export function parseCommandArgs(
     else if (flag === '--port') o.port = int(1, 65535);
     else if (flag === '--metrics-port') o.metricsPort = int(0, 65535);
     else if (flag === '--workers') o.workers = int(1, 256);
+    else if (flag === '--attach-pid') o.attachPid = int(1, 2 ** 22);
     else errors.push(`${flag}: unknown flag (the command goes after --)`);
   }
-  if (o.argv.length === 0)
+  if (o.attachPid !== undefined) {
+    if (o.argv.length > 0) errors.push('--attach-pid: probes a running server; give no command');
+  } else if (o.argv.length === 0)
     errors.push('--: the command line goes after -- (or in FORKLAB_COMMAND as a JSON array)');
   else if (!o.argv.some((a) => a.includes('{port}')))
     errors.push('--: put {port} in an argument of the command (the port the lab picked)');
@@ -108,27 +116,8 @@ function accepts(host: string, port: number): Promise<boolean> {
 
 export async function commandMain(args: readonly string[]): Promise<number> {
   const o = parseCommandArgs(args);
-  // The lab's settings are not the command's (FORKLAB_LIFELINE would make a forklab-aware server
-  // watch a stdin it does not have).
-  const env = Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => !k.startsWith('FORKLAB_')),
-  );
-  const child = spawn(o.argv[0]!, o.argv.slice(1), {
-    stdio: ['ignore', 'inherit', 'inherit'],
-    env,
-  });
-  let exitReason: string | undefined;
-  const exited = new Promise<void>((resolve) => {
-    child.once('exit', (code, signal) => {
-      exitReason = signal ? `killed by ${signal}` : `exited with status ${code}`;
-      resolve();
-    });
-    child.once('error', (err) => {
-      exitReason = `could not start: ${err.message}`;
-      resolve();
-    });
-  });
-  const leader = child.pid ?? 0;
+  const { leader, what, exited, exitReason, stop } =
+    o.attachPid === undefined ? startCommand(o) : attach(o.attachPid);
   /** The command's workers: its children, or itself when it is the only process. */
   const workerPids = async (): Promise<number[]> => {
     const kids = await childPids(leader);
@@ -137,14 +126,14 @@ export async function commandMain(args: readonly string[]): Promise<number> {
   const pids: number[] = [];
   const deadline = Date.now() + START_TIMEOUT_MS;
   for (;;) {
-    if (exitReason) throw new Error(`forklab command: ${o.argv[0]} ${exitReason}`);
+    if (exitReason()) throw new Error(`forklab command: ${what} ${exitReason()}`);
     const found = await workerPids();
     if (found.length === o.workers && (await accepts(o.host, o.port))) {
       pids.push(...found);
       break;
     }
     if (Date.now() > deadline) {
-      child.kill('SIGKILL');
+      await stop(0);
       throw new Error(
         `forklab command: no ${o.workers} worker(s) serving port ${o.port} within ${START_TIMEOUT_MS} ms (found ${found.length})`,
       );
@@ -180,7 +169,7 @@ export async function commandMain(args: readonly string[]): Promise<number> {
     );
     return {
       name: o.name,
-      engineVersion: `command:${o.argv[0]}`,
+      engineVersion: `command:${what}`,
       port: o.port,
       metricsPort: server.port,
       stopping,
@@ -192,14 +181,14 @@ export async function commandMain(args: readonly string[]): Promise<number> {
         port: o.port,
         metricsPort: server.port,
         workers: o.workers,
-        argv: o.argv,
+        ...(o.attachPid === undefined ? { argv: o.argv } : { attachedPid: o.attachPid }),
       },
       workers,
     };
   };
   const health = async (): Promise<Health> => {
     if (stopping) return { ok: false, reason: 'stopping' };
-    if (exitReason) return { ok: false, reason: `${o.argv[0]} ${exitReason}` };
+    if (exitReason()) return { ok: false, reason: `${what} ${exitReason()}` };
     const gone = (await Promise.all(pids.map((p) => probeProcess(p)))).filter((p) => !p).length;
     if (gone > 0) return { ok: false, reason: `${gone} of ${pids.length} workers gone` };
     return { ok: true, reason: 'ok' };
@@ -226,12 +215,8 @@ export async function commandMain(args: readonly string[]): Promise<number> {
     }
   });
   stopping = true;
-  if (!exitReason) {
-    child.kill('SIGTERM');
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
-    if (!exitReason) child.kill('SIGKILL');
-  }
-  for (const pid of pids) {
+  await stop(3000);
+  for (const pid of o.attachPid === undefined ? pids : []) {
     try {
       process.kill(pid, 'SIGKILL');
     } catch {
@@ -240,4 +225,75 @@ export async function commandMain(args: readonly string[]): Promise<number> {
   }
   await server.close();
   return 0;
+}
+
+interface Served {
+  /** The process whose children are the workers (or which is the one worker). */
+  leader: number;
+  /** What it is, for messages. */
+  what: string;
+  /** Resolves when it is gone. */
+  exited: Promise<void>;
+  exitReason: () => string | undefined;
+  /** Stops it: TERM, then KILL after `graceMs` (attached: nothing, it is not ours). */
+  stop: (graceMs: number) => Promise<void>;
+}
+
+function startCommand(o: CommandOptions): Served {
+  // The lab's settings are not the command's (FORKLAB_LIFELINE would make a forklab-aware server
+  // watch a stdin it does not have).
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !k.startsWith('FORKLAB_')),
+  );
+  const child = spawn(o.argv[0]!, o.argv.slice(1), {
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env,
+  });
+  let exitReason: string | undefined;
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', (code, signal) => {
+      exitReason = signal ? `killed by ${signal}` : `exited with status ${code}`;
+      resolve();
+    });
+    child.once('error', (err) => {
+      exitReason = `could not start: ${err.message}`;
+      resolve();
+    });
+  });
+  return {
+    leader: child.pid ?? 0,
+    what: o.argv[0]!,
+    exited,
+    exitReason: () => exitReason,
+    stop: async (graceMs) => {
+      if (exitReason) return;
+      child.kill(graceMs > 0 ? 'SIGTERM' : 'SIGKILL');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, graceMs))]);
+      if (!exitReason) child.kill('SIGKILL');
+    },
+  };
+}
+
+/** How often an attached process is checked for being gone. */
+const ATTACH_POLL_MS = 250;
+
+function attach(pid: number): Served {
+  let exitReason: string | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const exited = new Promise<void>((resolve) => {
+    const check = async () => {
+      if ((await probeProcess(pid)) === null) {
+        exitReason = 'is gone';
+        resolve();
+      } else timer = setTimeout(() => void check(), ATTACH_POLL_MS);
+    };
+    void check();
+  });
+  return {
+    leader: pid,
+    what: `pid ${pid}`,
+    exited,
+    exitReason: () => exitReason,
+    stop: async () => clearTimeout(timer),
+  };
 }

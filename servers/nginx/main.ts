@@ -12,6 +12,7 @@ import path from 'node:path';
 import { openConnections, probeProcess } from '../../lab/sample/proc-probe';
 import { startMetricsServer } from '../../lab/server/metrics-server';
 import { NginxAdapter } from '../../lab/server/nginx-adapter';
+import { formatReadyLine } from '../../lab/server/ready-line';
 import { validateNginxSettings, type NginxSettings } from '../../lab/server/nginx-config';
 import {
   SNAPSHOT_METRICS_CONTENT_TYPE,
@@ -120,7 +121,7 @@ export async function nginxMain(argv: readonly string[]): Promise<number> {
     throw err;
   }
   process.stdout.write(
-    `FORKLAB_READY ${JSON.stringify({ port: o.port, metricsPort: server.port, pids: adapter.pids })}\n`,
+    `${formatReadyLine({ port: o.port, metricsPort: server.port, pids: adapter.pids, adapterPorts: [adapter.statusPort] })}\n`,
   );
   await new Promise<void>((resolve) => {
     process.once('SIGTERM', resolve);
