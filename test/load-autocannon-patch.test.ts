@@ -136,3 +136,84 @@ test('bodies are gathered only for a reader, and still checked when one asks (ex
   expect(wrong.responses).toBeGreaterThan(100);
   expect(wrong.result.mismatches).toBe(wrong.responses);
 });
+
+/** The server's request count once it has not moved for 100 ms (at most 2 s). */
+async function settledTotal(): Promise<number> {
+  let last = await serve.total('requests');
+  for (let i = 0; i < 20; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    const now = await serve.total('requests');
+    if (now === last) return now;
+    last = now;
+  }
+  return last;
+}
+
+test('plain sockets read into one buffer per client, straight into the parser (onread)', async () => {
+  // Unpatched: no readBuffer, each read a new Buffer through the socket's stream ('data').
+  const clients: Array<{ readBuffer?: Buffer; keepBody: boolean }> = [];
+  // The previous test's last requests may still reach the server: count from a settled counter.
+  const before = await settledTotal();
+  let responses = 0;
+  await autocannon({
+    url: `http://127.0.0.1:${serve.port}/`,
+    connections: 4,
+    duration: 1,
+    setupClient: (c) => {
+      clients.push(c as unknown as { readBuffer?: Buffer; keepBody: boolean });
+      c.on('response', () => responses++);
+    },
+  });
+  expect(clients).toHaveLength(4);
+  for (const c of clients) {
+    expect(c.keepBody).toBe(false);
+    expect(Buffer.isBuffer(c.readBuffer)).toBe(true);
+    expect(c.readBuffer!.length).toBe(64 * 1024);
+  }
+  // Reads through the buffer still parse every response (autocannon's own stop abandons at most
+  // one request in flight per connection).
+  const server = (await settledTotal()) - before;
+  expect(responses).toBeGreaterThan(500);
+  expect(server - responses).toBeGreaterThanOrEqual(0);
+  expect(server - responses).toBeLessThanOrEqual(4);
+});
+
+test("a 'body' listener gets its own copy of each chunk, never the reused read buffer", async () => {
+  const body = await (await fetch(`http://127.0.0.1:${serve.port}/`)).text();
+  let client: { readBuffer?: Buffer } | undefined;
+  const chunks: Buffer[] = [];
+  await autocannon({
+    url: `http://127.0.0.1:${serve.port}/`,
+    connections: 1,
+    duration: 0.5,
+    setupClient: (c) => {
+      client = c as unknown as { readBuffer?: Buffer };
+      c.on('body', (chunk: Buffer) => chunks.push(chunk));
+    },
+  });
+  expect(chunks.length).toBeGreaterThan(50);
+  expect(client!.readBuffer).toBeDefined();
+  for (const chunk of chunks) {
+    expect(chunk.buffer).not.toBe(client!.readBuffer!.buffer);
+    // each chunk still holds a whole response ending in the body (later reads did not overwrite it)
+    expect(chunk.toString('latin1').endsWith(body)).toBe(true);
+  }
+});
+
+test('clients that keep bodies (expectBody) read through the stream: no shared buffer', async () => {
+  const body = await (await fetch(`http://127.0.0.1:${serve.port}/`)).text();
+  const clients: Array<{ readBuffer?: Buffer; keepBody: boolean }> = [];
+  const r = await autocannon({
+    url: `http://127.0.0.1:${serve.port}/`,
+    connections: 2,
+    duration: 0.5,
+    expectBody: body,
+    setupClient: (c) => clients.push(c as unknown as { readBuffer?: Buffer; keepBody: boolean }),
+  });
+  expect(r.mismatches).toBe(0);
+  expect(r['2xx']).toBeGreaterThan(50);
+  for (const c of clients) {
+    expect(c.keepBody).toBe(true);
+    expect(c.readBuffer).toBeUndefined();
+  }
+});
