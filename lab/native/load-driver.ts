@@ -50,8 +50,8 @@ export interface NativeLoadDriver {
   takeLatencies(): Uint32Array;
   /**
    * The same samples counted by value: `[µs, count, µs, count, …]`, one pair per distinct value
-   * (about a hundred per take where there are thousands of samples), counts adding up to the
-   * samples taken.
+   * (a third as many pairs as samples in a keep-alive run here), counts adding up to the samples
+   * taken.
    */
   takeLatencyCounts(): Uint32Array;
 }
