@@ -7,9 +7,7 @@
 //    them (their latency grew with the run's length),
 //  - accept a deadline below one second, time out only requests that are pending (not a client
 //    idling under a rate limit), one timeout per pending request,
-//  - drain: stop sending and finish once the requests in flight have ended,
-//  - read plain sockets into one buffer per client handed straight to its parser (Node's
-//    `onread`: no Buffer and no stream per read), and gather bodies only for a reader.
+//  - drain: stop sending and finish once the requests in flight have ended.
 // We count from the client events, not from autocannon's summary: 'request' (written), 'response',
 // 'timeout' and 'lost' — so every request ends exactly one way, as in churn-client.ts.
 import { createRequire } from 'node:module';
