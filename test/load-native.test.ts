@@ -111,7 +111,7 @@ test('latency with a rate is timed from when each request was due (coordinated o
 
 test('latency samples taken counted by value: every response once, its own value', async () => {
   // Every other response waits 20 ms, the others 80 ms (above the 65,536 µs the driver's counting
-  // table holds: those come as pairs of their own). The driver is used directly, its samples
+  // table holds even with the slack below: those come as pairs of their own). The driver is used directly, its samples
   // taken every 50 ms as native-load.ts does.
   let n = 0;
   let slow = 0;
@@ -157,9 +157,10 @@ test('latency samples taken counted by value: every response once, its own value
     const sum = (keep: (us: number) => boolean): number =>
       [...counts].filter(([us]) => keep(us)).reduce((a, [, c]) => a + c, 0);
     expect(sum(() => true)).toBe(t.responses);
-    expect(sum((us) => us < 20_000)).toBe(0);
-    // every slow response took at least 80 ms; a fast one may have been late, never early
-    expect(sum((us) => us >= 80_000)).toBeGreaterThanOrEqual(slow);
+    // Node's timers may fire up to a millisecond early (whole ms, a cached loop time): 2 ms slack.
+    expect(sum((us) => us < 18_000)).toBe(0);
+    // every slow response took at least 78 ms; a fast one may have been late, never early
+    expect(sum((us) => us >= 78_000)).toBeGreaterThanOrEqual(slow);
     expect(slow).toBeGreaterThan(10);
   } finally {
     await close(s);
