@@ -7,8 +7,10 @@
 //  1. compare: wrk and each driver against it in the same run, keep-alive (autocannon, native, and
 //     stock autocannon with its `workers` option) and churn (the churn client, native; wrk with
 //     `-H 'Connection: close'`), several rounds rotating which goes first; prints each rate, the
-//     ratio of each driver to wrk on its own line (`keep-alive (native): … ratio X`, target ≥ 0.8),
-//     each driver's busy share and CPU per response, each run cross-checked against the server;
+//     ratio of each driver to wrk on its own line (`keep-alive (native): … ratio X`, target ≥ 0.8:
+//     the median of the per-round ratios, with a verdict only when the rounds agree, see
+//     support/verdict.ts), each driver's busy share and CPU per response, each run cross-checked
+//     against the server, and the load average (how much other work shared the cores);
 //  2. sampling: the same driver run with and without a sampler polling /snapshot.json every 100 ms
 //     from this (the main) process, alternating; prints the difference in % (target < 1 %);
 //  3. isolation: two drivers at once (as the lab runs one per target), in worker threads and in
@@ -18,7 +20,7 @@
 // the server (and wrk), also on Ctrl-C.
 import { parseBenchOptions, type BenchOptions } from './support/options';
 import { existsSync, readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { runLoad } from '../lab/load/load-driver';
@@ -28,7 +30,7 @@ import type { LoadDriverName } from '../lab/scenario/load-drivers';
 import type { LoadSpec } from '../lab/scenario/scenario';
 import type { ServerSnapshot } from '../lab/server/snapshot';
 import { killAllNow, startChild, stopAll, stopChild, type Child } from './support/children';
-import { samplingVerdict } from './support/verdict';
+import { ratioVerdict, samplingVerdict } from './support/verdict';
 import { parseWrk, wrkProblems, type WrkResult } from './support/wrk';
 
 const TARGET_RATIO = 0.8;
@@ -303,6 +305,9 @@ async function runTool(o: Options, url: string, mode: Mode, tool: Tool): Promise
 
 async function compare(o: Options, server: Server): Promise<void> {
   const url = `http://127.0.0.1:${server.port}/`;
+  console.log(
+    `load average ${loadAverage()} (1, 5, 15 min) at the start, ${availableParallelism()} CPUs`,
+  );
   for (const mode of ['keep-alive', 'churn'] as const) {
     const tools = toolsFor(o, mode);
     console.log(
@@ -350,12 +355,14 @@ async function compare(o: Options, server: Server): Promise<void> {
         'p99',
         'vs server',
         'busy / CPU',
+        'CPU µs/resp',
         'loop p99',
         'problems',
       ],
       rows,
     );
-    const w = median(rates.get('wrk')!);
+    const wrkRates = rates.get('wrk')!;
+    const w = median(wrkRates);
     const cpuOf = (tool: Tool): string => {
       const xs = cpu.get(tool);
       return xs ? `${fmt(median(xs), 1)} µs CPU/response` : 'CPU not measured';
@@ -363,7 +370,6 @@ async function compare(o: Options, server: Server): Promise<void> {
     console.log(`${mode} (wrk): median ${fmt(w)} req/s, ${cpuOf('wrk')}`);
     for (const tool of tools.filter((t) => t !== 'wrk')) {
       const d = median(rates.get(tool)!);
-      const ratio = d / w;
       const u = usages.get(tool);
       const busy =
         `; ${cpuOf(tool)}` +
@@ -373,13 +379,19 @@ async function compare(o: Options, server: Server): Promise<void> {
               ? `, saturated in ${u.filter((x) => x.saturated).length} of ${u.length} runs`
               : '')
           : '');
-      console.log(
-        `${mode} (${tool}): median ${fmt(d)} req/s vs wrk ${fmt(w)}: ratio ${fmt(ratio, 2)} ` +
-          `(target ≥ ${TARGET_RATIO}: ${ratio >= TARGET_RATIO ? 'met' : 'NOT met'})${busy}`,
-      );
+      // Each round's ratio (the driver against wrk in the same round), not the ratio of medians.
+      const v = ratioVerdict(rates.get(tool)!, wrkRates, TARGET_RATIO);
+      console.log(`${mode} (${tool}): median ${fmt(d)} req/s vs wrk ${fmt(w)}: ${v.text}${busy}`);
     }
+    console.log(`${mode}: load average ${loadAverage()} (1, 5, 15 min) at the end`);
   }
 }
+
+/** The machine's load average now: how much other work shared the cores. */
+const loadAverage = (): string =>
+  loadavg()
+    .map((x) => fmt(x, 2))
+    .join(' / ');
 
 // --- 2. the cost of sampling every 100 ms ----------------------------------------------------------
 

@@ -272,6 +272,7 @@ class LoadDriverWrap : public Napi::ObjectWrap<LoadDriverWrap> {
                            InstanceMethod("join", &LoadDriverWrap::Join),
                            InstanceMethod("read", &LoadDriverWrap::Read),
                            InstanceMethod("takeLatencies", &LoadDriverWrap::TakeLatencies),
+                           InstanceMethod("takeLatencyCounts", &LoadDriverWrap::TakeLatencyCounts),
                        });
   }
 
@@ -325,7 +326,18 @@ class LoadDriverWrap : public Napi::ObjectWrap<LoadDriverWrap> {
   Napi::Value TakeLatencies(const Napi::CallbackInfo& info) {
     scratch_.clear();
     driver_->TakeLatencies(&scratch_);
-    Napi::Uint32Array out = Napi::Uint32Array::New(info.Env(), scratch_.size());
+    return ScratchArray(info.Env());
+  }
+
+  // [µs, count, µs, count, …]
+  Napi::Value TakeLatencyCounts(const Napi::CallbackInfo& info) {
+    scratch_.clear();
+    driver_->TakeLatencyCounts(&scratch_);
+    return ScratchArray(info.Env());
+  }
+
+  Napi::Uint32Array ScratchArray(Napi::Env env) {
+    Napi::Uint32Array out = Napi::Uint32Array::New(env, scratch_.size());
     if (!scratch_.empty()) std::memcpy(out.Data(), scratch_.data(), scratch_.size() * sizeof(std::uint32_t));
     return out;
   }

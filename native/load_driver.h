@@ -18,7 +18,9 @@
 // keep-alive, or, with a rate, the time the schedule said it should go (so a server that stalls
 // the client is charged for the requests the client could not send: coordinated omission
 // corrected, as wrk2 does). Samples go through a bounded single-producer ring per thread to the
-// owner, which records them in an HdrHistogram; a full ring drops samples and counts them.
+// owner, which takes them counted by value (one pair per distinct microsecond value: 1,139 pairs
+// for 3,864 samples per 100 ms take in a keep-alive run here) and records each pair once in an
+// HdrHistogram; a full ring drops samples and counts them.
 #pragma once
 
 #include <netinet/in.h>
@@ -96,12 +98,21 @@ class LoadDriver {
   LoadTotals Read() const;
   // Moves the latency samples (µs) gathered since the last call into `out` (appended).
   void TakeLatencies(std::vector<std::uint32_t>* out);
+  // The same samples counted by exact value: appends (µs, count) pairs to `out`, one per distinct
+  // value, in no particular order; the counts add up to the number of samples taken. Only the
+  // owner's thread may call it (it reuses the driver's counting table).
+  void TakeLatencyCounts(std::vector<std::uint32_t>* out);
 
  private:
   LoadDriverConfig config_;
   std::unique_ptr<LoadShared> shared_;
   std::vector<std::unique_ptr<LoadLoop>> loops_;
   std::vector<std::thread> threads_;
+  // TakeLatencyCounts: samples taken, a count per value below kCountedBelow (allocated at the
+  // first take), and the values whose count is not zero.
+  std::vector<std::uint32_t> taken_;
+  std::vector<std::uint32_t> counts_;
+  std::vector<std::uint32_t> touched_;
   std::uint64_t started_ns_ = 0;
   std::atomic<std::uint64_t> stopped_ns_{0};
   bool started_ = false;

@@ -1,5 +1,5 @@
 // bench:driver's sampler-cost verdict: given only when the difference is outside the noise.
-import { samplingVerdict } from '../bench/support/verdict';
+import { ratioVerdict, samplingVerdict } from '../bench/support/verdict';
 
 test('a cost plus its noise below the target: met', () => {
   // medians 1000 and 998: cost 0.2 %; ranges 2/1000 and 2/998 → noise ≈ 0.2 %; 0.4 % < 1 %
@@ -23,4 +23,47 @@ test('the issue’s case: −10 % with a 15,750–23,865 spread gives no verdict
 
 test('one run each cannot measure the noise', () => {
   expect(samplingVerdict([1000], [900])).toMatch(/^no verdict: one run each/);
+});
+
+describe('ratioVerdict: a driver against wrk, round by round', () => {
+  test('every round kept at or above the target: met, the ratio is the median round', () => {
+    // rounds: 90/100 = 0.9, 170/200 = 0.85, 120/100 = 1.2
+    const v = ratioVerdict([90, 170, 120], [100, 200, 100], 0.8);
+    expect(v.ratio).toBeCloseTo(0.9, 10);
+    expect([v.low, v.high]).toEqual([0.85, 1.2]);
+    expect(v.text).toBe('ratio 0.90 (rounds 0.85–1.20): target ≥ 0.8 met');
+  });
+
+  test('with 4 or more rounds the extreme round at each end does not decide', () => {
+    // rounds 0.5 (a burst of other work), 0.9, 1.0, 1.1, 3.0: kept 0.9–1.1
+    const v = ratioVerdict([50, 90, 100, 110, 300], [100, 100, 100, 100, 100], 0.8);
+    expect(v.ratio).toBeCloseTo(1.0, 10);
+    expect(v.text).toMatch(/^ratio 1\.00 \(rounds 0\.90–1\.10 without the lowest and highest\)/);
+    expect(v.text).toMatch(/target ≥ 0\.8 met$/);
+  });
+
+  test('every round kept below the target: NOT met', () => {
+    const v = ratioVerdict([30, 40, 35], [100, 100, 100], 0.8);
+    expect(v.text).toBe('ratio 0.35 (rounds 0.30–0.40): target ≥ 0.8 NOT met');
+  });
+
+  test('rounds on both sides of the target: no verdict, even with the median above it', () => {
+    // 0.7, 0.9, 1.0: median 0.9 would be "met" on the median alone
+    const v = ratioVerdict([70, 90, 100], [100, 100, 100], 0.8);
+    expect(v.ratio).toBeCloseTo(0.9, 10);
+    expect(v.text).toMatch(/no verdict, the rounds straddle the 0\.8 target/);
+    expect(v.text).not.toMatch(/met/);
+  });
+
+  test('pairs by round, not by sorted rates', () => {
+    // wrk swung 50 → 100 between rounds and the driver with it: 1.0 every round. Medians
+    // alone would also give 1.0, but a ratio of sorted lists would hide a round at 0.5.
+    expect(ratioVerdict([50, 100], [50, 100], 0.8).text).toMatch(/rounds 1\.00–1\.00/);
+    expect(ratioVerdict([100, 50], [50, 100], 0.8).text).toMatch(/rounds 0\.50–2\.00/);
+  });
+
+  test('one round cannot measure the noise; mismatched rounds are an error', () => {
+    expect(ratioVerdict([90], [100], 0.8).text).toMatch(/no verdict, one round/);
+    expect(() => ratioVerdict([90, 80], [100], 0.8)).toThrow(/one driver rate and one wrk rate/);
+  });
 });

@@ -5,6 +5,7 @@ import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { runLoad } from '../lab/load/load-driver';
+import { createNativeLoadDriver } from '../lab/native/load-driver';
 import type { ClientResult } from '../lab/record/run-record';
 import type { LoadSpec } from '../lab/scenario/scenario';
 import { startServe, stopAll, type RunningServe } from './support/serve-process';
@@ -103,6 +104,64 @@ test('latency with a rate is timed from when each request was due (coordinated o
     expect(c.responses).toBeGreaterThanOrEqual(190);
     expect(c.latencyMs!.max).toBeGreaterThanOrEqual(450);
     expect(c.latencyMs!.p90).toBeGreaterThan(100);
+  } finally {
+    await close(s);
+  }
+});
+
+test('latency samples taken counted by value: every response once, its own value', async () => {
+  // Every other response waits 20 ms, the others 80 ms (above the 65,536 µs the driver's counting
+  // table holds even with the slack below: those come as pairs of their own). The driver is used directly, its samples
+  // taken every 50 ms as native-load.ts does.
+  let n = 0;
+  let slow = 0;
+  const s = await httpServer((_req, res) => {
+    const ms = n++ % 2 ? 80 : 20;
+    if (ms === 80) slow++;
+    setTimeout(() => res.end('ok'), ms);
+  });
+  const d = createNativeLoadDriver({
+    targets: [{ host: '127.0.0.1', port: portOf(s) }],
+    path: '/',
+    mode: 'keep-alive',
+    connections: 4,
+    pipelining: 1,
+    rate: 0,
+    timeoutMs: 2000,
+    threads: 1,
+  });
+  const counts = new Map<number, number>();
+  const take = (): void => {
+    const pairs = d.takeLatencyCounts();
+    expect(pairs.length % 2).toBe(0);
+    const seen = new Set<number>();
+    for (let i = 0; i < pairs.length; i += 2) {
+      expect(seen.has(pairs[i]!)).toBe(false); // one pair per value in a take
+      seen.add(pairs[i]!);
+      expect(pairs[i + 1]!).toBeGreaterThan(0);
+      counts.set(pairs[i]!, (counts.get(pairs[i]!) ?? 0) + pairs[i + 1]!);
+    }
+  };
+  try {
+    d.start();
+    const taker = setInterval(take, 50);
+    await new Promise((r) => setTimeout(r, 1000));
+    d.stop(2000);
+    while (!d.finished()) await new Promise((r) => setTimeout(r, 5));
+    clearInterval(taker);
+    d.join();
+    take();
+    const t = d.read();
+    expect(t.samplesDropped).toBe(0);
+    expect(t.responses).toBe(n);
+    const sum = (keep: (us: number) => boolean): number =>
+      [...counts].filter(([us]) => keep(us)).reduce((a, [, c]) => a + c, 0);
+    expect(sum(() => true)).toBe(t.responses);
+    // Node's timers may fire up to a millisecond early (whole ms, a cached loop time): 2 ms slack.
+    expect(sum((us) => us < 18_000)).toBe(0);
+    // every slow response took at least 78 ms; a fast one may have been late, never early
+    expect(sum((us) => us >= 78_000)).toBeGreaterThanOrEqual(slow);
+    expect(slow).toBeGreaterThan(10);
   } finally {
     await close(s);
   }

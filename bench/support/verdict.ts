@@ -33,3 +33,47 @@ export function samplingVerdict(without: number[], withSampler: number[], target
     'apart; raise --rounds or --duration, or run on a quiet machine'
   );
 }
+
+/** A driver's rate against wrk's, with a verdict against the target where the rounds allow one. */
+export interface RatioVerdict {
+  /** Median of the per-round ratios. */
+  ratio: number;
+  /** Lowest and highest per-round ratio kept (with 4 or more rounds, the extreme round at each end is left out). */
+  low: number;
+  high: number;
+  text: string;
+}
+
+/**
+ * A driver's requests/s against wrk's, measured in the same rounds (`driver[i]` and `wrk[i]` ran in
+ * round i, minutes apart at most, so a change in the machine's load hits both alike). Each round
+ * gives one ratio; the ratio is their median, and their range is the noise. With 4 or more rounds
+ * the lowest and the highest round are left out (one burst of other work on a shared machine
+ * should not decide). `met` when every round kept reached the target, `NOT met` when none did;
+ * otherwise the rounds straddle the target and no verdict is given.
+ */
+export function ratioVerdict(driver: number[], wrk: number[], target: number): RatioVerdict {
+  if (driver.length !== wrk.length || driver.length === 0) {
+    throw new Error('ratioVerdict: one driver rate and one wrk rate per round are needed');
+  }
+  const perRound = driver.map((d, i) => (wrk[i]! > 0 ? d / wrk[i]! : 0)).sort((a, b) => a - b);
+  const ratio = median(perRound);
+  const kept = perRound.length >= 4 ? perRound.slice(1, -1) : perRound;
+  const low = kept[0]!;
+  const high = kept[kept.length - 1]!;
+  const dropped = kept.length < perRound.length ? ' without the lowest and highest' : '';
+  const head = `ratio ${fmt(ratio, 2)} (rounds ${fmt(low, 2)}–${fmt(high, 2)}${dropped})`;
+  if (perRound.length < 2) {
+    return { ratio, low, high, text: `${head}: no verdict, one round cannot measure the noise` };
+  }
+  if (low >= target) return { ratio, low, high, text: `${head}: target ≥ ${target} met` };
+  if (high < target) return { ratio, low, high, text: `${head}: target ≥ ${target} NOT met` };
+  return {
+    ratio,
+    low,
+    high,
+    text:
+      `${head}: no verdict, the rounds straddle the ${target} target; ` +
+      'raise --rounds or --duration, or run on a quiet machine',
+  };
+}

@@ -45,7 +45,21 @@ export class LoadStats {
     this.windowUs.recordValue(us);
   }
 
-  /** Latency samples in µs, each one a response already counted elsewhere (the native driver). */
+  /**
+   * Latency samples counted by value, `[µs, count, …]` (the native driver's takeLatencyCounts),
+   * each sample a response already counted elsewhere: one histogram update per distinct value
+   * instead of one per sample.
+   */
+  recordLatencyCountsUs(pairs: Uint32Array): void {
+    for (let i = 0; i + 1 < pairs.length; i += 2) {
+      const us = Math.max(1, pairs[i]!);
+      const n = pairs[i + 1]!;
+      this.latencyUs.recordValueWithCount(us, n);
+      this.windowUs.recordValueWithCount(us, n);
+    }
+  }
+
+  /** Latency samples in µs, each one a response already counted elsewhere. */
   recordLatenciesUs(samples: Uint32Array): void {
     for (let i = 0; i < samples.length; i++) {
       const us = Math.max(1, samples[i]!);

@@ -63,7 +63,7 @@ export function startNative(o: NativeLoadOptions, stats: LoadStats): NativeGener
     return d;
   };
   const sync = (): void => {
-    stats.recordLatenciesUs(driver.takeLatencies());
+    stats.recordLatencyCountsUs(driver.takeLatencyCounts());
     const t = since(driver.read());
     last = t;
     stats.sent = t.sent;
@@ -82,7 +82,7 @@ export function startNative(o: NativeLoadOptions, stats: LoadStats): NativeGener
     totals: () => last,
     beginWindow: () => {
       // Samples taken so far belong to the warm-up; the base is read after them.
-      stats.recordLatenciesUs(driver.takeLatencies());
+      stats.recordLatencyCountsUs(driver.takeLatencyCounts());
       base = null;
       base = driver.read();
       stats.resetLatency();

@@ -48,6 +48,12 @@ export interface NativeLoadDriver {
   read(): NativeLoadTotals;
   /** Latency samples (µs from when each request was due) since the previous call. */
   takeLatencies(): Uint32Array;
+  /**
+   * The same samples counted by value: `[µs, count, µs, count, …]`, one pair per distinct value
+   * (a third as many pairs as samples in a keep-alive run here), counts adding up to the samples
+   * taken.
+   */
+  takeLatencyCounts(): Uint32Array;
 }
 
 interface LoadAddon {
