@@ -96,6 +96,9 @@ interface Run {
   perWorker: number[];
   /** Connections each worker accepted during the run. */
   acceptsPerWorker: number[];
+  /** epoll_wait calls that returned, and events they returned, per worker. */
+  passesPerWorker: number[];
+  eventsPerWorker: number[];
   timeouts: number;
   paceShare: number;
   /** Involuntary context switches of the workers per 1000 requests: preemption by other load. */
@@ -168,6 +171,8 @@ async function runOnce(
     const after = await snapshot(r.metricsPort);
     const d = (f: string): number => sum(after, f) - sum(before, f);
     const requests = d('requests');
+    const perWorker = (f: string): number[] =>
+      after.workers.map((w, i) => (w.counters[f] ?? 0) - (before.workers[i]?.counters[f] ?? 0));
     const cpu = d('utime_us') + d('stime_us');
     return {
       pace: after.pace,
@@ -185,6 +190,8 @@ async function runOnce(
         acceptsPerWorker: after.workers.map(
           (w, i) => (w.counters.accepts_ok ?? 0) - (before.workers[i]?.counters.accepts_ok ?? 0),
         ),
+        passesPerWorker: perWorker('loop_passes'),
+        eventsPerWorker: perWorker('epoll_events'),
         timeouts: wrk.socketErrors?.timeout ?? 0,
         paceShare: cpu > 0 ? d('pace_us') / cpu : 0,
         preemptedPer1000: requests > 0 ? (1000 * d('nivcsw')) / requests : 0,
@@ -213,7 +220,9 @@ function describe(r: Run): string {
     `${r.loop.padEnd(9)} ${fmt(r.rps).padStart(6)} req/s  ` +
     `KeyErrors/1000 ${fmt(per1000(r), 2).padStart(8)}  unknown-fd ${fmt(r.unknownFd).padStart(9)}  ` +
     `per worker ${r.perWorker.map((n) => fmt(n)).join('/')} ` +
-    `(connections ${r.acceptsPerWorker.map((n) => fmt(n)).join('/')})  timeouts ${r.timeouts}  ` +
+    `(connections ${r.acceptsPerWorker.map((n) => fmt(n)).join('/')})  ` +
+    `polls ${r.passesPerWorker.map((n) => fmt(n)).join('/')} events ${r.eventsPerWorker.map((n) => fmt(n)).join('/')}  ` +
+    `timeouts ${r.timeouts}  ` +
     `pace ${fmt(100 * r.paceShare)} % of CPU  preempted/1000 ${fmt(r.preemptedPer1000, 1)}`
   );
 }
