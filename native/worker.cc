@@ -468,10 +468,10 @@ void Worker::PublishRusage() {
   }
 }
 
-void Worker::OnPass(double now, int nevents) {
+void Worker::OnPass(double now, bool busy) {
   graveyard_.clear();
   // Publish rusage at most every kRusagePublishSec while busy, once more after the last busy pass.
-  if (nevents > 0 && !publish_armed_) {
+  if (busy && !publish_armed_) {
     publish_armed_ = true;
     loop_->AddTimeout(now + kRusagePublishSec, [this] {
       publish_armed_ = false;

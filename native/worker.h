@@ -86,7 +86,7 @@ class Worker : public PassObserver {
   bool DeferAnswer(HttpConnection* c);
   void Log(const char* fmt, ...) __attribute__((format(printf, 2, 3)));
 
-  void OnPass(double now, int nevents) override;
+  void OnPass(double now, bool busy) override;
 
  private:
   int Setup();
