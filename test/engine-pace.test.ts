@@ -105,7 +105,7 @@ test('pre-fork: every KeyError burns the KeyError cost, and only KeyErrors do', 
 async function pipelined(port: number, requests: string, count: number): Promise<net.Socket> {
   const sock = net.connect(port, '127.0.0.1');
   await new Promise<void>((res, rej) => sock.once('connect', res).once('error', rej));
-  let buf = Buffer.alloc(0);
+  let buf: Buffer = Buffer.alloc(0);
   let got = 0;
   await new Promise<void>((res, rej) => {
     const timer = setTimeout(() => rej(new Error(`${got} of ${count} responses in 5 s`)), 5000);
