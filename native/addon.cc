@@ -98,6 +98,7 @@ EngineConfig ConfigFromJs(const Napi::Object& o) {
   c.pace.skip_us = static_cast<int>(IntField(p, "skipUs"));
   c.pace.inline_read = BoolField(p, "inlineRead");
   c.pace.defer_answer = BoolField(p, "deferAnswer");
+  c.pace.next_read_inline = BoolField(p, "nextReadInline");
   return c;
 }
 

@@ -50,7 +50,10 @@ HttpConnection::HttpConnection(Worker* worker, int fd, double now)
     : worker_(worker), fd_(fd), interest_(IOLoop::kRead), last_progress_(now) {}
 
 void HttpConnection::HandleEvents(int, std::uint32_t events) {
-  const bool reading = (interest_ & IOLoop::kRead) != 0;
+  // Tornado 4.5's IOStream reads on any READ event, asked for or not (a sibling's event for the
+  // same fd number in a shared epoll); the engine otherwise reads only when it asked to.
+  const bool reading = (interest_ & IOLoop::kRead) != 0 ||
+                       (worker_->config().pace.next_read_inline && !awaiting_response_ && !read_eof_);
   if (!reading && (events & IOLoop::kError)) {
     // Reading is off for a pending response: an error or hang-up here is a reset (the client's
     // FIN alone is EPOLLRDHUP; the engine never shuts its own side down).
@@ -95,12 +98,15 @@ std::size_t HttpConnection::InputLimit() const {
   return l.max_head + l.max_line + 1;
 }
 
-void HttpConnection::OnReadable() {
+void HttpConnection::OnReadable(bool after_event) {
   std::uint64_t* slot = worker_->slot();
   char* buf = worker_->read_buffer();
   int reads = 0;
   for (;;) {
     if (closed_ || awaiting_response_ || read_eof_) return;  // paused, or nothing more will come
+    // Parked: one read into an empty buffer (IOStream._read_to_buffer_loop with no read pending),
+    // and none after a request was answered inline (the loop goes on only after gen.moment).
+    if (parked_ && (reads > 0 || in_.size() > in_parsed_)) return;
     if (reads == kReadsPerEvent) {
       if (worker_->edge()) worker_->ResumeLater(this);  // no new edge would report the rest
       return;
@@ -124,6 +130,7 @@ void HttpConnection::OnReadable() {
       Add(slot, F_bytes_in, static_cast<std::uint64_t>(n));
       last_progress_ = worker_->loop()->now();
       Consume(buf, static_cast<std::size_t>(n));
+      if (after_event && parked_ && in_.size() > in_parsed_) read_wanted_ = false;
       if (static_cast<std::size_t>(n) < want) return;  // drained for now; new data is a new event
       continue;
     }
@@ -139,7 +146,8 @@ void HttpConnection::OnReadable() {
       continue;
     }
     if (errno == EAGAIN) {
-      if (reads == 1) Add(slot, F_spurious_reads);  // the handler ran and there was nothing
+      read_wanted_ = true;  // the read would block: _add_io_state(READ)
+      if (reads == 1 && after_event) Add(slot, F_spurious_reads);  // the handler ran for nothing
       return;
     }
     Close();
@@ -162,7 +170,7 @@ void HttpConnection::Consume(const char* data, std::size_t n) {
     if (closed_ || n == 0) return;
   }
   in_.append(data, n);
-  ProcessInput();
+  if (!parked_) ProcessInput();  // parked: buffered until the request loop resumes
 }
 
 void HttpConnection::OnWritable() {
@@ -172,7 +180,7 @@ void HttpConnection::OnWritable() {
 
 void HttpConnection::ProcessInput() {
   const HttpLimits& limits = worker_->http_limits();
-  while (!closed_ && !awaiting_response_) {
+  while (!closed_ && !awaiting_response_ && !parked_) {
     if (in_body_) {  // body bytes that came with the head
       std::size_t avail = in_.size() - in_parsed_;
       std::size_t take = avail < body_left_ ? avail : static_cast<std::size_t>(body_left_);
@@ -226,11 +234,12 @@ void HttpConnection::Settle() {
   // Epoll interest: read unless a response is due or the stream ended; while one is due, ask
   // only for the client's FIN (once), so that a half-close is seen without reading.
   std::uint32_t want = 0;
-  if (!awaiting_response_ && !read_eof_) want |= IOLoop::kRead;
+  if (!awaiting_response_ && !read_eof_ && read_wanted_) want |= IOLoop::kRead;
   if (awaiting_response_ && !rdhup_ && !read_eof_) want |= EPOLLRDHUP;
   if (want_write_) want |= IOLoop::kWrite;
   if (want != interest_) {
-    if ((interest_ & IOLoop::kRead) && !(want & IOLoop::kRead)) Add(worker_->slot(), F_read_pauses);
+    if (awaiting_response_ && (interest_ & IOLoop::kRead) && !(want & IOLoop::kRead))
+      Add(worker_->slot(), F_read_pauses);
     interest_ = want;
     worker_->loop()->UpdateHandler(fd_, want | (worker_->edge() ? EPOLLET : 0u));
   }
@@ -385,7 +394,9 @@ void HttpConnection::RespondRaw(int status, std::string&& bytes) {
 }
 
 void HttpConnection::AnswerNow() {
+  answering_deferred_ = true;
   FlushOutput();
+  answering_deferred_ = false;
   if (!closed_ && !awaiting_response_) ProcessInput();
   if (!closed_) Settle();  // reading resumes once the answer is out
 }
@@ -423,7 +434,43 @@ void HttpConnection::FlushOutput() {
   out_sent_ = 0;
   awaiting_response_ = false;
   want_write_ = false;
-  if (close_after_write_ || !keep_alive_) Close();
+  if (close_after_write_ || !keep_alive_) {
+    Close();
+  } else if (worker_->config().pace.next_read_inline && !worker_->edge()) {
+    Park();
+  }
+}
+
+void HttpConnection::Park() {
+  assert(!parked_ && !closed_ && !awaiting_response_);
+  parked_ = true;
+  // _read_message returns: its future resolves the request loop's yield on the next pass when the
+  // answer ran from a callback (add_future), at once when it ran inline; then gen.moment.
+  worker_->ResumeInPasses(this, answering_deferred_ ? 2 : 1);
+}
+
+void HttpConnection::ResumeRequestLoop() {
+  assert(parked_ && !closed_ && !awaiting_response_);
+  parked_ = false;
+  // read_until_regex → _try_inline_read: the buffer first, then recv; a request found here is
+  // answered at once (the coroutine's future is already done), and the loop parks again.
+  Pace(worker_->slot(), worker_->config().pace.event_us);
+  ReadInline();
+}
+
+void HttpConnection::StartUnregistered() {
+  assert(worker_->loop()->Deferred(fd_) && !served_any_);
+  interest_ = 0;  // nothing in epoll yet
+  read_wanted_ = false;
+  ReadInline();
+}
+
+void HttpConnection::ReadInline() {
+  worker_->set_inline_reading(true);
+  ProcessInput();
+  if (!closed_ && !awaiting_response_ && !parked_) OnReadable(false);
+  worker_->set_inline_reading(false);
+  if (!closed_) Settle();  // a deferred fd is registered (add_handler) once it wants events
 }
 
 void HttpConnection::ClientAbort() {

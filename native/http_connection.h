@@ -62,9 +62,23 @@ class HttpConnection : public Handler, public DeadlineNode {
   void Close();
   // Sends the response prepared earlier and goes on with the input (pace: a deferred answer).
   void AnswerNow();
+  // Pace next_read_inline: the request loop resumes (see pace.h) and reads its next request inline.
+  void ResumeRequestLoop();
+  // Pace next_read_inline, for a new connection whose fd is deferred (not yet in epoll): reads
+  // inline, answers a request found at once, and registers the fd only if the read would block.
+  void StartUnregistered();
+  // Between two requests of Tornado 4's request loop: input is buffered, not parsed.
+  bool parked() const { return parked_; }
 
  private:
-  void OnReadable();
+  // `after_event`: the loop reported the fd (a read that finds nothing is then spurious); false for
+  // an inline read.
+  void OnReadable(bool after_event = true);
+  // Pace next_read_inline: a response went out and the connection stays open.
+  void Park();
+  // _try_inline_read: the buffer, then the socket; then Settle (which registers a deferred fd
+  // once reading is wanted).
+  void ReadInline();
   void OnWritable();
   // Takes `n` bytes just read: body bytes are dropped, the rest go to `in_` and are parsed.
   void Consume(const char* data, std::size_t n);
@@ -91,6 +105,13 @@ class HttpConnection : public Handler, public DeadlineNode {
   bool served_any_ = false;         // a request was dispatched on this connection
   bool new_request_ = false;        // since the last Settle: a request was dispatched
   bool progress_ = false;           // since the last Settle: body bytes read or response bytes sent
+  bool parked_ = false;             // waiting for ResumeRequestLoop (pace next_read_inline)
+  // The READ bit of Tornado 4.5's IOStream._state (pace next_read_inline; always set otherwise):
+  // set when a read would block (_add_io_state), cleared when an event buffers input that no read
+  // waits for (_handle_events: ERROR only while the buffer holds data); reads from the buffer or
+  // inline reads that find data leave it as it is.
+  bool read_wanted_ = true;
+  bool answering_deferred_ = false;  // inside AnswerNow
   std::uint32_t interest_;          // registered events, without EPOLLET and the error bits
   int out_status_ = 0;
   double last_progress_;

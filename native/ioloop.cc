@@ -198,6 +198,7 @@ void IOLoop::Start(const sigset_t* sigmask) {
   while (!stopped_ && (stop_flag_ == nullptr || *stop_flag_ == 0)) {
     // Callbacks added during this pass wait for the next one.
     running.swap(callbacks_);
+    const bool ran_callbacks = !running.empty();
     for (auto& cb : running) cb();
     running.clear();
 
@@ -232,7 +233,7 @@ void IOLoop::Start(const sigset_t* sigmask) {
       Pace(slot_, pace_.event_us);
       it->second->HandleEvents(fd, events);
     }
-    if (observer_ != nullptr) observer_->OnPass(now_, n);
+    if (observer_ != nullptr) observer_->OnPass(now_, n > 0 || ran_callbacks);
   }
 }
 

@@ -37,7 +37,9 @@ class Handler {
 class PassObserver {
  public:
   virtual ~PassObserver() = default;
-  virtual void OnPass(double now, int nevents) = 0;
+  // `busy`: the pass ran callbacks or got events (a pass of callbacks alone is work too: Tornado's
+  // request loop serves a keep-alive connection from callbacks, see pace.h).
+  virtual void OnPass(double now, bool busy) = 0;
 };
 
 // Monotonic seconds.

@@ -39,6 +39,14 @@ struct PaceCosts {
   // Answer a request read in an event handler from the loop's callbacks on the next pass, as
   // Tornado's coroutines do (the handler resolves a future; the coroutine resumes later).
   bool defer_answer = false;
+  // Tornado 4.5's request loop (HTTP1ServerConnection._server_request_loop): after an answer the
+  // connection's coroutine takes its next request by an inline read (IOStream._try_inline_read)
+  // on a later pass, not from an epoll event: one pass for `yield gen.moment` after each request,
+  // plus one for the read_response future when the answer itself ran from a callback. Meanwhile
+  // the fd stays registered for reading; an event then reads into the stream's buffer and turns
+  // reading off (IOStream._handle_events: state ERROR while the buffer holds data). Each inline
+  // read costs event_us (the interpreter's recv and buffer scan, as the event path's).
+  bool next_read_inline = false;
 };
 
 // Spins until this thread has used `us` more microseconds of CPU; returns the nanoseconds of

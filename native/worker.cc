@@ -272,6 +272,7 @@ void Worker::OnConnection(int fd) {
   HttpConnection* conn = owned.get();
   auto [it, fresh] = connections_.emplace(fd, std::move(owned));
   (void)it;
+  serials_[conn] = next_serial_++;
   if (!fresh) {
     // The kernel reused an fd we still track: an invariant is broken, not a client problem.
     Log("internal error: fd %d accepted while still tracked", fd);
@@ -280,6 +281,14 @@ void Worker::OnConnection(int fd) {
   Add(slot_, F_connections_opened);
   Set(slot_, F_open_connections, connections_.size());
   ArmStuckScan();
+  if (config_->pace.inline_read && config_->pace.next_read_inline && !edge()) {
+    // Tornado 4.5: HTTP1ServerConnection.start_serving runs the request loop at once; its first
+    // read_until_regex reads inline, a request already there is answered in this accept handler,
+    // and the fd goes into epoll only when a read would block.
+    loop_->DeferHandler(fd, conn);
+    conn->StartUnregistered();
+    return;
+  }
   int e = 0;
   if (config_->pace.inline_read) {
     // IOStream: read_until_regex tries the socket first and registers the fd only when that read
@@ -351,6 +360,20 @@ void Worker::ResumeLater(HttpConnection* c) {
   });
 }
 
+void Worker::ResumeInPasses(HttpConnection* c, int passes) {
+  assert(passes >= 1);
+  const std::uint64_t serial = serials_.at(c);
+  loop_->AddCallback([this, c, serial, passes] {
+    auto it = serials_.find(c);
+    if (it == serials_.end() || it->second != serial) return;  // closed meanwhile
+    if (passes > 1) {
+      ResumeInPasses(c, passes - 1);
+    } else {
+      c->ResumeRequestLoop();
+    }
+  });
+}
+
 void Worker::OnConnectionClosed(HttpConnection* c) {
   auto it = connections_.find(c->fd());
   if (it == connections_.end() || it->second.get() != c) {
@@ -366,6 +389,7 @@ void Worker::OnConnectionClosed(HttpConnection* c) {
       if (a == c) a = nullptr;  // its deferred answer is dropped with it
     }
   }
+  serials_.erase(c);
   graveyard_.push_back(std::move(it->second));  // freed after the pass: the caller is on its stack
   connections_.erase(it);
   Add(slot_, F_connections_closed);
@@ -444,10 +468,10 @@ void Worker::PublishRusage() {
   }
 }
 
-void Worker::OnPass(double now, int nevents) {
+void Worker::OnPass(double now, bool busy) {
   graveyard_.clear();
   // Publish rusage at most every kRusagePublishSec while busy, once more after the last busy pass.
-  if (nevents > 0 && !publish_armed_) {
+  if (busy && !publish_armed_) {
     publish_armed_ = true;
     loop_->AddTimeout(now + kRusagePublishSec, [this] {
       publish_armed_ = false;

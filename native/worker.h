@@ -72,6 +72,10 @@ class Worker : public PassObserver {
   void DisarmTimeout(HttpConnection* c) { deadlines_.Disarm(c); }
   // Edge-triggered: calls c->OnResume() on the next pass if c is still open.
   void ResumeLater(HttpConnection* c);
+  // Pace next_read_inline: calls c->ResumeRequestLoop() `passes` passes from now (callbacks that
+  // re-add themselves), if c is still open.
+  void ResumeInPasses(HttpConnection* c, int passes);
+  void set_inline_reading(bool v) { inline_reading_ = v; }
   const std::string& DateHeader();
 
   void OnConnection(int fd);
@@ -82,7 +86,7 @@ class Worker : public PassObserver {
   bool DeferAnswer(HttpConnection* c);
   void Log(const char* fmt, ...) __attribute__((format(printf, 2, 3)));
 
-  void OnPass(double now, int nevents) override;
+  void OnPass(double now, bool busy) override;
 
  private:
   int Setup();
@@ -108,6 +112,9 @@ class Worker : public PassObserver {
   std::unique_ptr<AcceptHandler> own_accept_;
   IOLoop* loop_ = nullptr;
   std::unordered_map<int, std::unique_ptr<HttpConnection>> connections_;
+  // Serial of each open connection (a closed connection's fd and address may be reused at once).
+  std::unordered_map<const HttpConnection*, std::uint64_t> serials_;
+  std::uint64_t next_serial_ = 1;
   std::vector<std::unique_ptr<HttpConnection>> graveyard_;
   // Pace: connections whose response is deferred to the next pass, and whether we are inside the
   // inline first read of a new connection (Tornado 4 answers that one at once).

@@ -1,5 +1,5 @@
 // bench:driver's sampler-cost verdict: given only when the difference is outside the noise.
-import { ratioVerdict, samplingVerdict } from '../bench/support/verdict';
+import { controlRatioVerdict, ratioVerdict, samplingVerdict } from '../bench/support/verdict';
 
 test('a cost plus its noise below the target: met', () => {
   // medians 1000 and 998: cost 0.2 %; ranges 2/1000 and 2/998 → noise ≈ 0.2 %; 0.4 % < 1 %
@@ -65,5 +65,30 @@ describe('ratioVerdict: a driver against wrk, round by round', () => {
   test('one round cannot measure the noise; mismatched rounds are an error', () => {
     expect(ratioVerdict([90], [100], 0.8).text).toMatch(/no verdict, one round/);
     expect(() => ratioVerdict([90, 80], [100], 0.8)).toThrow(/one driver rate and one wrk rate/);
+  });
+});
+
+describe('bench:fidelity pre/post ratio against a one-worker control', () => {
+  test('close to the reference and a quiet control: met', () => {
+    // |0.95 − 0.92| = 0.03, noise max |1.02 − 1|, |0.97 − 1| = 0.03: 0.06 ≤ 0.2
+    expect(controlRatioVerdict([0.9, 0.95, 1.0], [1.02, 0.97], 0.92, 0.2)).toMatch(
+      /median 0\.95 vs 0\.92 ± 0\.20, noise ± 0\.03 .*: met$/,
+    );
+  });
+
+  test('far from the reference even after the noise: NOT met', () => {
+    // |0.3 − 0.92| = 0.62, noise 0.1: 0.52 > 0.2
+    expect(controlRatioVerdict([0.3, 0.3, 0.31], [1.1, 0.95], 0.92, 0.2)).toMatch(/NOT met$/);
+  });
+
+  test('a control as noisy as the machine here gives no verdict either way', () => {
+    // noise max |0.74 − 1|, |2.91 − 1| = 1.91: neither 0.05 + 1.91 ≤ 0.2 nor 0.05 − 1.91 > 0.2
+    const v = controlRatioVerdict([0.97], [0.74, 2.91], 0.92, 0.2);
+    expect(v).toMatch(/noise ± 1\.91 .*no verdict/);
+    expect(v).not.toMatch(/met/);
+  });
+
+  test('without control runs there is no noise measure and no verdict', () => {
+    expect(controlRatioVerdict([0.92], [], 0.92, 0.2)).toMatch(/no verdict, no one-worker control/);
   });
 });

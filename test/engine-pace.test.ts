@@ -1,6 +1,7 @@
 // The pace model: workers burn the configured CPU where it is configured, count it, and nothing
 // at all when unpaced; presets come from the shipped calibration and explicit costs beat them.
 import { readFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { parseServeConfig, validateServeConfig } from '../lab/server/config';
 import {
@@ -10,7 +11,7 @@ import {
   shippedPresets,
   type PacePresets,
 } from '../lab/server/pace';
-import { churnLoad, keepAliveLoad } from './support/http-client';
+import { churnLoad, keepAliveLoad, parseResponse } from './support/http-client';
 import { sleep, startServe, stopAll } from './support/serve-process';
 
 afterEach(stopAll);
@@ -98,6 +99,71 @@ test('pre-fork: every KeyError burns the KeyError cost, and only KeyErrors do', 
   expect(t('pace_burns')).toBe(t('keyerrors'));
   expect(t('pace_us')).toBeGreaterThanOrEqual(t('keyerrors') * cost);
   expect(t('pace_us')).toBeLessThan(t('keyerrors') * (cost + 100));
+});
+
+/** Writes `requests` in one write on one connection; resolves once `count` responses came, open. */
+async function pipelined(port: number, requests: string, count: number): Promise<net.Socket> {
+  const sock = net.connect(port, '127.0.0.1');
+  await new Promise<void>((res, rej) => sock.once('connect', res).once('error', rej));
+  let buf: Buffer = Buffer.alloc(0);
+  let got = 0;
+  await new Promise<void>((res, rej) => {
+    const timer = setTimeout(() => rej(new Error(`${got} of ${count} responses in 5 s`)), 5000);
+    sock.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      for (let p = parseResponse(buf); p; p = parseResponse(buf)) {
+        expect(p.status).toBe(200);
+        buf = p.rest;
+        if (++got === count) {
+          clearTimeout(timer);
+          res();
+        }
+      }
+    });
+    sock.write(requests);
+  });
+  return sock;
+}
+
+// Tornado 4.5's request loop (HTTP1ServerConnection._server_request_loop): after each answered
+// request on a kept-alive connection the loop yields gen.moment and calls read_response, whose
+// read_until_regex tries IOStream._try_inline_read: one inline read per answered request, whether
+// it finds the next request in the buffer, in the socket, or nothing (then the fd asks for READ).
+// So with only the event cost set, the burns are one per dispatched event plus one per response.
+test('tornado4: every answered keep-alive request is followed by one inline read, paced as an event', async () => {
+  const s = await startServe(['--workers', '1', '--pace', 'tornado4', ...only({ event: 50 })]);
+  const before = await s.snapshot();
+  const get = 'GET / HTTP/1.1\r\nHost: x\r\n\r\n';
+  // Three requests in one write: the first is answered (inline at accept, or on the pass after its
+  // event), the second and third come from the stream's buffer by the inline reads that follow,
+  // and the read after the third finds nothing.
+  const a = await pipelined(s.port, get.repeat(3), 3);
+  const b = await pipelined(s.port, get.repeat(2), 2);
+  await sleep(100); // the last inline reads happen on the passes after the last answers
+  const after = await s.snapshot();
+  a.destroy();
+  b.destroy();
+  const d = (f: string) => after.workers[0]!.counters[f]! - before.workers[0]!.counters[f]!;
+  expect(d('responses_200')).toBe(5);
+  expect(d('pace_burns') - d('events_dispatched')).toBe(5);
+  expect(d('pace_us')).toBeGreaterThanOrEqual(d('pace_burns') * 50);
+});
+
+test('tornado4: a connection answered inline at accept and closed was never in epoll, and is not removed from it', async () => {
+  // The fd of a connection whose request was already there when it was accepted is answered in
+  // the accept handler and registered only when its next inline read would block; under churn it
+  // closes after its answer without ever being registered, and closing it must not ask epoll to
+  // remove it (EPOLL_CTL_DEL of an fd not in epoll fails: an epoll_ctl error). Every connection
+  // closes, and none was registered twice (EEXIST).
+  const s = await startServe(['--workers', '1', '--pace', 'tornado4', ...only({})]);
+  const r = await churnLoad({ port: s.port, total: 200, concurrency: 4 });
+  expect(r.responses).toBe(200);
+  const k = await keepAliveLoad({ port: s.port, connections: 4, perConnection: 50 });
+  expect(k.responses).toBe(200);
+  await sleep(100);
+  expect(await s.total('epoll_ctl_eexist')).toBe(0);
+  expect(await s.total('epoll_ctl_errors')).toBe(0);
+  expect(await s.total('open_connections')).toBe(0);
 });
 
 test('native burns nothing and changes nothing', async () => {

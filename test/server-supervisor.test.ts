@@ -201,6 +201,7 @@ describe('start-up order', () => {
       skipUs: 0,
       inlineRead: false,
       deferAnswer: false,
+      nextReadInline: false,
     });
   });
 

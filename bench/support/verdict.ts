@@ -77,3 +77,30 @@ export function ratioVerdict(driver: number[], wrk: number[], target: number): R
       'raise --rounds or --duration, or run on a quiet machine',
   };
 }
+
+/**
+ * A throughput ratio (pre-fork ÷ post-fork) against a reference, judged against a control ratio
+ * that is 1 but for noise (the same two set-ups with one worker, where they differ only in who
+ * created the epoll instance). The noise is the control's largest distance from 1; the verdict is
+ * `met` only when the median's distance from the reference plus the noise stays within the
+ * tolerance, `NOT met` only when that distance minus the noise exceeds it, and no verdict otherwise.
+ */
+export function controlRatioVerdict(
+  ratios: number[],
+  control: number[],
+  reference: number,
+  tolerance: number,
+): string {
+  if (ratios.length === 0) return 'no verdict: no runs';
+  const m = median(ratios);
+  const off = Math.abs(m - reference);
+  const head = `median ${fmt(m, 2)} vs ${fmt(reference, 2)} ± ${fmt(tolerance, 2)}`;
+  if (control.length === 0) {
+    return `${head}: no verdict, no one-worker control runs to measure the noise (add 1 to --workers)`;
+  }
+  const noise = Math.max(...control.map((c) => Math.abs(c - 1)));
+  const within = `${head}, noise ± ${fmt(noise, 2)} (one-worker control ${control.map((c) => fmt(c, 2)).join(', ')})`;
+  if (off + noise <= tolerance) return `${within}: met`;
+  if (off - noise > tolerance) return `${within}: NOT met`;
+  return `${within}: no verdict, the noise is too wide to tell`;
+}

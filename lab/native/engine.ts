@@ -66,6 +66,8 @@ export interface EnginePace {
   inlineRead: boolean;
   /** Answer a request read in an event handler on the next pass (Tornado's coroutines). */
   deferAnswer: boolean;
+  /** Take a keep-alive connection's next request by an inline read (Tornado 4.5's request loop). */
+  nextReadInline: boolean;
 }
 
 export type FieldKind = 'counter' | 'gauge' | 'internal';

@@ -42,6 +42,11 @@ export interface ResolvedPace extends PaceCosts {
   inlineRead: boolean;
   /** A paced preset answers a request read by an event handler on the next pass of the loop. */
   deferAnswer: boolean;
+  /**
+   * tornado4: Tornado 4.5's request loop takes a keep-alive connection's next request by an inline
+   * read one or two passes after the answer (gen.moment), not from an epoll event.
+   */
+  nextReadInline: boolean;
   /** The costs set explicitly rather than taken from the preset. */
   overridden: PaceCost[];
   /** For a paced preset: when and where its costs were calibrated. */
@@ -124,6 +129,7 @@ export function resolvePace(
     ...costs,
     inlineRead: pace !== 'native',
     deferAnswer: pace !== 'native',
+    nextReadInline: pace === 'tornado4',
     overridden,
     ...(pace === 'native' ? {} : { calibration: { date, machine, python, tornado } }),
   };

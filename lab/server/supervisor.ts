@@ -127,7 +127,17 @@ export function resolveServePace(c: ServeConfig): ResolvedPace {
 
 function enginePace(p: ResolvedPace): EnginePace {
   const { acceptUs, requestUs, eventUs, keyErrorUs, skipUs, inlineRead, deferAnswer } = p;
-  return { acceptUs, requestUs, eventUs, keyErrorUs, skipUs, inlineRead, deferAnswer };
+  const { nextReadInline } = p;
+  return {
+    acceptUs,
+    requestUs,
+    eventUs,
+    keyErrorUs,
+    skipUs,
+    inlineRead,
+    deferAnswer,
+    nextReadInline,
+  };
 }
 
 export function serverInfo(c: ServeConfig, port: number, engineVersion: string): ServerInfo {

@@ -1,0 +1,88 @@
+"""Real Tornado 4.5.3, pre-fork or post-fork, beside the paced engine on the same machine.
+
+    TORNADO45=/path/to/dir-holding-tornado python3 server.py PORT WORKERS pre-fork|post-fork OUT
+
+TORNADO45 is a directory holding the `tornado` package of tag v4.5.3 (no registry here has it;
+`git --git-dir=<tornado clone> archive v4.5.3 tornado | tar x`). Python 3.10+ removed the
+collections aliases Tornado 4.5 imports; they are put back before the import. The parent binds
+the socket and (pre-fork) creates the IOLoop and adds the socket before forking, as the lab's
+pre-fork. Each worker logs as Tornado does (tracebacks of every KeyError to OUT.wN.log, the
+access log off) and on SIGTERM writes OUT.wN.json: accepted connections, requests, KeyErrors,
+the split 1 s in, epoll_wait calls and the events they returned (pre-fork), and its CPU seconds.
+Load it with `wrk -t1 -c32 -d10s --timeout 2s [-H 'Connection: close'] http://127.0.0.1:PORT/`.
+"""
+import collections, collections.abc, sys, os, signal, json, logging, time
+for n in ("MutableMapping", "Mapping", "Sequence", "Callable", "MutableSet", "Iterable"):
+    setattr(collections, n, getattr(collections.abc, n))
+sys.path.insert(0, os.environ["TORNADO45"])
+import tornado, tornado.ioloop, tornado.web, tornado.httpserver, tornado.netutil, tornado.log
+assert tornado.version == "4.5.3", tornado.version
+port, workers, mode, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+stats = {"accepts": 0, "requests": 0, "keyerrors": 0, "split_at_1s": None}
+class KeyErrorCount(logging.Filter):
+    def filter(self, rec):
+        if rec.exc_info and rec.exc_info[0] is KeyError:
+            stats["keyerrors"] += 1
+        return True
+tornado.log.app_log.addFilter(KeyErrorCount())
+class Hello(tornado.web.RequestHandler):
+    def compute_etag(self): return None
+    def get(self):
+        stats["requests"] += 1
+        self.finish("Hello, world\n")
+class Server(tornado.httpserver.HTTPServer):
+    def handle_stream(self, stream, address):
+        stats["accepts"] += 1
+        return super().handle_stream(stream, address)
+app = tornado.web.Application([(r"/", Hello)])
+socks = tornado.netutil.bind_sockets(port, "127.0.0.1")
+class EpollSpy:
+    def __init__(self, impl): self.impl = impl
+    def fileno(self): return self.impl.fileno()
+    def close(self): self.impl.close()
+    def register(self, fd, ev): stats["reg"] = stats.get("reg", 0) + 1; return self.impl.register(fd, ev)
+    def modify(self, fd, ev): stats["mod"] = stats.get("mod", 0) + 1; return self.impl.modify(fd, ev)
+    def unregister(self, fd): return self.impl.unregister(fd)
+    def poll(self, timeout):
+        r = self.impl.poll(timeout)
+        h = tornado.ioloop.IOLoop.current()._handlers
+        stats["polls"] = stats.get("polls", 0) + 1
+        stats["events"] = stats.get("events", 0) + len(r)
+        unk = sum(1 for fd, _ in r if fd not in h)
+        stats["unknown"] = stats.get("unknown", 0) + unk
+        if r and unk == len(r): stats["only_unknown_polls"] = stats.get("only_unknown_polls", 0) + 1
+        return r
+if mode == "pre-fork":
+    loop = tornado.ioloop.IOLoop.current()
+    loop._impl = EpollSpy(loop._impl)
+    server = Server(app)
+    server.add_sockets(socks)
+kids = []
+for i in range(workers):
+    pid = os.fork()
+    if pid == 0:
+        logf = open(f"{out}.w{i}.log", "w")
+        os.dup2(logf.fileno(), 2)
+        tornado.log.enable_pretty_logging(); logging.getLogger('tornado.access').setLevel(logging.WARNING)
+        if mode == "post-fork":
+            tornado.ioloop.IOLoop.clear_instance(); tornado.ioloop.IOLoop.clear_current()
+            server = Server(app); server.add_sockets(socks)
+        loop = tornado.ioloop.IOLoop.current()
+        def dump(*_):
+            t = os.times()
+            stats["cpu_s"] = t.user + t.system
+            with open(f"{out}.w{i}.json", "w") as f: json.dump(stats, f)
+            os._exit(0)
+        signal.signal(signal.SIGTERM, dump)  # not through the loop: its waker pipe is shared pre-fork
+        def at1s():
+            stats["split_at_1s"] = stats["accepts"]
+        loop.call_later(1.0, at1s)
+        loop.start()
+        os._exit(0)
+    kids.append(pid)
+signal.signal(signal.SIGTERM, lambda *a: [os.kill(k, signal.SIGTERM) for k in kids])
+print("READY", flush=True)
+for k in kids:
+    while True:
+        try: os.waitpid(k, 0); break
+        except InterruptedError: continue
