@@ -86,8 +86,9 @@ describe('isolation: pinned', () => {
     try {
       expect(d.pid).toBeGreaterThan(0);
       // taskset sets the affinity, then execs node: wait (bounded) until node runs in that pid.
+      // Mid-exec the cmdline reads as taskset's, or empty for a moment.
       const argv0 = () => readFileSync(`/proc/${d.pid}/cmdline`, 'utf8').split('\0')[0]!;
-      for (let i = 0; i < 100 && argv0().endsWith('taskset'); i++) {
+      for (let i = 0; i < 100 && argv0() !== process.execPath; i++) {
         await new Promise((r) => setTimeout(r, 20));
       }
       expect(argv0()).toBe(process.execPath);
