@@ -3,6 +3,7 @@
 // (t0) and when the answer came (t1). If the answer was taken halfway, the engine's clock minus
 // the lab's is `remote − (t0 + t1) / 2`, known to within half the round trip. Of several
 // exchanges, the one with the smallest round trip is kept (the least queueing, the tightest bound).
+import { createInterface } from 'node:readline';
 import { PassThrough, type Duplex } from 'node:stream';
 import type { DockerRuntime } from './docker-runtime';
 import { LABEL_ROLE, serverLabels } from './labels';
@@ -95,35 +96,23 @@ export async function measureClockOffset(
     stream.on('error', () => undefined);
     const out = new PassThrough();
     runtime.docker.modem.demuxStream(stream, out, new PassThrough());
-    const lines: string[] = [];
-    let waiting: ((line: string) => void) | null = null;
-    let buffered = '';
-    out.setEncoding('utf8');
-    out.on('data', (chunk: string) => {
-      buffered += chunk;
-      const parts = buffered.split('\n');
-      buffered = parts.pop() ?? '';
-      for (const p of parts) {
-        if (waiting) {
-          const w = waiting;
-          waiting = null;
-          w(p);
-        } else lines.push(p);
-      }
-    });
-    const nextLine = (): Promise<string> =>
-      new Promise((resolve, reject) => {
-        const queued = lines.shift();
-        if (queued !== undefined) return resolve(queued);
-        const t = setTimeout(() => {
-          waiting = null;
-          reject(new Error(`the clock probe did not answer within ${ANSWER_TIMEOUT_MS} ms`));
-        }, ANSWER_TIMEOUT_MS);
-        waiting = (line) => {
-          clearTimeout(t);
-          resolve(line);
-        };
+    const lines = createInterface({ input: out, crlfDelay: Infinity })[Symbol.asyncIterator]();
+    const nextLine = async (): Promise<string> => {
+      let t: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => {
+        t = setTimeout(
+          () => reject(new Error(`the clock probe did not answer within ${ANSWER_TIMEOUT_MS} ms`)),
+          ANSWER_TIMEOUT_MS,
+        );
       });
+      try {
+        const next = await Promise.race([lines.next(), late]);
+        if (next.done) throw new Error('the clock probe ended its output');
+        return next.value;
+      } finally {
+        clearTimeout(t);
+      }
+    };
     await container.start();
     const first = await nextLine();
     if (first !== 'ready') throw new Error(`the clock probe said ${JSON.stringify(first)}`);

@@ -5,6 +5,7 @@
 // it). The lab talks to it over the attached stdio: its messages one JSON line each on stdin,
 // the worker's on stdout; stderr goes to a log file in the run folder.
 import { createWriteStream } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { PassThrough, type Duplex } from 'node:stream';
 import type { DockerRuntime } from './docker-runtime';
 import { LABEL_ROLE, serverLabels } from './labels';
@@ -107,16 +108,9 @@ export async function startDriverContainer(
     const log = createWriteStream(o.logFile, { flags: 'a' });
     err.pipe(log, { end: false });
     const listeners: Array<(line: string) => void> = [];
-    let buffered = '';
-    out.setEncoding('utf8');
-    out.on('data', (chunk: string) => {
-      buffered += chunk;
-      const lines = buffered.split('\n');
-      buffered = lines.pop() ?? '';
-      for (const line of lines) {
-        if (line.startsWith('{')) listeners.forEach((l) => l(line));
-        else log.write(line + '\n');
-      }
+    createInterface({ input: out, crlfDelay: Infinity }).on('line', (line) => {
+      if (line.startsWith('{')) listeners.forEach((l) => l(line));
+      else log.write(line + '\n');
     });
     stream.on('error', () => undefined);
     await container.start();
