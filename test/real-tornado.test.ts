@@ -96,8 +96,17 @@ describe('servers/tornado: routes as the engine', () => {
   test('/metrics uses the engine series for every field it exports', async () => {
     const s = await startTornado({ workers: 2 });
     await get(s, '/');
+    // The request is counted when Tornado logs it, just after the client has the response: wait
+    // (bounded) until it is, so that /metrics and the snapshot read the same counts.
+    const snap = await waitFor(
+      'the request counted',
+      async () => {
+        const v = await s.snapshot();
+        return v.workers.reduce((n, w) => n + (w.counters.requests ?? 0), 0) === 1 ? v : undefined;
+      },
+      5_000,
+    );
     const text = await s.metrics();
-    const snap = await s.snapshot();
     const lines = text.split('\n').filter((l) => l.startsWith('forklab_'));
     // The engine's series a field becomes: name plus its fixed labels.
     const engineSeries = new Map<string, string>();

@@ -13,6 +13,23 @@ import {
   type TargetSpec,
 } from './runtime';
 
+/**
+ * How long the ready line may take to reach the log after /healthz answered 200: every kind of
+ * server prints it just after it starts answering, and the log is written through a pipe (or
+ * Docker's log stream) that can lag a loaded machine's HTTP answer by a scheduling slice.
+ */
+const READY_LINE_TIMEOUT_MS = 3000;
+
+/** The server's ready line, waited for (bounded) in its log; undefined if it never came. */
+async function readyLineOf(logFile: string): Promise<ReadyLine | undefined> {
+  const deadline = Date.now() + READY_LINE_TIMEOUT_MS;
+  for (;;) {
+    const ready = readReadyLine(logFile);
+    if (ready || Date.now() >= deadline) return ready;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 /** A started server as the base sees it: stoppable, waitable, with a ready line to fill in. */
 export type BaseServer = StartedServer & WaitTarget & { ready: ReadyLine | undefined };
 
@@ -58,7 +75,7 @@ export abstract class RuntimeBase<S extends BaseServer> {
         spec.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS,
         this.reachHost(),
       ).waitUntilReady(server);
-      server.ready = readReadyLine(server.logFile);
+      server.ready = await readyLineOf(server.logFile);
       return server;
     } catch (err) {
       await server.stop().catch(() => undefined);
