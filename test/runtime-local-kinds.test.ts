@@ -9,6 +9,7 @@ import type { StartedServer } from '../lab/runtime/runtime';
 import { newRunId } from '../lab/runtime/session';
 import { realTargetLaunch } from '../lab/scenario/target-kinds';
 import type { ServerSnapshot } from '../lab/server/snapshot';
+import { waitFor } from './support/serve-process';
 
 jest.setTimeout(60_000);
 const runtime = new LocalRuntime({ stopTimeoutMs: 3000 });
@@ -104,7 +105,16 @@ test('command: your own pre-forking server, its workers found and probed from /p
   // The workers are the server's own: /pid names one of them.
   const who = (await (await fetch(`http://127.0.0.1:${s.port}/pid`)).json()) as { pid: number };
   expect(pids).toContain(who.pid);
-  const snap = await snapshot(s);
+  // The ready line comes once the workers exist; one may still be setting up and not yet have
+  // slept in epoll_wait (its first voluntary switch): wait for that, bounded.
+  const snap = await waitFor(
+    'every worker has slept once',
+    async () => {
+      const v = await snapshot(s);
+      return v.workers.every((w) => (w.counters.nvcsw ?? 0) > 0) ? v : undefined;
+    },
+    10_000,
+  );
   expect(snap.config).toMatchObject({ kind: 'command', workers: 2, port: s.port });
   for (const w of snap.workers) {
     expect(w.up).toBe(true);
