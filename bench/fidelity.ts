@@ -6,6 +6,17 @@
 //
 //   npm run bench:fidelity -- [--rounds 3] [--duration 10] [--workers 1,2] [--pace tornado4]
 //                             [--loads keep-alive,churn]
+//   npm run bench:fidelity -- --against tornado6 [--rounds 3] [--duration 10] [--workers 1,2,4]
+//                             [--loads keep-alive]
+//
+// --against tornado6 runs the paced `asyncio` engine (flavour asyncio) and real Tornado 6.2
+// (servers/tornado/app.py under Debian's python3, the same counters) under the same wrk load, in
+// the same rounds: per N and load, engine pre/post and Tornado pre/post one after the other (the
+// order alternates by round). It prints both side by side: unknown-fd events per 1000 requests,
+// requests per worker (shares), CPU µs per request (the workers' getrusage over the wrk run) and the
+// pre/post req/s ratio. N = 1 is the control: with one worker pre- and post-fork differ only in who
+// created the epoll instance, so its ratios (engine's and Tornado's together) measure the noise the
+// verdict on the engine's ratio against Tornado's allows for. Defaults: N = 1, 2, 4; keep-alive.
 //
 // Every run starts a fresh server (a fresh accept race, as each reference run was a fresh
 // Tornado), and pre-fork and post-fork alternate within a round so that drift hits both. KeyErrors
@@ -14,6 +25,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { DEBIAN_PYTHON, TORNADO_APP } from '../lab/runtime/server-commands';
 import { killAllNow, startChild, stopAll, stopChild, waitForHttp } from './support/children';
 import { controlRatioVerdict } from './support/verdict';
 import { runWrk } from './support/wrk';
@@ -22,6 +34,8 @@ const REPO = path.resolve(__dirname, '..');
 
 type Load = 'keep-alive' | 'churn';
 type LoopCreation = 'pre-fork' | 'post-fork';
+/** What serves: the paced engine, or real Tornado 6.2 (servers/tornado/app.py). */
+type Kind = 'engine' | 'tornado';
 
 /** Real Tornado 4.5.3, N = 2, median [min–max] of 3 runs, measured on a machine of this kind. */
 const REFERENCE: Record<Load, { keyErrors: [number, number, number]; ratio: number }> = {
@@ -37,6 +51,8 @@ interface Options {
   workers: number[];
   pace: string;
   loads: Load[];
+  /** Real Tornado 6.2 beside the paced asyncio engine. */
+  against: 'tornado6' | undefined;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -45,9 +61,10 @@ function parseOptions(argv: string[]): Options {
     options: {
       rounds: { type: 'string', default: '3' },
       duration: { type: 'string', default: '10' },
-      workers: { type: 'string', default: '1,2' },
-      pace: { type: 'string', default: 'tornado4' },
-      loads: { type: 'string', default: 'keep-alive,churn' },
+      workers: { type: 'string' },
+      pace: { type: 'string' },
+      loads: { type: 'string' },
+      against: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -55,7 +72,9 @@ function parseOptions(argv: string[]): Options {
   if (values.help) {
     console.log(
       'usage: npm run bench:fidelity -- [--rounds 3] [--duration 10] [--workers 1,2] ' +
-        '[--pace tornado4|asyncio|native] [--loads keep-alive,churn]',
+        '[--pace tornado4|asyncio|native] [--loads keep-alive,churn]\n' +
+        '       npm run bench:fidelity -- --against tornado6 [--rounds 3] [--duration 10] ' +
+        '[--workers 1,2,4] [--loads keep-alive]',
     );
     process.exit(0);
   }
@@ -65,28 +84,43 @@ function parseOptions(argv: string[]): Options {
       throw new Error(`--${name}: an integer from ${min} to ${max}, got ${JSON.stringify(text)}`);
     return n;
   };
-  const loads = values.loads.split(',').map((l) => l.trim());
+  if (values.against !== undefined && values.against !== 'tornado6')
+    throw new Error(
+      `--against: tornado6 (real Tornado 6.2), got ${JSON.stringify(values.against)}`,
+    );
+  const against = values.against;
+  if (against && values.pace !== undefined && values.pace !== 'asyncio')
+    throw new Error(`--against tornado6 runs --pace asyncio; drop --pace ${values.pace}`);
+  const pace = values.pace ?? (against ? 'asyncio' : 'tornado4');
+  const loads = (values.loads ?? (against ? 'keep-alive' : 'keep-alive,churn'))
+    .split(',')
+    .map((l) => l.trim());
   for (const l of loads) {
     if (l !== 'keep-alive' && l !== 'churn')
       throw new Error(`--loads: keep-alive and/or churn, got ${JSON.stringify(l)}`);
   }
-  if (!['native', 'tornado4', 'asyncio'].includes(values.pace))
-    throw new Error(`--pace: native, tornado4 or asyncio, got ${JSON.stringify(values.pace)}`);
+  if (!['native', 'tornado4', 'asyncio'].includes(pace))
+    throw new Error(`--pace: native, tornado4 or asyncio, got ${JSON.stringify(pace)}`);
   return {
     rounds: int('rounds', values.rounds, 1, 100),
     durationSec: int('duration', values.duration, 1, 600),
-    workers: values.workers.split(',').map((w) => int('workers', w.trim(), 1, 64)),
-    pace: values.pace,
+    workers: (values.workers ?? (against ? '1,2,4' : '1,2'))
+      .split(',')
+      .map((w) => int('workers', w.trim(), 1, 64)),
+    pace,
     loads: loads as Load[],
+    against,
   };
 }
 
 interface Snapshot {
-  pace: { pace: string } & Record<string, unknown>;
+  /** The engine's pace; absent for Tornado. */
+  pace?: { pace: string } & Record<string, unknown>;
   workers: { counters: Record<string, number> }[];
 }
 
 interface Run {
+  kind: Kind;
   workers: number;
   load: Load;
   loop: LoopCreation;
@@ -104,6 +138,8 @@ interface Run {
   passesPerWorker: number[];
   eventsPerWorker: number[];
   timeouts: number;
+  /** The workers' user + system CPU over the run, µs (getrusage, published every 250 ms). */
+  cpuUs: number;
   paceShare: number;
   /** Involuntary context switches of the workers per 1000 requests: preemption by other load. */
   preemptedPer1000: number;
@@ -120,15 +156,8 @@ async function snapshot(metricsPort: number): Promise<Snapshot> {
 const sum = (s: Snapshot, field: string): number =>
   s.workers.reduce((a, w) => a + (w.counters[field] ?? 0), 0);
 
-async function runOnce(
-  opts: Options,
-  workers: number,
-  load: Load,
-  loop: LoopCreation,
-): Promise<{ run: Run; pace: Snapshot['pace'] }> {
-  let onReady: (r: { port: number; metricsPort: number }) => void = () => {};
-  const ready = new Promise<{ port: number; metricsPort: number }>((r) => (onReady = r));
-  const args = [
+function engineArgs(opts: Options, workers: number, loop: LoopCreation): string[] {
+  return [
     path.join(REPO, 'bin', 'forklab.js'),
     'serve',
     '--workers',
@@ -148,7 +177,39 @@ async function runOnce(
     '--name',
     `fidelity-${loop}`,
   ];
-  const child = startChild('engine', process.execPath, args, {
+}
+
+/** servers/tornado/app.py: real Tornado 6.2 with the engine's counters and placement flags. */
+function tornadoArgs(workers: number, loop: LoopCreation): string[] {
+  return [
+    path.join(REPO, TORNADO_APP),
+    '--workers',
+    String(workers),
+    '--loop-creation',
+    loop,
+    '--port',
+    '0',
+    '--metrics-port',
+    '0',
+    '--name',
+    `fidelity-tornado-${loop}`,
+  ];
+}
+
+async function runOnce(
+  opts: Options,
+  kind: Kind,
+  workers: number,
+  load: Load,
+  loop: LoopCreation,
+): Promise<{ run: Run; pace: Snapshot['pace'] }> {
+  let onReady: (r: { port: number; metricsPort: number }) => void = () => {};
+  const ready = new Promise<{ port: number; metricsPort: number }>((r) => (onReady = r));
+  const [command, args] =
+    kind === 'engine'
+      ? [process.execPath, engineArgs(opts, workers, loop)]
+      : [DEBIAN_PYTHON, tornadoArgs(workers, loop)];
+  const child = startChild(kind, command, args, {
     cwd: REPO,
     onLine: (line) => {
       const m = /^FORKLAB_READY (\{.*\})\s*$/.exec(line);
@@ -186,6 +247,7 @@ async function runOnce(
     return {
       pace: after.pace,
       run: {
+        kind,
         workers,
         load,
         loop,
@@ -203,12 +265,15 @@ async function runOnce(
         passesPerWorker: perWorker('loop_passes'),
         eventsPerWorker: perWorker('epoll_events'),
         timeouts: wrk.socketErrors?.timeout ?? 0,
+        cpuUs: cpu,
         paceShare: cpu > 0 ? d('pace_us') / cpu : 0,
         preemptedPer1000: requests > 0 ? (1000 * d('nivcsw')) / requests : 0,
       },
     };
   } catch (e) {
-    throw new Error(`${loop} N=${workers} ${load}: ${(e as Error).message}\n${child.output()}`);
+    throw new Error(
+      `${kind} ${loop} N=${workers} ${load}: ${(e as Error).message}\n${child.output()}`,
+    );
   } finally {
     await stopChild(child);
   }
@@ -225,17 +290,73 @@ function median(xs: number[]): number {
 
 const per1000 = (r: Run): number => (r.requests > 0 ? (1000 * r.keyErrors) / r.requests : 0);
 
+const unknownPer1000 = (r: Run): number => (r.requests > 0 ? (1000 * r.unknownFd) / r.requests : 0);
+const cpuPerRequest = (r: Run): number => (r.requests > 0 ? r.cpuUs / r.requests : 0);
+/** Each worker's share of the requests, in %. */
+const shares = (r: Run): string =>
+  r.perWorker.map((n) => fmt(r.requests > 0 ? (100 * n) / r.requests : 0)).join('/');
+
 function describe(r: Run): string {
   return (
-    `${r.loop.padEnd(9)} ${fmt(r.rps).padStart(6)} req/s  ` +
+    `${r.kind === 'tornado' ? 'tornado ' : ''}${r.loop.padEnd(9)} ${fmt(r.rps).padStart(6)} req/s  ` +
     `KeyErrors/1000 ${fmt(per1000(r), 2).padStart(8)}  unknown-fd ${fmt(r.unknownFd).padStart(9)}  ` +
     `per worker ${r.perWorker.map((n) => fmt(n)).join('/')} ` +
     `(connections ${r.acceptsPerWorker.map((n) => fmt(n)).join('/')}, ` +
     `open at 1 s ${r.openAt1sPerWorker.map((n) => fmt(n)).join('/')})  ` +
     `polls ${r.passesPerWorker.map((n) => fmt(n)).join('/')} events ${r.eventsPerWorker.map((n) => fmt(n)).join('/')}  ` +
-    `timeouts ${r.timeouts}  ` +
+    `timeouts ${r.timeouts}  unknown-fd/1000 ${fmt(unknownPer1000(r), 0)}  ` +
+    `CPU µs/request ${fmt(cpuPerRequest(r), 1)}  ` +
     `pace ${fmt(100 * r.paceShare)} % of CPU  preempted/1000 ${fmt(r.preemptedPer1000, 1)}`
   );
+}
+
+/** The --against tornado6 summary: engine and Tornado side by side, per N and load. */
+function summariseAgainstTornado(opts: Options, runs: Run[]): void {
+  console.log('summary (medians over the rounds [min–max]; engine = paced asyncio, tornado = 6.2)');
+  const of = (kind: Kind, workers: number, load: Load, loop: LoopCreation): Run[] =>
+    runs.filter(
+      (r) => r.kind === kind && r.workers === workers && r.load === load && r.loop === loop,
+    );
+  const range = (xs: number[], digits: number): string =>
+    `${fmt(median(xs), digits)} [${fmt(Math.min(...xs), digits)}–${fmt(Math.max(...xs), digits)}]`;
+  const ratiosOf = (kind: Kind, workers: number, load: Load): number[] => {
+    const post = of(kind, workers, load, 'post-fork');
+    return of(kind, workers, load, 'pre-fork').map((r, i) => r.rps / (post[i]?.rps ?? NaN));
+  };
+  for (const load of opts.loads) {
+    // The one-worker ratios of both servers: the noise the ratio verdict allows for.
+    const control = opts.workers.includes(1)
+      ? [...ratiosOf('engine', 1, load), ...ratiosOf('tornado', 1, load)]
+      : [];
+    for (const workers of opts.workers) {
+      console.log(`  N=${workers} ${load}`);
+      for (const loop of ['pre-fork', 'post-fork'] as const) {
+        for (const kind of ['engine', 'tornado'] as const) {
+          const rs = of(kind, workers, load, loop);
+          if (rs.length === 0) continue;
+          console.log(
+            `    ${kind.padEnd(7)} ${loop.padEnd(9)} unknown-fd/1000 ${range(rs.map(unknownPer1000), 0)}  ` +
+              `CPU µs/request ${range(rs.map(cpuPerRequest), 1)}  ` +
+              `req/s ${range(
+                rs.map((r) => r.rps),
+                0,
+              )}  shares % ${rs.map(shares).join(', ')}`,
+          );
+        }
+      }
+      const eng = ratiosOf('engine', workers, load);
+      const tor = ratiosOf('tornado', workers, load);
+      console.log(
+        `    pre/post req/s: engine ${range(eng, 2)}, tornado ${range(tor, 2)}` +
+          (workers === 1 ? ' (the control)' : ''),
+      );
+      if (workers > 1 && eng.length > 0 && tor.length > 0) {
+        console.log(
+          `      engine's ratio against Tornado's: ${controlRatioVerdict(eng, control, median(tor), RATIO_TOLERANCE)}`,
+        );
+      }
+    }
+  }
 }
 
 async function main(): Promise<number> {
@@ -248,7 +369,7 @@ async function main(): Promise<number> {
     });
   }
   console.log(
-    `bench:fidelity: --pace ${opts.pace}, wrk -t1 -c32 -d${opts.durationSec}s --timeout 2s, ` +
+    `bench:fidelity: --pace ${opts.pace}${opts.against ? ` --against ${opts.against}` : ''}, wrk -t1 -c32 -d${opts.durationSec}s --timeout 2s, ` +
       `${opts.rounds} round(s), N = ${opts.workers.join(', ')}, loads ${opts.loads.join(', ')}`,
   );
   const loadAvg = (): string =>
@@ -270,9 +391,14 @@ async function main(): Promise<number> {
         const order: LoopCreation[] =
           round % 2 === 1 ? ['pre-fork', 'post-fork'] : ['post-fork', 'pre-fork'];
         console.log(`\nround ${round}: N=${workers} ${load} (load average ${loadAvg()})`);
-        for (const loop of order) {
-          const { run, pace } = await runOnce(opts, workers, load, loop);
-          if (!paceShown) {
+        const kinds: Kind[] = !opts.against
+          ? ['engine']
+          : round % 2 === 1
+            ? ['engine', 'tornado']
+            : ['tornado', 'engine'];
+        for (const [kind, loop] of kinds.flatMap((k) => order.map((l) => [k, l] as const))) {
+          const { run, pace } = await runOnce(opts, kind, workers, load, loop);
+          if (!paceShown && pace) {
             console.log(`  pace: ${JSON.stringify(pace)}`);
             paceShown = true;
           }
@@ -284,6 +410,10 @@ async function main(): Promise<number> {
   }
 
   console.log(`\nload average at end ${loadAvg()}`);
+  if (opts.against) {
+    summariseAgainstTornado(opts, runs);
+    return 0;
+  }
   console.log('summary (medians over the rounds; reference: real Tornado 4.5.3, N = 2)');
   // With one worker, pre-fork and post-fork differ only in who created the epoll instance: their
   // ratio is 1 but for run-to-run noise, which makes it the measure of that noise.
