@@ -91,6 +91,7 @@ EngineConfig ConfigFromJs(const Napi::Object& o) {
   Napi::Value pv = o.Get("pace");
   if (!pv.IsObject()) throw Napi::TypeError::New(o.Env(), "engine config: pace must be an object");
   Napi::Object p = pv.As<Napi::Object>();
+  c.pace.cold_us = static_cast<int>(IntField(p, "coldUs"));
   c.pace.accept_us = static_cast<int>(IntField(p, "acceptUs"));
   c.pace.request_us = static_cast<int>(IntField(p, "requestUs"));
   c.pace.event_us = static_cast<int>(IntField(p, "eventUs"));

@@ -30,6 +30,7 @@ std::vector<std::string> Validate(const EngineConfig& c) {
   AtLeast(&errs, "clientBodyTimeoutMs", c.client_body_timeout_ms, 1);
   AtLeast(&errs, "keepaliveTimeoutMs", c.keepalive_timeout_ms, 1);
   AtLeast(&errs, "sendTimeoutMs", c.send_timeout_ms, 1);
+  AtLeast(&errs, "pace.coldUs", c.pace.cold_us, 0);
   AtLeast(&errs, "pace.acceptUs", c.pace.accept_us, 0);
   AtLeast(&errs, "pace.requestUs", c.pace.request_us, 0);
   AtLeast(&errs, "pace.eventUs", c.pace.event_us, 0);

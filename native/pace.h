@@ -22,6 +22,13 @@ constexpr int kMaxPaceUs = 100000;
 
 // Microseconds of CPU per occurrence; 0 = no burn (the native engine).
 struct PaceCosts {
+  // Once per worker, on its first connection accepted: a forked interpreter's cold start. Its first
+  // connection runs code paths the parent never ran, and every object it touches is written
+  // (reference counts, specialisation), so each touched page is copied: ~20 ms of CPU for
+  // Tornado 4.5.3 against ~0.8 ms once warm (scripts/calibrate/cold_start.py). Burned in the
+  // accept loop before the accept cost, so that while the first workers awake sit in it, a burst
+  // of connections goes to whichever comes out first, as in a real pre-forked Tornado.
+  int cold_us = 0;
   // Per connection accepted: socket object, IOStream and HTTP connection set-up, before the first
   // read (Tornado runs this inside its accept loop, between two accept calls).
   int accept_us = 0;

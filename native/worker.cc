@@ -267,6 +267,10 @@ int Worker::Run() {
 }
 
 void Worker::OnConnection(int fd) {
+  if (!accepted_any_) {
+    accepted_any_ = true;
+    Pace(slot_, config_->pace.cold_us);
+  }
   Pace(slot_, config_->pace.accept_us);
   auto owned = std::make_unique<HttpConnection>(this, fd, loop_->now());
   HttpConnection* conn = owned.get();

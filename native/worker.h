@@ -121,6 +121,7 @@ class Worker : public PassObserver {
   std::vector<HttpConnection*> answers_;
   std::vector<HttpConnection*> answering_;  // the batch AnswerDeferred is going through
   bool inline_reading_ = false;
+  bool accepted_any_ = false;  // pace cold_us: burned on the first connection only
   void AnswerDeferred();
   std::unique_ptr<char[]> read_buffer_;
   int reserve_fd_ = -1;

@@ -21,10 +21,10 @@ const onDisk = (): PacePresets => JSON.parse(readFileSync(PRESETS_FILE, 'utf8'))
 
 /** Every cost 0 except the ones given: the burns can then be attributed to one place. */
 function only(
-  costs: Partial<Record<'accept' | 'request' | 'event' | 'keyerror' | 'skip', number>>,
+  costs: Partial<Record<'cold' | 'accept' | 'request' | 'event' | 'keyerror' | 'skip', number>>,
 ) {
   const args: string[] = [];
-  for (const c of ['accept', 'request', 'event', 'keyerror', 'skip'] as const)
+  for (const c of ['cold', 'accept', 'request', 'event', 'keyerror', 'skip'] as const)
     args.push(`--pace-${c}-us`, String(costs[c] ?? 0));
   return args;
 }
@@ -71,6 +71,39 @@ test('each accepted connection burns the accept cost once (churn, tornado4 inlin
   expect(d('pace_burns')).toBe(300);
   expect(d('pace_us')).toBeGreaterThanOrEqual(300 * cost);
   expect(d('pace_us')).toBeLessThan(300 * (cost + 100));
+});
+
+test('each worker burns the cold-start cost once, on its first connection, and never again', async () => {
+  const cost = 30_000;
+  const s = await startServe(['--workers', '2', '--pace', 'tornado4', ...only({ cold: cost })]);
+  const first = await s.snapshot();
+  for (const w of first.workers) expect(w.counters.pace_burns).toBe(0); // nothing before a connection
+  const r1 = await churnLoad({ port: s.port, total: 60, concurrency: 4 });
+  expect(r1.responses).toBe(60);
+  const mid = await s.snapshot();
+  let served = 0;
+  for (const w of mid.workers) {
+    const accepted = w.counters.accepts_ok!;
+    if (accepted === 0) {
+      expect(w.counters.pace_burns).toBe(0);
+      continue;
+    }
+    served++;
+    expect(w.counters.pace_burns).toBe(1);
+    expect(w.counters.pace_us).toBeGreaterThanOrEqual(cost);
+    expect(w.counters.pace_us).toBeLessThan(cost + 5_000);
+  }
+  expect(served).toBeGreaterThanOrEqual(1);
+  // A second burst: every worker that already had a connection burns nothing more.
+  const r2 = await churnLoad({ port: s.port, total: 60, concurrency: 4 });
+  expect(r2.responses).toBe(60);
+  const last = await s.snapshot();
+  for (const [i, w] of last.workers.entries()) {
+    const hadOne = mid.workers[i]!.counters.accepts_ok! > 0;
+    const hasOne = w.counters.accepts_ok! > 0;
+    expect(w.counters.pace_burns).toBe(hasOne ? 1 : 0);
+    if (hadOne) expect(w.counters.pace_us).toBe(mid.workers[i]!.counters.pace_us);
+  }
 });
 
 test('pre-fork: every KeyError burns the KeyError cost, and only KeyErrors do', async () => {

@@ -57,6 +57,8 @@ export interface EngineConfig {
 }
 
 export interface EnginePace {
+  /** Once per worker, on its first connection: the forked interpreter's cold start. */
+  coldUs: number;
   acceptUs: number;
   requestUs: number;
   eventUs: number;

@@ -12,6 +12,7 @@ export interface ServeConfig extends Omit<EngineConfig, 'pace'> {
   /** The pace model: native (no burn), or the calibrated costs of tornado4 or asyncio. */
   pace: PaceName;
   /** Explicit costs in µs of CPU, each beating the preset's; -1 takes the preset's. */
+  paceColdUs: number;
   paceAcceptUs: number;
   paceRequestUs: number;
   paceEventUs: number;
@@ -38,6 +39,7 @@ export const ON_EEXIST = ['fail', 'ignore'] as const satisfies readonly OnEexist
 
 /** The explicit-cost fields of ServeConfig, by the cost they set. */
 export const PACE_COST_FIELDS = {
+  coldUs: 'paceColdUs',
   acceptUs: 'paceAcceptUs',
   requestUs: 'paceRequestUs',
   eventUs: 'paceEventUs',
@@ -228,6 +230,15 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
     value: PACES.join('|'),
     default: 'native',
     help: 'CPU the workers burn where the framework spends it: native (none), or the costs calibrated for tornado4 or asyncio (lab/server/pace-presets.json, npm run calibrate)',
+  },
+  {
+    key: 'paceColdUs',
+    flag: '--pace-cold-us',
+    env: 'FORKLAB_PACE_COLD_US',
+    kind: { type: 'int', min: 0, max: MAX_PACE_US, alt: [-1, 'the --pace preset'] },
+    default: -1,
+    value: 'US',
+    help: "CPU µs a worker burns once, on its first connection: the forked interpreter's cold start (beats the preset)",
   },
   {
     key: 'paceAcceptUs',

@@ -11,7 +11,14 @@ export const PACES = ['native', 'tornado4', 'asyncio'] as const;
 export type PaceName = (typeof PACES)[number];
 
 /** The costs, in microseconds of CPU per occurrence. */
-export const PACE_COSTS = ['acceptUs', 'requestUs', 'eventUs', 'keyErrorUs', 'skipUs'] as const;
+export const PACE_COSTS = [
+  'coldUs',
+  'acceptUs',
+  'requestUs',
+  'eventUs',
+  'keyErrorUs',
+  'skipUs',
+] as const;
 export type PaceCost = (typeof PACE_COSTS)[number];
 
 export type PaceCosts = Record<PaceCost, number>;
@@ -54,6 +61,7 @@ export interface ResolvedPace extends PaceCosts {
 }
 
 export const NATIVE_COSTS: Readonly<PaceCosts> = Object.freeze({
+  coldUs: 0,
   acceptUs: 0,
   requestUs: 0,
   eventUs: 0,

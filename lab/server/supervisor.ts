@@ -126,9 +126,10 @@ export function resolveServePace(c: ServeConfig): ResolvedPace {
 }
 
 function enginePace(p: ResolvedPace): EnginePace {
-  const { acceptUs, requestUs, eventUs, keyErrorUs, skipUs, inlineRead, deferAnswer } = p;
+  const { coldUs, acceptUs, requestUs, eventUs, keyErrorUs, skipUs, inlineRead, deferAnswer } = p;
   const { nextReadInline } = p;
   return {
+    coldUs,
     acceptUs,
     requestUs,
     eventUs,
