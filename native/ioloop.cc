@@ -5,6 +5,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cassert>
 #include <cerrno>
 #include <cmath>
@@ -209,7 +210,15 @@ void IOLoop::Start(const sigset_t* sigmask) {
     }
     if (stopped_) break;
 
-    int n = epoll_pwait(epfd_, events_buf_.data(), kMaxEvents, PollTimeoutMs(), sigmask);
+    // selectors.EpollSelector.select asks epoll for at most as many events as it has fds
+    // registered (`max_ev = max(len(self._fd_to_key), 1)`): a worker that knows few fds takes few
+    // of a shared epoll's ready items per pass, however many its siblings have waiting. Tornado 4's
+    // PollIOLoop calls epoll.poll() without a limit (CPython: FD_SETSIZE - 1 = 1023).
+    const int max_events =
+        flavour_ == Flavour::kAsyncio
+            ? static_cast<int>(std::clamp<std::size_t>(handlers_.size(), 1, kMaxEvents))
+            : kMaxEvents;
+    int n = epoll_pwait(epfd_, events_buf_.data(), max_events, PollTimeoutMs(), sigmask);
     now_ = MonotonicNow();
     if (n < 0) {
       if (errno == EINTR) continue;  // a signal; the handler decides whether we stop
