@@ -58,6 +58,24 @@ test('each answered request burns the request cost once, and the worker really s
   expect(published).toBeGreaterThanOrEqual(d('pace_us'));
 });
 
+// Burns of at most 20 µs are timed by the monotonic clock, counting only the steps the thread ran
+// (native/pace.cc): they must still last their cost and be CPU the worker really spent.
+test('short burns (event cost 10 µs) last their cost each and are CPU the worker spent', async () => {
+  const cost = 10;
+  const s = await startServe(['--workers', '1', '--pace', 'tornado4', ...only({ event: cost })]);
+  const before = await s.snapshot();
+  const r = await keepAliveLoad({ port: s.port, connections: 8, perConnection: 500 });
+  expect(r.responses).toBe(4000);
+  await sleep(250); // the last rusage publish
+  const after = await s.snapshot();
+  const d = (f: string) => after.workers[0]!.counters[f]! - before.workers[0]!.counters[f]!;
+  // One burn per dispatched event and one per inline read of the request loop (one per answer).
+  expect(d('pace_burns')).toBeGreaterThanOrEqual(4000);
+  expect(d('pace_us')).toBeGreaterThanOrEqual(d('pace_burns') * cost);
+  expect(d('pace_us')).toBeLessThan(d('pace_burns') * (cost + 2));
+  expect(d('utime_us') + d('stime_us')).toBeGreaterThanOrEqual(d('pace_us'));
+});
+
 test('each accepted connection burns the accept cost once (churn, tornado4 inline first read)', async () => {
   const cost = 700;
   const s = await startServe(['--workers', '2', '--pace', 'tornado4', ...only({ accept: cost })]);
