@@ -265,6 +265,13 @@ async function runWithMetrics(
   }
 }
 
+/** Temporary directories of runs under way: removed by the run, or on exit if it was cut short. */
+const tempDirs = new Set<string>();
+function removeTemp(dir: string): void {
+  rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+  tempDirs.delete(dir);
+}
+
 /** What bench/tornado45/server.py writes for each worker when it is stopped. */
 interface Tornado45Stats {
   accepts: number;
@@ -290,6 +297,7 @@ async function runTornado45(
   loop: LoopCreation,
 ): Promise<Run> {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'forklab-tornado45-'));
+  tempDirs.add(tmp);
   const out = path.join(tmp, 'out');
   let onReady: (port: number) => void = () => {};
   const ready = new Promise<number>((r) => (onReady = r));
@@ -300,6 +308,7 @@ async function runTornado45(
     {
       cwd: REPO,
       env: { ...process.env, TORNADO45: dir },
+      group: true,
       onLine: (line) => {
         const m = /^READY (\d+)\s*$/.exec(line);
         if (m) onReady(Number(m[1]));
@@ -343,7 +352,7 @@ async function runTornado45(
     );
   } finally {
     await stopChild(child);
-    rmSync(tmp, { recursive: true, force: true });
+    removeTemp(tmp);
   }
 }
 
@@ -472,7 +481,10 @@ async function main(): Promise<number> {
       return 2;
     }
   }
-  process.on('exit', killAllNow);
+  process.on('exit', () => {
+    killAllNow();
+    for (const dir of tempDirs) removeTemp(dir);
+  });
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.once(sig, () => {
       console.error(`\nbench: ${sig}, stopping the servers`);
