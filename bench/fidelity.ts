@@ -8,6 +8,9 @@
 //                             [--loads keep-alive,churn]
 //   npm run bench:fidelity -- --against tornado6 [--rounds 3] [--duration 10] [--workers 1,2,4]
 //                             [--loads keep-alive]
+//   TORNADO45=DIR npm run bench:fidelity -- --against tornado45 [--rounds 3] [--duration 10]
+//                             [--workers 1,2,4] [--loads keep-alive,churn]
+//   any of them: [--engine-arg=--pace-keyerror-us=200 ...] (passed to every engine run)
 //
 // --against tornado6 runs the paced `asyncio` engine (flavour asyncio) and real Tornado 6.2
 // (servers/tornado/app.py under Debian's python3, the same counters) under the same wrk load, in
@@ -18,24 +21,44 @@
 // created the epoll instance, so its ratios (engine's and Tornado's together) measure the noise the
 // verdict on the engine's ratio against Tornado's allows for. Defaults: N = 1, 2, 4; keep-alive.
 //
+// --against tornado45 does the same with the paced `tornado4` engine (flavour tornado4) and real
+// Tornado 4.5.3 (bench/tornado45/server.py under Debian's python3; the `tornado` package of tag
+// v4.5.3 from the directory TORNADO45 names), keep-alive and churn: KeyErrors per 1000 requests and
+// the pre/post ratio of both, with verdicts on the engine's against the real runs of this bench.
+//
 // Every run starts a fresh server (a fresh accept race, as each reference run was a fresh
 // Tornado), and pre-fork and post-fork alternate within a round so that drift hits both. KeyErrors
 // and requests are the engine's own counters over the wrk run; requests/s is wrk's. The exit code
 // is 1 only when something failed to run; targets not met are reported, not fatal.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { DEBIAN_PYTHON, TORNADO_APP } from '../lab/runtime/server-commands';
-import { killAllNow, startChild, stopAll, stopChild, waitForHttp } from './support/children';
-import { controlRatioVerdict } from './support/verdict';
-import { runWrk } from './support/wrk';
+import {
+  killAllNow,
+  startChild,
+  stopAll,
+  stopChild,
+  waitForHttp,
+  type Child,
+} from './support/children';
+import {
+  FIDELITY_USAGE,
+  parseFidelityOptions,
+  tornado45Dir,
+  type Against,
+  type FidelityOptions as Options,
+  type Load,
+} from './support/fidelity-options';
+import { controlRatioVerdict, keyErrorVerdict } from './support/verdict';
+import { runWrk, type WrkResult } from './support/wrk';
 
 const REPO = path.resolve(__dirname, '..');
+const TORNADO45_SERVER = path.join(REPO, 'bench', 'tornado45', 'server.py');
 
-type Load = 'keep-alive' | 'churn';
 type LoopCreation = 'pre-fork' | 'post-fork';
-/** What serves: the paced engine, or real Tornado 6.2 (servers/tornado/app.py). */
-type Kind = 'engine' | 'tornado';
+/** What serves: the paced engine, real Tornado 6.2 (servers/tornado/app.py), or real 4.5.3. */
+type Kind = 'engine' | Against;
 
 /** Real Tornado 4.5.3, N = 2, median [min–max] of 3 runs, measured on a machine of this kind. */
 const REFERENCE: Record<Load, { keyErrors: [number, number, number]; ratio: number }> = {
@@ -44,74 +67,7 @@ const REFERENCE: Record<Load, { keyErrors: [number, number, number]; ratio: numb
 };
 const RATIO_TOLERANCE = 0.2;
 const KEYERROR_FACTOR = 3;
-
-interface Options {
-  rounds: number;
-  durationSec: number;
-  workers: number[];
-  pace: string;
-  loads: Load[];
-  /** Real Tornado 6.2 beside the paced asyncio engine. */
-  against: 'tornado6' | undefined;
-}
-
-function parseOptions(argv: string[]): Options {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      rounds: { type: 'string', default: '3' },
-      duration: { type: 'string', default: '10' },
-      workers: { type: 'string' },
-      pace: { type: 'string' },
-      loads: { type: 'string' },
-      against: { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-    strict: true,
-  });
-  if (values.help) {
-    console.log(
-      'usage: npm run bench:fidelity -- [--rounds 3] [--duration 10] [--workers 1,2] ' +
-        '[--pace tornado4|asyncio|native] [--loads keep-alive,churn]\n' +
-        '       npm run bench:fidelity -- --against tornado6 [--rounds 3] [--duration 10] ' +
-        '[--workers 1,2,4] [--loads keep-alive]',
-    );
-    process.exit(0);
-  }
-  const int = (name: string, text: string, min: number, max: number): number => {
-    const n = Number(text);
-    if (!Number.isInteger(n) || n < min || n > max)
-      throw new Error(`--${name}: an integer from ${min} to ${max}, got ${JSON.stringify(text)}`);
-    return n;
-  };
-  if (values.against !== undefined && values.against !== 'tornado6')
-    throw new Error(
-      `--against: tornado6 (real Tornado 6.2), got ${JSON.stringify(values.against)}`,
-    );
-  const against = values.against;
-  if (against && values.pace !== undefined && values.pace !== 'asyncio')
-    throw new Error(`--against tornado6 runs --pace asyncio; drop --pace ${values.pace}`);
-  const pace = values.pace ?? (against ? 'asyncio' : 'tornado4');
-  const loads = (values.loads ?? (against ? 'keep-alive' : 'keep-alive,churn'))
-    .split(',')
-    .map((l) => l.trim());
-  for (const l of loads) {
-    if (l !== 'keep-alive' && l !== 'churn')
-      throw new Error(`--loads: keep-alive and/or churn, got ${JSON.stringify(l)}`);
-  }
-  if (!['native', 'tornado4', 'asyncio'].includes(pace))
-    throw new Error(`--pace: native, tornado4 or asyncio, got ${JSON.stringify(pace)}`);
-  return {
-    rounds: int('rounds', values.rounds, 1, 100),
-    durationSec: int('duration', values.duration, 1, 600),
-    workers: (values.workers ?? (against ? '1,2,4' : '1,2'))
-      .split(',')
-      .map((w) => int('workers', w.trim(), 1, 64)),
-    pace,
-    loads: loads as Load[],
-    against,
-  };
-}
+const READY_TIMEOUT_MS = 30_000;
 
 interface Snapshot {
   /** The engine's pace; absent for Tornado. */
@@ -132,17 +88,21 @@ interface Run {
   perWorker: number[];
   /** Connections each worker accepted during the run. */
   acceptsPerWorker: number[];
-  /** Connections open in each worker 1 s into the run: how the load's connections were split. */
-  openAt1sPerWorker: number[];
+  /**
+   * How the load's connections were split 1 s in: connections open in each worker 1 s into the
+   * wrk run (engine, Tornado 6.2), or accepted by each worker 1 s after its loop started (4.5.3).
+   */
+  at1sPerWorker: number[];
   /** epoll_wait calls that returned, and events they returned, per worker. */
   passesPerWorker: number[];
   eventsPerWorker: number[];
   timeouts: number;
-  /** The workers' user + system CPU over the run, µs (getrusage, published every 250 ms). */
+  /** The workers' user + system CPU over the run, µs. */
   cpuUs: number;
-  paceShare: number;
+  /** The engine's pace share of its CPU; absent for a real framework. */
+  paceShare?: number;
   /** Involuntary context switches of the workers per 1000 requests: preemption by other load. */
-  preemptedPer1000: number;
+  preemptedPer1000?: number;
 }
 
 async function snapshot(metricsPort: number): Promise<Snapshot> {
@@ -156,14 +116,9 @@ async function snapshot(metricsPort: number): Promise<Snapshot> {
 const sum = (s: Snapshot, field: string): number =>
   s.workers.reduce((a, w) => a + (w.counters[field] ?? 0), 0);
 
-function engineArgs(opts: Options, workers: number, loop: LoopCreation): string[] {
+/** The engine's command line but for --workers and --loop-creation (printed at the start). */
+function engineFlags(opts: Options): string[] {
   return [
-    path.join(REPO, 'bin', 'forklab.js'),
-    'serve',
-    '--workers',
-    String(workers),
-    '--loop-creation',
-    loop,
     '--pace',
     opts.pace,
     '--flavour',
@@ -174,6 +129,19 @@ function engineArgs(opts: Options, workers: number, loop: LoopCreation): string[
     '0',
     '--keyerror-log-per-sec',
     '5',
+    ...opts.engineArgs,
+  ];
+}
+
+function engineArgs(opts: Options, workers: number, loop: LoopCreation): string[] {
+  return [
+    path.join(REPO, 'bin', 'forklab.js'),
+    'serve',
+    '--workers',
+    String(workers),
+    '--loop-creation',
+    loop,
+    ...engineFlags(opts),
     '--name',
     `fidelity-${loop}`,
   ];
@@ -196,9 +164,44 @@ function tornadoArgs(workers: number, loop: LoopCreation): string[] {
   ];
 }
 
-async function runOnce(
+/** Resolves with what the ready line carries; rejects when the child exits first or after 30 s. */
+async function waitReady<T>(child: Child, ready: Promise<T>, line: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`no ${line} within ${READY_TIMEOUT_MS / 1000} s`)),
+      READY_TIMEOUT_MS,
+    );
+  });
+  const exited = child.exited.then((e): never => {
+    throw new Error(`exited (${e.signal ?? `exit ${e.code}`}) before ${line}`);
+  });
+  try {
+    return await Promise.race([ready, timeout, exited]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The load of the reference runs: one wrk thread, 32 connections, churn closing each. */
+function startLoad(opts: Options, port: number, load: Load): Promise<WrkResult> {
+  const wrkRun = runWrk({
+    url: `http://127.0.0.1:${port}/`,
+    threads: 1,
+    connections: 32,
+    durationSec: opts.durationSec,
+    timeoutSec: 2,
+    headers: load === 'churn' ? ['Connection: close'] : [],
+  });
+  // A failed wrk run rejects where it is awaited; meanwhile nothing else should see it unhandled.
+  wrkRun.catch(() => {});
+  return wrkRun;
+}
+
+/** The engine or real Tornado 6.2: both publish the engine's counters on a metrics port. */
+async function runWithMetrics(
   opts: Options,
-  kind: Kind,
+  kind: 'engine' | 'tornado6',
   workers: number,
   load: Load,
   loop: LoopCreation,
@@ -217,23 +220,10 @@ async function runOnce(
     },
   });
   try {
-    const timeout = new Promise<never>((_, reject) =>
-      setTimeout(() => reject(new Error('no FORKLAB_READY within 30 s')), 30_000).unref(),
-    );
-    const r = await Promise.race([ready, timeout]);
-    const url = `http://127.0.0.1:${r.port}/`;
+    const r = await waitReady(child, ready, 'FORKLAB_READY');
     await waitForHttp(child, `http://127.0.0.1:${r.metricsPort}/healthz`, 10_000);
     const before = await snapshot(r.metricsPort);
-    const wrkRun = runWrk({
-      url,
-      threads: 1,
-      connections: 32,
-      durationSec: opts.durationSec,
-      timeoutSec: 2,
-      headers: load === 'churn' ? ['Connection: close'] : [],
-    });
-    // A failed wrk run rejects here first; the snapshot only looks.
-    wrkRun.catch(() => {});
+    const wrkRun = startLoad(opts, r.port, load);
     await new Promise((res) => setTimeout(res, Math.min(1000, (opts.durationSec * 1000) / 2)));
     const early = await snapshot(r.metricsPort);
     const wrk = await wrkRun;
@@ -255,13 +245,9 @@ async function runOnce(
         requests,
         keyErrors: d('keyerrors'),
         unknownFd: d('unknown_fd_events'),
-        perWorker: after.workers.map(
-          (w, i) => (w.counters.requests ?? 0) - (before.workers[i]?.counters.requests ?? 0),
-        ),
-        acceptsPerWorker: after.workers.map(
-          (w, i) => (w.counters.accepts_ok ?? 0) - (before.workers[i]?.counters.accepts_ok ?? 0),
-        ),
-        openAt1sPerWorker: early.workers.map((w) => w.counters.open_connections ?? 0),
+        perWorker: perWorker('requests'),
+        acceptsPerWorker: perWorker('accepts_ok'),
+        at1sPerWorker: early.workers.map((w) => w.counters.open_connections ?? 0),
         passesPerWorker: perWorker('loop_passes'),
         eventsPerWorker: perWorker('epoll_events'),
         timeouts: wrk.socketErrors?.timeout ?? 0,
@@ -276,6 +262,97 @@ async function runOnce(
     );
   } finally {
     await stopChild(child);
+  }
+}
+
+/** Temporary directories of runs under way: removed by the run, or on exit if it was cut short. */
+const tempDirs = new Set<string>();
+function removeTemp(dir: string): void {
+  rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+  tempDirs.delete(dir);
+}
+
+/** What bench/tornado45/server.py writes for each worker when it is stopped. */
+interface Tornado45Stats {
+  accepts: number;
+  requests: number;
+  keyerrors: number;
+  split_at_1s: number | null;
+  polls?: number;
+  events?: number;
+  unknown?: number;
+  cpu_s: number;
+}
+
+/**
+ * Real Tornado 4.5.3 (bench/tornado45/server.py): a fresh server on a free port, the load, then
+ * SIGTERM, on which each worker writes its counters (over its whole life: it served nothing but
+ * the load) to a temporary directory removed afterwards.
+ */
+async function runTornado45(
+  opts: Options,
+  dir: string,
+  workers: number,
+  load: Load,
+  loop: LoopCreation,
+): Promise<Run> {
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'forklab-tornado45-'));
+  tempDirs.add(tmp);
+  const out = path.join(tmp, 'out');
+  let onReady: (port: number) => void = () => {};
+  const ready = new Promise<number>((r) => (onReady = r));
+  const child = startChild(
+    'tornado45',
+    DEBIAN_PYTHON,
+    [TORNADO45_SERVER, '0', String(workers), loop, out],
+    {
+      cwd: REPO,
+      env: { ...process.env, TORNADO45: dir },
+      group: true,
+      onLine: (line) => {
+        const m = /^READY (\d+)\s*$/.exec(line);
+        if (m) onReady(Number(m[1]));
+      },
+    },
+  );
+  try {
+    const port = await waitReady(child, ready, 'READY <port>');
+    const wrk = await startLoad(opts, port, load);
+    await stopChild(child);
+    const stats: Tornado45Stats[] = [];
+    for (let i = 0; i < workers; i++) {
+      const file = `${out}.w${i}.json`;
+      try {
+        stats.push(JSON.parse(readFileSync(file, 'utf8')) as Tornado45Stats);
+      } catch (e) {
+        throw new Error(`worker ${i} left no counters in ${file}: ${(e as Error).message}`);
+      }
+    }
+    const total = (f: (s: Tornado45Stats) => number): number => stats.reduce((a, s) => a + f(s), 0);
+    return {
+      kind: 'tornado45',
+      workers,
+      load,
+      loop,
+      rps: wrk.requestsPerSec,
+      requests: total((s) => s.requests),
+      keyErrors: total((s) => s.keyerrors),
+      unknownFd: total((s) => s.unknown ?? 0),
+      perWorker: stats.map((s) => s.requests),
+      acceptsPerWorker: stats.map((s) => s.accepts),
+      at1sPerWorker: stats.map((s) => s.split_at_1s ?? 0),
+      passesPerWorker: stats.map((s) => s.polls ?? 0),
+      eventsPerWorker: stats.map((s) => s.events ?? 0),
+      timeouts: wrk.socketErrors?.timeout ?? 0,
+      cpuUs: total((s) => s.cpu_s) * 1e6,
+    };
+  } catch (e) {
+    throw new Error(
+      `tornado45 ${loop} N=${workers} ${load}: ${(e as Error).message}\n${child.output()}`,
+    );
+  } finally {
+    await stopChild(child);
+    removeTemp(tmp);
   }
 }
 
@@ -296,46 +373,65 @@ const cpuPerRequest = (r: Run): number => (r.requests > 0 ? r.cpuUs / r.requests
 const shares = (r: Run): string =>
   r.perWorker.map((n) => fmt(r.requests > 0 ? (100 * n) / r.requests : 0)).join('/');
 
+const KIND_LABEL: Record<Kind, string> = {
+  engine: 'engine',
+  tornado6: 'tornado 6.2',
+  tornado45: 'tornado 4.5.3',
+};
+
+const perRequest = (r: Run, xs: number[]): number =>
+  r.requests > 0 ? xs.reduce((a, x) => a + x, 0) / r.requests : 0;
+
 function describe(r: Run): string {
+  const list = (xs: number[]): string => xs.map((n) => fmt(n)).join('/');
   return (
-    `${r.kind === 'tornado' ? 'tornado ' : ''}${r.loop.padEnd(9)} ${fmt(r.rps).padStart(6)} req/s  ` +
+    `${r.kind === 'engine' ? '' : `${KIND_LABEL[r.kind]} `}${r.loop.padEnd(9)} ${fmt(r.rps).padStart(6)} req/s  ` +
     `KeyErrors/1000 ${fmt(per1000(r), 2).padStart(8)}  unknown-fd ${fmt(r.unknownFd).padStart(9)}  ` +
-    `per worker ${r.perWorker.map((n) => fmt(n)).join('/')} ` +
-    `(connections ${r.acceptsPerWorker.map((n) => fmt(n)).join('/')}, ` +
-    `open at 1 s ${r.openAt1sPerWorker.map((n) => fmt(n)).join('/')})  ` +
-    `polls ${r.passesPerWorker.map((n) => fmt(n)).join('/')} events ${r.eventsPerWorker.map((n) => fmt(n)).join('/')}  ` +
+    `per worker ${list(r.perWorker)} (connections ${list(r.acceptsPerWorker)}, ` +
+    `${r.kind === 'tornado45' ? 'accepted by' : 'open at'} 1 s ${list(r.at1sPerWorker)})  ` +
+    `polls ${list(r.passesPerWorker)} events ${list(r.eventsPerWorker)} ` +
+    `(${fmt(perRequest(r, r.passesPerWorker), 2)} and ${fmt(perRequest(r, r.eventsPerWorker), 2)} per request)  ` +
     `timeouts ${r.timeouts}  unknown-fd/1000 ${fmt(unknownPer1000(r), 0)}  ` +
-    `CPU µs/request ${fmt(cpuPerRequest(r), 1)}  ` +
-    `pace ${fmt(100 * r.paceShare)} % of CPU  preempted/1000 ${fmt(r.preemptedPer1000, 1)}`
+    `CPU µs/request ${fmt(cpuPerRequest(r), 1)}` +
+    (r.paceShare === undefined ? '' : `  pace ${fmt(100 * r.paceShare)} % of CPU`) +
+    (r.preemptedPer1000 === undefined ? '' : `  preempted/1000 ${fmt(r.preemptedPer1000, 1)}`)
   );
 }
 
-/** The --against tornado6 summary: engine and Tornado side by side, per N and load. */
-function summariseAgainstTornado(opts: Options, runs: Run[]): void {
-  console.log('summary (medians over the rounds [min–max]; engine = paced asyncio, tornado = 6.2)');
+/** The --against summary: the engine and the real framework side by side, per N and load. */
+function summariseAgainst(opts: Options, real: Against, runs: Run[]): void {
+  console.log(
+    `summary (medians over the rounds [min–max]; engine = paced ${opts.pace}, real = ${KIND_LABEL[real]})`,
+  );
   const of = (kind: Kind, workers: number, load: Load, loop: LoopCreation): Run[] =>
     runs.filter(
       (r) => r.kind === kind && r.workers === workers && r.load === load && r.loop === loop,
     );
   const range = (xs: number[], digits: number): string =>
-    `${fmt(median(xs), digits)} [${fmt(Math.min(...xs), digits)}–${fmt(Math.max(...xs), digits)}]`;
+    xs.length === 0
+      ? '-'
+      : `${fmt(median(xs), digits)} [${fmt(Math.min(...xs), digits)}–${fmt(Math.max(...xs), digits)}]`;
   const ratiosOf = (kind: Kind, workers: number, load: Load): number[] => {
     const post = of(kind, workers, load, 'post-fork');
     return of(kind, workers, load, 'pre-fork').map((r, i) => r.rps / (post[i]?.rps ?? NaN));
   };
+  // Tornado 6.2 (asyncio) skips unknown fds; Tornado 4.5.3 raises a KeyError on them.
+  const [missName, miss] =
+    real === 'tornado6' ? ['unknown-fd/1000', unknownPer1000] : ['KeyErrors/1000', per1000];
   for (const load of opts.loads) {
     // The one-worker ratios of both servers: the noise the ratio verdict allows for.
     const control = opts.workers.includes(1)
-      ? [...ratiosOf('engine', 1, load), ...ratiosOf('tornado', 1, load)]
+      ? [...ratiosOf('engine', 1, load), ...ratiosOf(real, 1, load)]
       : [];
     for (const workers of opts.workers) {
       console.log(`  N=${workers} ${load}`);
       for (const loop of ['pre-fork', 'post-fork'] as const) {
-        for (const kind of ['engine', 'tornado'] as const) {
+        for (const kind of ['engine', real] as const) {
           const rs = of(kind, workers, load, loop);
           if (rs.length === 0) continue;
           console.log(
-            `    ${kind.padEnd(7)} ${loop.padEnd(9)} unknown-fd/1000 ${range(rs.map(unknownPer1000), 0)}  ` +
+            `    ${(kind === 'engine' ? 'engine' : 'real').padEnd(6)} ${loop.padEnd(9)} ` +
+              `${missName} ${range(rs.map(miss), real === 'tornado6' ? 0 : 2)}  ` +
               `CPU µs/request ${range(rs.map(cpuPerRequest), 1)}  ` +
               `req/s ${range(
                 rs.map((r) => r.rps),
@@ -345,14 +441,25 @@ function summariseAgainstTornado(opts: Options, runs: Run[]): void {
         }
       }
       const eng = ratiosOf('engine', workers, load);
-      const tor = ratiosOf('tornado', workers, load);
+      const rea = ratiosOf(real, workers, load);
       console.log(
-        `    pre/post req/s: engine ${range(eng, 2)}, tornado ${range(tor, 2)}` +
+        `    pre/post req/s: engine ${range(eng, 2)}, real ${range(rea, 2)}` +
           (workers === 1 ? ' (the control)' : ''),
       );
-      if (workers > 1 && eng.length > 0 && tor.length > 0) {
+      if (real === 'tornado45') {
+        // With one worker every run counts (none may show a KeyError); with more, the pre-fork ones.
+        const keyErrors = (kind: Kind): number[] =>
+          (workers === 1
+            ? [...of(kind, 1, load, 'pre-fork'), ...of(kind, 1, load, 'post-fork')]
+            : of(kind, workers, load, 'pre-fork')
+          ).map(per1000);
         console.log(
-          `      engine's ratio against Tornado's: ${controlRatioVerdict(eng, control, median(tor), RATIO_TOLERANCE)}`,
+          `      KeyErrors/1000 (pre-fork): ${keyErrorVerdict(keyErrors('engine'), keyErrors(real), workers, KEYERROR_FACTOR)}`,
+        );
+      }
+      if (workers > 1 && eng.length > 0 && rea.length > 0) {
+        console.log(
+          `      engine's ratio against the real one: ${controlRatioVerdict(eng, control, median(rea), RATIO_TOLERANCE)}`,
         );
       }
     }
@@ -360,8 +467,24 @@ function summariseAgainstTornado(opts: Options, runs: Run[]): void {
 }
 
 async function main(): Promise<number> {
-  const opts = parseOptions(process.argv.slice(2));
-  process.on('exit', killAllNow);
+  const opts = parseFidelityOptions(process.argv.slice(2));
+  if (!opts) {
+    console.log(FIDELITY_USAGE);
+    return 0;
+  }
+  let tornado45: string | undefined;
+  if (opts.against === 'tornado45') {
+    try {
+      tornado45 = tornado45Dir(process.env);
+    } catch (e) {
+      console.error(`bench:fidelity: ${(e as Error).message}`);
+      return 2;
+    }
+  }
+  process.on('exit', () => {
+    killAllNow();
+    for (const dir of tempDirs) removeTemp(dir);
+  });
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.once(sig, () => {
       console.error(`\nbench: ${sig}, stopping the servers`);
@@ -372,6 +495,12 @@ async function main(): Promise<number> {
     `bench:fidelity: --pace ${opts.pace}${opts.against ? ` --against ${opts.against}` : ''}, wrk -t1 -c32 -d${opts.durationSec}s --timeout 2s, ` +
       `${opts.rounds} round(s), N = ${opts.workers.join(', ')}, loads ${opts.loads.join(', ')}`,
   );
+  console.log(
+    `engine: forklab serve --workers N --loop-creation pre-fork|post-fork ${engineFlags(opts).join(' ')}` +
+      ` (engine args: ${opts.engineArgs.length > 0 ? opts.engineArgs.join(' ') : 'none'})`,
+  );
+  if (tornado45)
+    console.log(`real: ${DEBIAN_PYTHON} bench/tornado45/server.py, TORNADO45=${tornado45}`);
   const loadAvg = (): string =>
     os
       .loadavg()
@@ -394,10 +523,13 @@ async function main(): Promise<number> {
         const kinds: Kind[] = !opts.against
           ? ['engine']
           : round % 2 === 1
-            ? ['engine', 'tornado']
-            : ['tornado', 'engine'];
+            ? ['engine', opts.against]
+            : [opts.against, 'engine'];
         for (const [kind, loop] of kinds.flatMap((k) => order.map((l) => [k, l] as const))) {
-          const { run, pace } = await runOnce(opts, kind, workers, load, loop);
+          const { run, pace } =
+            kind === 'tornado45'
+              ? { run: await runTornado45(opts, tornado45!, workers, load, loop), pace: undefined }
+              : await runWithMetrics(opts, kind, workers, load, loop);
           if (!paceShown && pace) {
             console.log(`  pace: ${JSON.stringify(pace)}`);
             paceShown = true;
@@ -411,7 +543,7 @@ async function main(): Promise<number> {
 
   console.log(`\nload average at end ${loadAvg()}`);
   if (opts.against) {
-    summariseAgainstTornado(opts, runs);
+    summariseAgainst(opts, opts.against, runs);
     return 0;
   }
   console.log('summary (medians over the rounds; reference: real Tornado 4.5.3, N = 2)');

@@ -12,8 +12,18 @@
 //    accept = churn CPU per request − keep-alive CPU per request (a churned request adds an
 //    accept, whose listening-socket event stands in for the request's own event: Tornado reads
 //    the request inline, with no event of its own).
+// 3. The KeyError in the frame Tornado 4.5 raises it in (scripts/calibrate/tornado45_keyerror.py),
+//    when TORNADO45 names a directory holding Tornado 4.5.3's `tornado` package: a real
+//    PollIOLoop pass whose epoll returns an unknown fd, minus an empty pass. Python 3.11 walks the
+//    raising frame's position table up to the failing instruction to format the traceback, so
+//    the same logging call raised from a small function (1.) costs about half as much; without
+//    TORNADO45 that figure is used and the calibration says it is a lower bound.
+// 4. The cold start (scripts/calibrate/cold_start.py): the CPU of a freshly forked worker's first
+//    connection minus a warm one's, connections one after the other: Tornado 6.2 (asyncio, loop
+//    created after fork) for `asyncio`, Tornado 4.5.3 (loop created before fork) for `tornado4`
+//    when TORNADO45 is set (else 6.2's figure stands in, and the calibration says so).
 // Medians over the rounds. Debian 12 ships Tornado 6.2 only: its request and accept paths stand in
-// for Tornado 4.5's, and the KeyError is timed through the code Tornado 4.5 runs for it.
+// for Tornado 4.5's.
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -26,7 +36,61 @@ import { PACE_COSTS, presetsProblems, type PaceCost, type PacePresets } from '..
 const REPO = path.resolve(__dirname, '..');
 const PYTHON = '/usr/bin/python3'; // Debian's, with python3-tornado (scripts/setup.sh)
 const SCRIPT = path.join(REPO, 'scripts', 'calibrate', 'tornado_costs.py');
+const SCRIPT_45 = path.join(REPO, 'scripts', 'calibrate', 'tornado45_keyerror.py');
+const SCRIPT_COLD = path.join(REPO, 'scripts', 'calibrate', 'cold_start.py');
 const CLK_TCK = 100;
+
+/** tornado45_keyerror.py's output. */
+interface KeyError45 {
+  keyerror: number;
+  passWithKeyError: number;
+  emptyPass: number;
+  tornado: string;
+}
+
+/** The KeyError timed in Tornado 4.5.3's own loop, or undefined without TORNADO45. */
+function keyErrorInTornado45(): KeyError45 | undefined {
+  const dir = process.env.TORNADO45;
+  if (!dir) {
+    console.log(
+      '  TORNADO45 is not set: the KeyError is timed in a small frame only, a lower bound ' +
+        "(set it to a directory holding Tornado 4.5.3's tornado package: " +
+        'git -C <tornado clone> archive v4.5.3 tornado | tar x -C DIR)',
+    );
+    return undefined;
+  }
+  try {
+    return JSON.parse(execFileSync(PYTHON, [SCRIPT_45, dir], { encoding: 'utf8' })) as KeyError45;
+  } catch (e) {
+    throw new Error(
+      `TORNADO45=${dir}: ${SCRIPT_45} failed (${(e as Error).message}); TORNADO45 must hold the tornado package of tag v4.5.3`,
+    );
+  }
+}
+
+/** cold_start.py's output. */
+interface ColdStart {
+  cold: number;
+  first: number;
+  warm: number;
+  firstFaults: number;
+  tornado: string;
+  loop: string;
+}
+
+function coldStart(tornado45?: string): ColdStart {
+  const args = tornado45 ? [SCRIPT_COLD, tornado45] : [SCRIPT_COLD];
+  try {
+    return JSON.parse(execFileSync(PYTHON, args, { encoding: 'utf8' })) as ColdStart;
+  } catch (e) {
+    throw new Error(`${PYTHON} ${args.join(' ')} failed (${(e as Error).message})`);
+  }
+}
+
+const describeCold = (c: ColdStart): string =>
+  `Tornado ${c.tornado} (loop ${c.loop}): CPU of a freshly forked worker's first connection ` +
+  `(${c.first.toFixed(0)} µs, ${c.firstFaults} minor page faults) minus a warm one's ` +
+  `(${c.warm.toFixed(0)} µs), one connection at a time, /proc/<pid>/schedstat, medians of 5 forks`;
 
 interface Micro {
   keyerror: number;
@@ -96,6 +160,23 @@ async function main(): Promise<void> {
       `asyncio skip ${micro.skip.toFixed(1)} µs (Python ${micro.python}, Tornado ${micro.tornado})`,
   );
 
+  const ke45 = keyErrorInTornado45();
+  if (ke45)
+    console.log(
+      `  KeyError in Tornado ${ke45.tornado}'s PollIOLoop.start: ${ke45.keyerror.toFixed(1)} µs ` +
+        `(a pass with it ${ke45.passWithKeyError.toFixed(1)} µs, an empty pass ${ke45.emptyPass.toFixed(1)} µs)`,
+    );
+
+  const cold6 = coldStart();
+  const cold45 = process.env.TORNADO45 ? coldStart(process.env.TORNADO45) : undefined;
+  for (const c of [cold6, cold45]) {
+    if (c)
+      console.log(
+        `  cold start, Tornado ${c.tornado}: first connection ${c.first.toFixed(0)} µs, ` +
+          `warm ${c.warm.toFixed(0)} µs → ${c.cold.toFixed(0)} µs`,
+      );
+  }
+
   const { child, url } = await startTornado();
   const pid = child.proc.pid!;
   const perRequest: Record<'keepAlive' | 'churn', number[]> = { keepAlive: [], churn: [] };
@@ -128,10 +209,11 @@ async function main(): Promise<void> {
   const eventCpu = micro.event + micro.streamRead;
   const event = Math.round(eventCpu);
   const costs: Record<PaceCost, number> = {
+    coldUs: Math.max(0, Math.round(cold6.cold)),
     acceptUs: Math.max(0, Math.round(churn - keepAlive)),
     requestUs: Math.max(0, Math.round(keepAlive - eventCpu)),
     eventUs: event,
-    keyErrorUs: Math.round(micro.keyerror),
+    keyErrorUs: Math.round(ke45 ? ke45.keyerror : micro.keyerror),
     skipUs: Math.round(micro.skip),
   };
   const cpus = os.cpus();
@@ -147,14 +229,22 @@ async function main(): Promise<void> {
       tornado: micro.tornado,
       command: `npm run calibrate -- --rounds ${rounds} --duration ${duration}`,
       method: {
+        coldUs: cold45
+          ? `tornado4: ${describeCold(cold45)}; asyncio: ${describeCold(cold6)}`
+          : `tornado4 AND asyncio (TORNADO45 not set, Tornado 6.2 stands in for 4.5): ${describeCold(cold6)}`,
         acceptUs: `Tornado HTTPServer (1 process) under wrk -t1 -c32 -d${duration}s, CPU per request with Connection: close (${list(perRequest.churn)} µs) minus keep-alive (${list(perRequest.keepAlive)} µs), medians`,
         requestUs: `Tornado HTTPServer under wrk keep-alive: CPU per request, median of ${list(perRequest.keepAlive)} µs, minus one event (${eventCpu.toFixed(1)} µs)`,
         eventUs: `Tornado IOLoop: CPU per event dispatched to an add_handler handler, pass included (median of 5 × 10000): ${micro.event.toFixed(1)} µs; plus an IOStream waiting for a request head handling a READ event whose recv finds nothing (median of 5 × 20000): ${micro.streamRead.toFixed(1)} µs`,
-        keyErrorUs: `Tornado 4.5's path for an unknown fd: self._handlers[fd] raising KeyError, app_log.error("Exception in callback %r", None, exc_info=True) through tornado.log.LogFormatter to a file (median of 5 × 5000): ${micro.keyerror.toFixed(1)} µs`,
+        keyErrorUs: ke45
+          ? `Tornado ${ke45.tornado}'s own PollIOLoop (TORNADO45): a pass whose epoll returns an fd without a handler, self._handlers[fd] raising KeyError in start() and handle_callback_exception logging it with its traceback through tornado.log.LogFormatter to a file, minus an empty pass (medians of 5 × 5000): ${ke45.passWithKeyError.toFixed(1)} − ${ke45.emptyPass.toFixed(1)} µs; the same logging call raised from a small function: ${micro.keyerror.toFixed(1)} µs`
+          : `LOWER BOUND, TORNADO45 not set: self._handlers[fd] raising KeyError in a small function, app_log.error("Exception in callback %r", None, exc_info=True) through tornado.log.LogFormatter to a file (median of 5 × 5000): ${micro.keyerror.toFixed(1)} µs; raised in Tornado 4.5's PollIOLoop.start the traceback costs about twice as much`,
         skipUs: `asyncio loop._run_once whose epoll returns an fd the selector does not know (median of 5 × 20000): ${micro.skip.toFixed(1)} µs`,
       },
     },
-    presets: { tornado4: { ...costs }, asyncio: { ...costs } },
+    presets: {
+      tornado4: { ...costs, ...(cold45 ? { coldUs: Math.max(0, Math.round(cold45.cold)) } : {}) },
+      asyncio: { ...costs },
+    },
   };
   const problems = presetsProblems(doc);
   if (problems.length > 0) throw new Error(`calibration out of range: ${problems.join('; ')}`);

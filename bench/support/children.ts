@@ -12,6 +12,8 @@ export interface Exit {
 export interface Child {
   name: string;
   proc: ChildProcess;
+  /** Started as the leader of its own process group: stopped and killed as a group. */
+  group: boolean;
   /** Everything written to stdout and stderr so far (capped), for error messages. */
   output(): string;
   /** Resolves when the process has exited (its own children may still hold its output open). */
@@ -28,10 +30,16 @@ export function startChild(
   name: string,
   command: string,
   args: string[],
-  options: SpawnOptions & { onLine?: (line: string) => void } = {},
+  options: SpawnOptions & { onLine?: (line: string) => void; group?: boolean } = {},
 ): Child {
-  const { onLine, ...spawnOptions } = options;
-  const proc = spawn(command, args, { ...spawnOptions, stdio: ['ignore', 'pipe', 'pipe'] });
+  const { onLine, group = false, ...spawnOptions } = options;
+  // A group of its own: a terminal's Ctrl-C reaches only the benchmark, which stops the group in
+  // order, and a process the leader left behind is still found (by the group) and killed.
+  const proc = spawn(command, args, {
+    ...spawnOptions,
+    detached: group,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   let partial = '';
   const keep = (s: string): void => {
@@ -59,7 +67,7 @@ export function startChild(
     startFailed,
     new Promise<Exit>((resolve) => proc.on('close', (code, signal) => resolve({ code, signal }))),
   ]);
-  const child: Child = { name, proc, output: () => output, exited, closed };
+  const child: Child = { name, proc, group, output: () => output, exited, closed };
   live.add(child);
   void exited.then(() => live.delete(child));
   return child;
@@ -93,7 +101,12 @@ function killQuietly(pid: number, signal: NodeJS.Signals): void {
 /** SIGTERM, then SIGKILL (to it and to its children) if it is still there after `graceMs`. */
 export async function stopChild(child: Child, graceMs = 5000): Promise<void> {
   const pid = child.proc.pid;
-  if (pid === undefined || child.proc.exitCode !== null || child.proc.signalCode !== null) return;
+  if (pid === undefined) return;
+  if (child.proc.exitCode !== null || child.proc.signalCode !== null) {
+    // The leader is gone; whatever it left in its group goes too.
+    if (child.group) killQuietly(-pid, 'SIGKILL');
+    return;
+  }
   const kids = childPids(pid);
   killQuietly(pid, 'SIGTERM');
   const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), graceMs).unref());
@@ -102,6 +115,7 @@ export async function stopChild(child: Child, graceMs = 5000): Promise<void> {
     killQuietly(pid, 'SIGKILL');
     await child.exited;
   }
+  if (child.group) killQuietly(-pid, 'SIGKILL');
 }
 
 /** Stops every child still running. */
@@ -115,7 +129,7 @@ export function killAllNow(): void {
     const pid = c.proc.pid;
     if (pid === undefined) continue;
     for (const k of childPids(pid)) killQuietly(k, 'SIGKILL');
-    killQuietly(pid, 'SIGKILL');
+    killQuietly(c.group ? -pid : pid, 'SIGKILL');
   }
   live.clear();
 }

@@ -104,3 +104,36 @@ export function controlRatioVerdict(
   if (off - noise > tolerance) return `${within}: NOT met`;
   return `${within}: no verdict, the noise is too wide to tell`;
 }
+
+/**
+ * KeyErrors per 1000 requests of the engine against a real framework's, measured in the same
+ * bench. With one worker there is no shared epoll instance, so both must show none in every run.
+ * With more, `met` when the engine's median lies inside the real runs' [min–max] and within
+ * `factor`× of the real median (a real median of 0 asks for an engine median of 0).
+ */
+export function keyErrorVerdict(
+  engine: number[],
+  real: number[],
+  workers: number,
+  factor = 3,
+): string {
+  if (engine.length === 0 || real.length === 0) return 'no verdict: no runs';
+  if (workers === 1) {
+    const e = engine.filter((x) => x > 0).length;
+    const r = real.filter((x) => x > 0).length;
+    return e === 0 && r === 0
+      ? 'none in any run of either, as with one worker there must be none: met'
+      : `one worker must show none: NOT met (runs with KeyErrors: engine ${e}, real ${r})`;
+  }
+  const m = median(engine);
+  const rm = median(real);
+  const lo = Math.min(...real);
+  const hi = Math.max(...real);
+  const inRange = m >= lo && m <= hi;
+  const within = rm > 0 ? m >= rm / factor && m <= rm * factor : m === 0;
+  return (
+    `engine median ${fmt(m, 2)}, real ${fmt(rm, 2)} [${fmt(lo, 2)}–${fmt(hi, 2)}]: ` +
+    `inside the real range ${inRange ? 'yes' : 'NO'}, within ${factor}× of ${fmt(rm, 2)} ` +
+    `${within ? 'yes' : 'NO'}: ${inRange && within ? 'met' : 'NOT met'}`
+  );
+}

@@ -2,13 +2,16 @@
 
     TORNADO45=/path/to/dir-holding-tornado python3 server.py PORT WORKERS pre-fork|post-fork OUT
 
+PORT 0 binds a free port; the port bound is printed on the ready line (`READY <port>`).
+
 TORNADO45 is a directory holding the `tornado` package of tag v4.5.3 (no registry here has it;
 `git --git-dir=<tornado clone> archive v4.5.3 tornado | tar x`). Python 3.10+ removed the
 collections aliases Tornado 4.5 imports; they are put back before the import. The parent binds
 the socket and (pre-fork) creates the IOLoop and adds the socket before forking, as the lab's
 pre-fork. Each worker logs as Tornado does (tracebacks of every KeyError to OUT.wN.log, the
 access log off) and on SIGTERM writes OUT.wN.json: accepted connections, requests, KeyErrors,
-the split 1 s in, epoll_wait calls and the events they returned (pre-fork), and its CPU seconds.
+the split 1 s in, epoll_wait calls and the events they returned (in both modes: the loop's epoll
+object is wrapped before the server's socket is added), and its CPU seconds.
 Load it with `wrk -t1 -c32 -d10s --timeout 2s [-H 'Connection: close'] http://127.0.0.1:PORT/`.
 """
 import collections, collections.abc, sys, os, signal, json, logging, time
@@ -36,6 +39,7 @@ class Server(tornado.httpserver.HTTPServer):
         return super().handle_stream(stream, address)
 app = tornado.web.Application([(r"/", Hello)])
 socks = tornado.netutil.bind_sockets(port, "127.0.0.1")
+bound = socks[0].getsockname()[1]
 class EpollSpy:
     def __init__(self, impl): self.impl = impl
     def fileno(self): return self.impl.fileno()
@@ -66,6 +70,8 @@ for i in range(workers):
         tornado.log.enable_pretty_logging(); logging.getLogger('tornado.access').setLevel(logging.WARNING)
         if mode == "post-fork":
             tornado.ioloop.IOLoop.clear_instance(); tornado.ioloop.IOLoop.clear_current()
+            loop = tornado.ioloop.IOLoop.current()
+            loop._impl = EpollSpy(loop._impl)
             server = Server(app); server.add_sockets(socks)
         loop = tornado.ioloop.IOLoop.current()
         def dump(*_):
@@ -81,7 +87,7 @@ for i in range(workers):
         os._exit(0)
     kids.append(pid)
 signal.signal(signal.SIGTERM, lambda *a: [os.kill(k, signal.SIGTERM) for k in kids])
-print("READY", flush=True)
+print("READY", bound, flush=True)
 for k in kids:
     while True:
         try: os.waitpid(k, 0); break

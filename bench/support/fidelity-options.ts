@@ -1,0 +1,129 @@
+// bench:fidelity's command line: parsed and checked here, every default in one place.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+
+export type Load = 'keep-alive' | 'churn';
+/** What the engine is run beside: nothing (the fixed reference figures), or a real framework. */
+export type Against = 'tornado6' | 'tornado45';
+
+export interface FidelityOptions {
+  rounds: number;
+  durationSec: number;
+  workers: number[];
+  pace: string;
+  loads: Load[];
+  /** A real framework run beside the engine in the same rounds, or none. */
+  against: Against | undefined;
+  /** Extra arguments passed to every engine run (e.g. `--pace-keyerror-us=200`). */
+  engineArgs: string[];
+}
+
+export const FIDELITY_USAGE =
+  'usage: npm run bench:fidelity -- [--rounds 3] [--duration 10] [--workers 1,2] ' +
+  '[--pace tornado4|asyncio|native] [--loads keep-alive,churn] [--engine-arg=ARG ...]\n' +
+  '       npm run bench:fidelity -- --against tornado6 [--rounds 3] [--duration 10] ' +
+  '[--workers 1,2,4] [--loads keep-alive] [--engine-arg=ARG ...]\n' +
+  '       TORNADO45=DIR npm run bench:fidelity -- --against tornado45 [--rounds 3] [--duration 10] ' +
+  '[--workers 1,2,4] [--loads keep-alive,churn] [--engine-arg=ARG ...]';
+
+/** The pace preset each --against runs the engine with (and the flavour of the same name's model). */
+const PACE_AGAINST: Record<Against, string> = { tornado6: 'asyncio', tornado45: 'tornado4' };
+const DEFAULTS: Record<'none' | Against, { workers: string; loads: string }> = {
+  none: { workers: '1,2', loads: 'keep-alive,churn' },
+  tornado6: { workers: '1,2,4', loads: 'keep-alive' },
+  tornado45: { workers: '1,2,4', loads: 'keep-alive,churn' },
+};
+
+/** Parses bench:fidelity's arguments; `undefined` for --help. Throws naming the option and the fix. */
+export function parseFidelityOptions(argv: string[]): FidelityOptions | undefined {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      rounds: { type: 'string', default: '3' },
+      duration: { type: 'string', default: '10' },
+      workers: { type: 'string' },
+      pace: { type: 'string' },
+      loads: { type: 'string' },
+      against: { type: 'string' },
+      'engine-arg': { type: 'string', multiple: true, default: [] },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) return undefined;
+  const int = (name: string, text: string, min: number, max: number): number => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < min || n > max)
+      throw new Error(`--${name}: an integer from ${min} to ${max}, got ${JSON.stringify(text)}`);
+    return n;
+  };
+  const against = values.against;
+  if (against !== undefined && against !== 'tornado6' && against !== 'tornado45')
+    throw new Error(
+      `--against: tornado6 (real Tornado 6.2) or tornado45 (real Tornado 4.5.3), got ${JSON.stringify(against)}`,
+    );
+  if (against && values.pace !== undefined && values.pace !== PACE_AGAINST[against])
+    throw new Error(
+      `--against ${against} runs --pace ${PACE_AGAINST[against]}; drop --pace ${values.pace}`,
+    );
+  const pace = values.pace ?? (against ? PACE_AGAINST[against] : 'tornado4');
+  if (!['native', 'tornado4', 'asyncio'].includes(pace))
+    throw new Error(`--pace: native, tornado4 or asyncio, got ${JSON.stringify(pace)}`);
+  const defaults = DEFAULTS[against ?? 'none'];
+  const loads = (values.loads ?? defaults.loads).split(',').map((l) => l.trim());
+  for (const l of loads) {
+    if (l !== 'keep-alive' && l !== 'churn')
+      throw new Error(`--loads: keep-alive and/or churn, got ${JSON.stringify(l)}`);
+  }
+  const engineArgs = values['engine-arg'];
+  for (const a of engineArgs) {
+    if (!a.startsWith('--'))
+      throw new Error(
+        `--engine-arg: an option of forklab serve starting with --, got ${JSON.stringify(a)} ` +
+          '(write --engine-arg=--pace-keyerror-us=200)',
+      );
+  }
+  return {
+    rounds: int('rounds', values.rounds, 1, 100),
+    durationSec: int('duration', values.duration, 1, 600),
+    workers: (values.workers ?? defaults.workers)
+      .split(',')
+      .map((w) => int('workers', w.trim(), 1, 64)),
+    pace,
+    loads: loads as Load[],
+    against,
+    engineArgs,
+  };
+}
+
+export const TORNADO45_FIX =
+  'git clone https://github.com/tornadoweb/tornado && git -C tornado archive v4.5.3 tornado | tar x -C DIR';
+
+/**
+ * The directory holding the `tornado` package of tag v4.5.3, from TORNADO45, checked: an error
+ * naming TORNADO45 and the fix when it is unset or holds another version.
+ */
+export function tornado45Dir(env: NodeJS.ProcessEnv): string {
+  const dir = env.TORNADO45;
+  if (!dir)
+    throw new Error(
+      `--against tornado45 needs TORNADO45, a directory holding the tornado package of v4.5.3: ` +
+        `${TORNADO45_FIX}, then TORNADO45=DIR`,
+    );
+  const init = path.join(dir, 'tornado', '__init__.py');
+  let text: string;
+  try {
+    text = readFileSync(init, 'utf8');
+  } catch (e) {
+    throw new Error(
+      `TORNADO45=${dir}: cannot read ${init} (${(e as Error).message}); ${TORNADO45_FIX}, then TORNADO45=DIR`,
+    );
+  }
+  const version = /^version = "([^"]*)"/m.exec(text)?.[1];
+  if (version !== '4.5.3')
+    throw new Error(
+      `TORNADO45=${dir}: ${init} is version ${version ?? '(none found)'}, not 4.5.3; ${TORNADO45_FIX}, then TORNADO45=DIR`,
+    );
+  return dir;
+}

@@ -1,0 +1,143 @@
+// bench:fidelity's command line and its KeyError verdict against a real framework.
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseFidelityOptions, tornado45Dir } from '../bench/support/fidelity-options';
+import { keyErrorVerdict } from '../bench/support/verdict';
+
+describe('parseFidelityOptions', () => {
+  test('no --against: the tornado4 pace, N = 1, 2, both loads, no engine args', () => {
+    expect(parseFidelityOptions([])).toEqual({
+      rounds: 3,
+      durationSec: 10,
+      workers: [1, 2],
+      pace: 'tornado4',
+      loads: ['keep-alive', 'churn'],
+      against: undefined,
+      engineArgs: [],
+    });
+  });
+
+  test('--against tornado45: the tornado4 pace, N = 1, 2, 4, keep-alive and churn', () => {
+    const o = parseFidelityOptions(['--against', 'tornado45']);
+    expect(o?.pace).toBe('tornado4');
+    expect(o?.workers).toEqual([1, 2, 4]);
+    expect(o?.loads).toEqual(['keep-alive', 'churn']);
+  });
+
+  test('--against tornado6: the asyncio pace, keep-alive only', () => {
+    const o = parseFidelityOptions(['--against', 'tornado6']);
+    expect(o?.pace).toBe('asyncio');
+    expect(o?.loads).toEqual(['keep-alive']);
+  });
+
+  test('--engine-arg repeats, in order', () => {
+    const o = parseFidelityOptions([
+      '--engine-arg=--pace-keyerror-us=200',
+      '--engine-arg=--pace-event-us=5',
+    ]);
+    expect(o?.engineArgs).toEqual(['--pace-keyerror-us=200', '--pace-event-us=5']);
+  });
+
+  test('an engine arg given apart from --engine-arg is refused, naming the = form', () => {
+    expect(() => parseFidelityOptions(['--engine-arg', '--pace-event-us=5'])).toThrow(
+      /'--engine-arg=-XYZ'/,
+    );
+  });
+
+  test('an engine arg that is not an option is refused with the form to use', () => {
+    expect(() => parseFidelityOptions(['--engine-arg=200'])).toThrow(
+      /--engine-arg: .*"200".*--engine-arg=--pace-keyerror-us=200/,
+    );
+  });
+
+  test('a pace other than the one --against runs is refused', () => {
+    expect(() => parseFidelityOptions(['--against', 'tornado45', '--pace', 'asyncio'])).toThrow(
+      '--against tornado45 runs --pace tornado4; drop --pace asyncio',
+    );
+  });
+
+  test('an unknown --against names both choices', () => {
+    expect(() => parseFidelityOptions(['--against', 'tornado5'])).toThrow(
+      /--against: tornado6 .* or tornado45 .*"tornado5"/,
+    );
+  });
+
+  test('--workers and --rounds out of range name the option', () => {
+    expect(() => parseFidelityOptions(['--workers', '1,0'])).toThrow(/--workers: .*"0"/);
+    expect(() => parseFidelityOptions(['--rounds', '1.5'])).toThrow(/--rounds: .*"1.5"/);
+  });
+
+  test('--help gives no options', () => {
+    expect(parseFidelityOptions(['--help'])).toBeUndefined();
+  });
+});
+
+describe('tornado45Dir', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'forklab-test-t45-'));
+    mkdirSync(path.join(dir, 'tornado'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  const writeVersion = (v: string): void =>
+    writeFileSync(path.join(dir, 'tornado', '__init__.py'), `"""x"""\nversion = "${v}"\n`);
+
+  test('unset: names TORNADO45 and the fix', () => {
+    expect(() => tornado45Dir({})).toThrow(/needs TORNADO45.*git -C tornado archive v4\.5\.3/);
+  });
+
+  test('no tornado package there: names the file', () => {
+    rmSync(path.join(dir, 'tornado'), { recursive: true });
+    expect(() => tornado45Dir({ TORNADO45: dir })).toThrow(
+      /TORNADO45=.*cannot read .*__init__\.py/,
+    );
+  });
+
+  test('another version: named, refused', () => {
+    writeVersion('6.2');
+    expect(() => tornado45Dir({ TORNADO45: dir })).toThrow(/is version 6\.2, not 4\.5\.3/);
+  });
+
+  test('4.5.3: the directory', () => {
+    writeVersion('4.5.3');
+    expect(tornado45Dir({ TORNADO45: dir })).toBe(dir);
+  });
+});
+
+describe('keyErrorVerdict', () => {
+  test('inside the real range and within 3× of its median: met', () => {
+    // engine median 2 (of 1, 2, 9); real [0.2, 4, 14.9]: 2 in range, 4/3 = 1.33 ≤ 2 ≤ 12
+    expect(keyErrorVerdict([1, 2, 9], [4, 0.2, 14.9], 2)).toMatch(
+      /engine median 2\.00, real 4\.00 \[0\.20–14\.90\]: inside the real range yes, within 3× of 4\.00 yes: met$/,
+    );
+  });
+
+  test('inside the range but more than 3× below the median: NOT met', () => {
+    // engine median 1 ≥ 0.2 but < 4/3
+    expect(keyErrorVerdict([1], [4, 0.2, 14.9], 2)).toMatch(/range yes, within 3× .* NO: NOT met$/);
+  });
+
+  test('within 3× but outside the range: NOT met', () => {
+    // real [9.8, 10.5, 27.7]: engine 5 ≥ 10.5/3 = 3.5 but < 9.8
+    expect(keyErrorVerdict([5], [10.5, 9.8, 27.7], 2)).toMatch(
+      /range NO, within 3× .* yes: NOT met$/,
+    );
+  });
+
+  test('a real median of 0 asks for an engine median of 0', () => {
+    expect(keyErrorVerdict([0, 0, 1], [0, 0, 3], 4)).toMatch(/: met$/);
+    expect(keyErrorVerdict([0, 1, 1], [0, 0, 3], 4)).toMatch(/within 3× of 0\.00 NO: NOT met$/);
+  });
+
+  test('one worker: met only when no run of either shows a KeyError', () => {
+    expect(keyErrorVerdict([0, 0], [0, 0], 1)).toMatch(/: met$/);
+    expect(keyErrorVerdict([0, 0], [0, 0.5], 1)).toMatch(
+      /NOT met \(runs with KeyErrors: engine 0, real 1\)/,
+    );
+  });
+
+  test('no runs: no verdict', () => {
+    expect(keyErrorVerdict([], [1], 2)).toBe('no verdict: no runs');
+  });
+});
