@@ -7,7 +7,9 @@
 //    the KeyError with its logged traceback (Tornado 4's path), one event dispatched through a
 //    Tornado IOLoop plus the IOStream read attempt it leads to, one unknown fd skipped by asyncio.
 // 2. A real Tornado HTTPServer (one process) under `wrk -t1 -c32`, keep-alive and then
-//    `Connection: close`: the server's CPU time (utime + stime from /proc) per request.
+//    `Connection: close`: the server's CPU time (utime + stime from /proc) per request. Tornado
+//    6.2 for `asyncio`; with TORNADO45, Tornado 4.5.3 (bench/tornado45/server.py, one worker) for
+//    `tornado4`, whose request path costs less than 6.2's (else 6.2's figures stand in).
 //    request = keep-alive CPU per request − event (each keep-alive request is one event);
 //    accept = churn CPU per request − keep-alive CPU per request (a churned request adds an
 //    accept, whose listening-socket event stands in for the request's own event: Tornado reads
@@ -22,10 +24,9 @@
 //    connection minus a warm one's, connections one after the other: Tornado 6.2 (asyncio, loop
 //    created after fork) for `asyncio`, Tornado 4.5.3 (loop created before fork) for `tornado4`
 //    when TORNADO45 is set (else 6.2's figure stands in, and the calibration says so).
-// Medians over the rounds. Debian 12 ships Tornado 6.2 only: its request and accept paths stand in
-// for Tornado 4.5's.
+// Medians over the rounds. Debian 12 ships Tornado 6.2 only; Tornado 4.5.3 comes from TORNADO45.
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -38,6 +39,7 @@ const PYTHON = '/usr/bin/python3'; // Debian's, with python3-tornado (scripts/se
 const SCRIPT = path.join(REPO, 'scripts', 'calibrate', 'tornado_costs.py');
 const SCRIPT_45 = path.join(REPO, 'scripts', 'calibrate', 'tornado45_keyerror.py');
 const SCRIPT_COLD = path.join(REPO, 'scripts', 'calibrate', 'cold_start.py');
+const TORNADO45_SERVER = path.join(REPO, 'bench', 'tornado45', 'server.py');
 const CLK_TCK = 100;
 
 /** tornado45_keyerror.py's output. */
@@ -128,6 +130,83 @@ async function startTornado(): Promise<{ child: Child; url: string }> {
   return { child, url: `http://127.0.0.1:${port}/` };
 }
 
+/**
+ * Real Tornado 4.5.3 (bench/tornado45/server.py, one worker, its loop created after fork) on a free
+ * port; its CPU is the worker's, the process the server forked.
+ */
+async function startTornado45(dir: string): Promise<{ child: Child; url: string; pid: number }> {
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'forklab-calibrate45-'));
+  process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
+  let ready: (port: number) => void = () => {};
+  const isReady = new Promise<number>((r) => (ready = r));
+  const child = startChild(
+    'tornado45',
+    PYTHON,
+    [TORNADO45_SERVER, '0', '1', 'post-fork', path.join(tmp, 'out')],
+    {
+      env: { ...process.env, TORNADO45: dir },
+      group: true,
+      onLine: (l) => {
+        const m = /^READY (\d+)\s*$/.exec(l);
+        if (m) ready(Number(m[1]));
+      },
+    },
+  );
+  const timeout = new Promise<never>((_, reject) =>
+    setTimeout(() => reject(new Error(`no READY within 20 s:\n${child.output()}`)), 20_000).unref(),
+  );
+  const port = await Promise.race([isReady, timeout]);
+  const leader = child.proc.pid!;
+  const kids = readFileSync(`/proc/${leader}/task/${leader}/children`, 'utf8').trim().split(' ');
+  if (kids.length !== 1 || !kids[0])
+    throw new Error(`tornado45: expected one worker, found "${kids.join(' ')}"`);
+  return { child, url: `http://127.0.0.1:${port}/`, pid: Number(kids[0]) };
+}
+
+interface EndToEnd {
+  label: string;
+  /** CPU µs per request, one per round. */
+  keepAlive: number[];
+  churn: number[];
+}
+
+/** A server under wrk -t1 -c32, keep-alive then churn each round: its CPU per request. */
+async function endToEnd(
+  label: string,
+  server: { child: Child; url: string; pid?: number },
+  rounds: number,
+  duration: number,
+): Promise<EndToEnd> {
+  const pid = server.pid ?? server.child.proc.pid!;
+  const e: EndToEnd = { label, keepAlive: [], churn: [] };
+  try {
+    for (let round = 1; round <= rounds; round++) {
+      for (const load of ['keepAlive', 'churn'] as const) {
+        const before = cpuUs(pid);
+        const wrk = await runWrk({
+          url: server.url,
+          threads: 1,
+          connections: 32,
+          durationSec: duration,
+          timeoutSec: 2,
+          headers: load === 'churn' ? ['Connection: close'] : [],
+        });
+        const cpu = cpuUs(pid) - before;
+        if (wrk.requests < 100)
+          throw new Error(`${label} ${load}: wrk completed only ${wrk.requests}`);
+        e[load].push(cpu / wrk.requests);
+        console.log(
+          `  ${label} round ${round} ${load.padEnd(9)} ${wrk.requests} requests, ` +
+            `${(cpu / wrk.requests).toFixed(0)} µs CPU per request`,
+        );
+      }
+    }
+  } finally {
+    await stopAll();
+  }
+  return e;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     args: process.argv.slice(2),
@@ -177,41 +256,20 @@ async function main(): Promise<void> {
       );
   }
 
-  const { child, url } = await startTornado();
-  const pid = child.proc.pid!;
-  const perRequest: Record<'keepAlive' | 'churn', number[]> = { keepAlive: [], churn: [] };
-  try {
-    for (let round = 1; round <= rounds; round++) {
-      for (const load of ['keepAlive', 'churn'] as const) {
-        const before = cpuUs(pid);
-        const wrk = await runWrk({
-          url,
-          threads: 1,
-          connections: 32,
-          durationSec: duration,
-          timeoutSec: 2,
-          headers: load === 'churn' ? ['Connection: close'] : [],
-        });
-        const cpu = cpuUs(pid) - before;
-        if (wrk.requests < 100) throw new Error(`${load}: wrk completed only ${wrk.requests}`);
-        perRequest[load].push(cpu / wrk.requests);
-        console.log(
-          `  round ${round} ${load.padEnd(9)} ${wrk.requests} requests, ` +
-            `${(cpu / wrk.requests).toFixed(0)} µs CPU per request`,
-        );
-      }
-    }
-  } finally {
-    await stopAll();
-  }
-  const keepAlive = median(perRequest.keepAlive);
-  const churn = median(perRequest.churn);
+  const e2e6 = await endToEnd('Tornado 6.2', await startTornado(), rounds, duration);
+  const e2e45 = process.env.TORNADO45
+    ? await endToEnd('Tornado 4.5.3', await startTornado45(process.env.TORNADO45), rounds, duration)
+    : undefined;
   const eventCpu = micro.event + micro.streamRead;
   const event = Math.round(eventCpu);
+  /** accept = churn − keep-alive; request = keep-alive − one event (medians). */
+  const paths = (e: EndToEnd): { acceptUs: number; requestUs: number } => ({
+    acceptUs: Math.max(0, Math.round(median(e.churn) - median(e.keepAlive))),
+    requestUs: Math.max(0, Math.round(median(e.keepAlive) - eventCpu)),
+  });
   const costs: Record<PaceCost, number> = {
     coldUs: Math.max(0, Math.round(cold6.cold)),
-    acceptUs: Math.max(0, Math.round(churn - keepAlive)),
-    requestUs: Math.max(0, Math.round(keepAlive - eventCpu)),
+    ...paths(e2e6),
     eventUs: event,
     keyErrorUs: Math.round(ke45 ? ke45.keyerror : micro.keyerror),
     skipUs: Math.round(micro.skip),
@@ -232,8 +290,22 @@ async function main(): Promise<void> {
         coldUs: cold45
           ? `tornado4: ${describeCold(cold45)}; asyncio: ${describeCold(cold6)}`
           : `tornado4 AND asyncio (TORNADO45 not set, Tornado 6.2 stands in for 4.5): ${describeCold(cold6)}`,
-        acceptUs: `Tornado HTTPServer (1 process) under wrk -t1 -c32 -d${duration}s, CPU per request with Connection: close (${list(perRequest.churn)} µs) minus keep-alive (${list(perRequest.keepAlive)} µs), medians`,
-        requestUs: `Tornado HTTPServer under wrk keep-alive: CPU per request, median of ${list(perRequest.keepAlive)} µs, minus one event (${eventCpu.toFixed(1)} µs)`,
+        acceptUs: [e2e45, e2e6]
+          .filter((e) => e !== undefined)
+          .map(
+            (e) =>
+              `${e === e2e45 ? 'tornado4' : 'asyncio'}: ${e.label} HTTPServer (1 process) under wrk -t1 -c32 -d${duration}s, CPU per request with Connection: close (${list(e.churn)} µs) minus keep-alive (${list(e.keepAlive)} µs), medians`,
+          )
+          .join('; ')
+          .concat(e2e45 ? '' : ' (tornado4 too: TORNADO45 not set, Tornado 6.2 stands in for 4.5)'),
+        requestUs: [e2e45, e2e6]
+          .filter((e) => e !== undefined)
+          .map(
+            (e) =>
+              `${e === e2e45 ? 'tornado4' : 'asyncio'}: ${e.label} HTTPServer under wrk keep-alive: CPU per request, median of ${list(e.keepAlive)} µs, minus one event (${eventCpu.toFixed(1)} µs)`,
+          )
+          .join('; ')
+          .concat(e2e45 ? '' : ' (tornado4 too: TORNADO45 not set, Tornado 6.2 stands in for 4.5)'),
         eventUs: `Tornado IOLoop: CPU per event dispatched to an add_handler handler, pass included (median of 5 × 10000): ${micro.event.toFixed(1)} µs; plus an IOStream waiting for a request head handling a READ event whose recv finds nothing (median of 5 × 20000): ${micro.streamRead.toFixed(1)} µs`,
         keyErrorUs: ke45
           ? `Tornado ${ke45.tornado}'s own PollIOLoop (TORNADO45): a pass whose epoll returns an fd without a handler, self._handlers[fd] raising KeyError in start() and handle_callback_exception logging it with its traceback through tornado.log.LogFormatter to a file, minus an empty pass (medians of 5 × 5000): ${ke45.passWithKeyError.toFixed(1)} − ${ke45.emptyPass.toFixed(1)} µs; the same logging call raised from a small function: ${micro.keyerror.toFixed(1)} µs`
@@ -242,14 +314,21 @@ async function main(): Promise<void> {
       },
     },
     presets: {
-      tornado4: { ...costs, ...(cold45 ? { coldUs: Math.max(0, Math.round(cold45.cold)) } : {}) },
+      tornado4: {
+        ...costs,
+        ...(cold45 ? { coldUs: Math.max(0, Math.round(cold45.cold)) } : {}),
+        ...(e2e45 ? paths(e2e45) : {}),
+      },
       asyncio: { ...costs },
     },
   };
   const problems = presetsProblems(doc);
   if (problems.length > 0) throw new Error(`calibration out of range: ${problems.join('; ')}`);
   writeFileSync(values.out, JSON.stringify(doc, null, 2) + '\n');
-  console.log(`calibrate: ${PACE_COSTS.map((c) => `${c} ${costs[c]}`).join(', ')}`);
+  for (const name of ['tornado4', 'asyncio'] as const) {
+    const p = doc.presets[name];
+    console.log(`calibrate: ${name}: ${PACE_COSTS.map((c) => `${c} ${p[c]}`).join(', ')}`);
+  }
   console.log(`calibrate: wrote ${path.relative(REPO, values.out)}`);
 }
 
