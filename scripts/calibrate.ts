@@ -7,7 +7,8 @@
 //    the KeyError with its logged traceback (Tornado 4's path), one event dispatched through a
 //    Tornado IOLoop plus the IOStream read attempt it leads to, one unknown fd skipped by asyncio.
 // 2. A real Tornado HTTPServer (one process) under `wrk -t1 -c32`, keep-alive and then
-//    `Connection: close`: the server's CPU time (utime + stime from /proc) per request. Tornado
+//    `Connection: close`: the server's CPU time (utime + stime from /proc) per request, less the
+//    unpaced engine's own under the same load (its system calls and parsing are in both). Tornado
 //    6.2 for `asyncio`; with TORNADO45, Tornado 4.5.3 (bench/tornado45/server.py, one worker) for
 //    `tornado4`, whose request path costs less than 6.2's (else 6.2's figures stand in).
 //    request = keep-alive CPU per request − event (each keep-alive request is one event);
@@ -163,6 +164,52 @@ async function startTornado45(dir: string): Promise<{ child: Child; url: string;
   return { child, url: `http://127.0.0.1:${port}/`, pid: Number(kids[0]) };
 }
 
+/**
+ * The unpaced engine (one worker), to subtract what the engine itself spends per request (its
+ * system calls and parsing, which the interpreter's measured cost includes too); its CPU is the
+ * worker's.
+ */
+async function startNativeEngine(): Promise<{ child: Child; url: string; pid: number }> {
+  let ready: (r: { port: number; metricsPort: number }) => void = () => {};
+  const isReady = new Promise<{ port: number; metricsPort: number }>((r) => (ready = r));
+  const child = startChild(
+    'engine',
+    process.execPath,
+    [
+      path.join(REPO, 'bin', 'forklab.js'),
+      'serve',
+      '--workers',
+      '1',
+      '--pace',
+      'native',
+      '--port',
+      '0',
+      '--metrics-port',
+      '0',
+      '--name',
+      'calibrate-native',
+    ],
+    {
+      onLine: (l) => {
+        const m = /^FORKLAB_READY (\{.*\})\s*$/.exec(l);
+        if (m) ready(JSON.parse(m[1]!) as { port: number; metricsPort: number });
+      },
+    },
+  );
+  const timeout = new Promise<never>((_, reject) =>
+    setTimeout(
+      () => reject(new Error(`no FORKLAB_READY within 20 s:\n${child.output()}`)),
+      20_000,
+    ).unref(),
+  );
+  const r = await Promise.race([isReady, timeout]);
+  const res = await fetch(`http://127.0.0.1:${r.metricsPort}/snapshot.json`, {
+    signal: AbortSignal.timeout(5000),
+  });
+  const snap = (await res.json()) as { workers: { counters: { pid: number } }[] };
+  return { child, url: `http://127.0.0.1:${r.port}/`, pid: snap.workers[0]!.counters.pid };
+}
+
 interface EndToEnd {
   label: string;
   /** CPU µs per request, one per round. */
@@ -256,17 +303,24 @@ async function main(): Promise<void> {
       );
   }
 
+  const native = await endToEnd('engine (unpaced)', await startNativeEngine(), rounds, duration);
   const e2e6 = await endToEnd('Tornado 6.2', await startTornado(), rounds, duration);
   const e2e45 = process.env.TORNADO45
     ? await endToEnd('Tornado 4.5.3', await startTornado45(process.env.TORNADO45), rounds, duration)
     : undefined;
   const eventCpu = micro.event + micro.streamRead;
   const event = Math.round(eventCpu);
-  /** accept = churn − keep-alive; request = keep-alive − one event (medians). */
+  const list = (xs: number[]): string => xs.map((x) => x.toFixed(0)).join(', ');
+  // What the interpreter adds to what the engine spends anyway (medians):
+  // accept = (churn − keep-alive) − the engine's (churn − keep-alive);
+  // request = keep-alive − the engine's keep-alive − one event.
+  const ownKeepAlive = median(native.keepAlive);
+  const ownAccept = median(native.churn) - ownKeepAlive;
   const paths = (e: EndToEnd): { acceptUs: number; requestUs: number } => ({
-    acceptUs: Math.max(0, Math.round(median(e.churn) - median(e.keepAlive))),
-    requestUs: Math.max(0, Math.round(median(e.keepAlive) - eventCpu)),
+    acceptUs: Math.max(0, Math.round(median(e.churn) - median(e.keepAlive) - ownAccept)),
+    requestUs: Math.max(0, Math.round(median(e.keepAlive) - ownKeepAlive - eventCpu)),
   });
+  const own = `; minus the unpaced engine's own (one worker, same load: keep-alive ${list(native.keepAlive)} µs, churn ${list(native.churn)} µs per request)`;
   const costs: Record<PaceCost, number> = {
     coldUs: Math.max(0, Math.round(cold6.cold)),
     ...paths(e2e6),
@@ -276,7 +330,6 @@ async function main(): Promise<void> {
   };
   const cpus = os.cpus();
   const load = os.loadavg().map((l) => l.toFixed(1));
-  const list = (xs: number[]): string => xs.map((x) => x.toFixed(0)).join(', ');
   const doc: PacePresets = {
     calibration: {
       date: new Date().toISOString(),
@@ -297,6 +350,7 @@ async function main(): Promise<void> {
               `${e === e2e45 ? 'tornado4' : 'asyncio'}: ${e.label} HTTPServer (1 process) under wrk -t1 -c32 -d${duration}s, CPU per request with Connection: close (${list(e.churn)} µs) minus keep-alive (${list(e.keepAlive)} µs), medians`,
           )
           .join('; ')
+          .concat(own)
           .concat(e2e45 ? '' : ' (tornado4 too: TORNADO45 not set, Tornado 6.2 stands in for 4.5)'),
         requestUs: [e2e45, e2e6]
           .filter((e) => e !== undefined)
@@ -305,6 +359,7 @@ async function main(): Promise<void> {
               `${e === e2e45 ? 'tornado4' : 'asyncio'}: ${e.label} HTTPServer under wrk keep-alive: CPU per request, median of ${list(e.keepAlive)} µs, minus one event (${eventCpu.toFixed(1)} µs)`,
           )
           .join('; ')
+          .concat(own)
           .concat(e2e45 ? '' : ' (tornado4 too: TORNADO45 not set, Tornado 6.2 stands in for 4.5)'),
         eventUs: `Tornado IOLoop: CPU per event dispatched to an add_handler handler, pass included (median of 5 × 10000): ${micro.event.toFixed(1)} µs; plus an IOStream waiting for a request head handling a READ event whose recv finds nothing (median of 5 × 20000): ${micro.streamRead.toFixed(1)} µs`,
         keyErrorUs: ke45
