@@ -40,12 +40,13 @@ import {
   stopAll,
   stopChild,
   waitForHttp,
-  type Child,
+  waitReady,
 } from './support/children';
 import {
   FIDELITY_USAGE,
   parseFidelityOptions,
   tornado45Dir,
+  TORNADO45_SERVER,
   type Against,
   type FidelityOptions as Options,
   type Load,
@@ -54,7 +55,6 @@ import { controlRatioVerdict, keyErrorVerdict } from './support/verdict';
 import { runWrk, type WrkResult } from './support/wrk';
 
 const REPO = path.resolve(__dirname, '..');
-const TORNADO45_SERVER = path.join(REPO, 'bench', 'tornado45', 'server.py');
 
 type LoopCreation = 'pre-fork' | 'post-fork';
 /** What serves: the paced engine, real Tornado 6.2 (servers/tornado/app.py), or real 4.5.3. */
@@ -164,25 +164,6 @@ function tornadoArgs(workers: number, loop: LoopCreation): string[] {
   ];
 }
 
-/** Resolves with what the ready line carries; rejects when the child exits first or after 30 s. */
-async function waitReady<T>(child: Child, ready: Promise<T>, line: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`no ${line} within ${READY_TIMEOUT_MS / 1000} s`)),
-      READY_TIMEOUT_MS,
-    );
-  });
-  const exited = child.exited.then((e): never => {
-    throw new Error(`exited (${e.signal ?? `exit ${e.code}`}) before ${line}`);
-  });
-  try {
-    return await Promise.race([ready, timeout, exited]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /** The load of the reference runs: one wrk thread, 32 connections, churn closing each. */
 function startLoad(opts: Options, port: number, load: Load): Promise<WrkResult> {
   const wrkRun = runWrk({
@@ -220,7 +201,7 @@ async function runWithMetrics(
     },
   });
   try {
-    const r = await waitReady(child, ready, 'FORKLAB_READY');
+    const r = await waitReady(child, ready, 'FORKLAB_READY', READY_TIMEOUT_MS);
     await waitForHttp(child, `http://127.0.0.1:${r.metricsPort}/healthz`, 10_000);
     const before = await snapshot(r.metricsPort);
     const wrkRun = startLoad(opts, r.port, load);
@@ -316,7 +297,7 @@ async function runTornado45(
     },
   );
   try {
-    const port = await waitReady(child, ready, 'READY <port>');
+    const port = await waitReady(child, ready, 'READY <port>', READY_TIMEOUT_MS);
     const wrk = await startLoad(opts, port, load);
     await stopChild(child);
     const stats: Tornado45Stats[] = [];

@@ -31,7 +31,15 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { freePort, killAllNow, startChild, stopAll, type Child } from '../bench/support/children';
+import {
+  freePort,
+  killAllNow,
+  startChild,
+  stopAll,
+  waitReady,
+  type Child,
+} from '../bench/support/children';
+import { tornado45Dir, TORNADO45_FIX, TORNADO45_SERVER } from '../bench/support/fidelity-options';
 import { runWrk } from '../bench/support/wrk';
 import { PACE_COSTS, presetsProblems, type PaceCost, type PacePresets } from '../lab/server/pace';
 
@@ -40,8 +48,17 @@ const PYTHON = '/usr/bin/python3'; // Debian's, with python3-tornado (scripts/se
 const SCRIPT = path.join(REPO, 'scripts', 'calibrate', 'tornado_costs.py');
 const SCRIPT_45 = path.join(REPO, 'scripts', 'calibrate', 'tornado45_keyerror.py');
 const SCRIPT_COLD = path.join(REPO, 'scripts', 'calibrate', 'cold_start.py');
-const TORNADO45_SERVER = path.join(REPO, 'bench', 'tornado45', 'server.py');
 const CLK_TCK = 100;
+const READY_LIMIT_MS = 20_000;
+
+/** waitReady, its failure carrying the child's output. */
+async function readyOf<T>(child: Child, ready: Promise<T>, line: string): Promise<T> {
+  try {
+    return await waitReady(child, ready, line, READY_LIMIT_MS);
+  } catch (e) {
+    throw new Error(`${child.name}: ${(e as Error).message}:\n${child.output()}`);
+  }
+}
 
 /** tornado45_keyerror.py's output. */
 interface KeyError45 {
@@ -52,13 +69,11 @@ interface KeyError45 {
 }
 
 /** The KeyError timed in Tornado 4.5.3's own loop, or undefined without TORNADO45. */
-function keyErrorInTornado45(): KeyError45 | undefined {
-  const dir = process.env.TORNADO45;
+function keyErrorInTornado45(dir: string | undefined): KeyError45 | undefined {
   if (!dir) {
     console.log(
       '  TORNADO45 is not set: the KeyError is timed in a small frame only, a lower bound ' +
-        "(set it to a directory holding Tornado 4.5.3's tornado package: " +
-        'git -C <tornado clone> archive v4.5.3 tornado | tar x -C DIR)',
+        `(set it to a directory holding Tornado 4.5.3's tornado package: ${TORNADO45_FIX})`,
     );
     return undefined;
   }
@@ -124,10 +139,7 @@ async function startTornado(): Promise<{ child: Child; url: string }> {
   const child = startChild('tornado', PYTHON, [SCRIPT, 'serve', String(port)], {
     onLine: (l) => l.trim() === 'READY' && ready(),
   });
-  const timeout = new Promise<never>((_, reject) =>
-    setTimeout(() => reject(new Error(`no READY within 20 s:\n${child.output()}`)), 20_000).unref(),
-  );
-  await Promise.race([isReady, timeout]);
+  await readyOf(child, isReady, 'READY');
   return { child, url: `http://127.0.0.1:${port}/` };
 }
 
@@ -153,10 +165,7 @@ async function startTornado45(dir: string): Promise<{ child: Child; url: string;
       },
     },
   );
-  const timeout = new Promise<never>((_, reject) =>
-    setTimeout(() => reject(new Error(`no READY within 20 s:\n${child.output()}`)), 20_000).unref(),
-  );
-  const port = await Promise.race([isReady, timeout]);
+  const port = await readyOf(child, isReady, 'READY <port>');
   const leader = child.proc.pid!;
   const kids = readFileSync(`/proc/${leader}/task/${leader}/children`, 'utf8').trim().split(' ');
   if (kids.length !== 1 || !kids[0])
@@ -196,13 +205,7 @@ async function startNativeEngine(): Promise<{ child: Child; url: string; pid: nu
       },
     },
   );
-  const timeout = new Promise<never>((_, reject) =>
-    setTimeout(
-      () => reject(new Error(`no FORKLAB_READY within 20 s:\n${child.output()}`)),
-      20_000,
-    ).unref(),
-  );
-  const r = await Promise.race([isReady, timeout]);
+  const r = await readyOf(child, isReady, 'FORKLAB_READY');
   const res = await fetch(`http://127.0.0.1:${r.metricsPort}/snapshot.json`, {
     signal: AbortSignal.timeout(5000),
   });
@@ -270,6 +273,8 @@ async function main(): Promise<void> {
   if (!Number.isInteger(duration) || duration < 1) throw new Error('--duration: an integer ≥ 1');
   process.on('exit', killAllNow);
 
+  // Checked before anything runs: a wrong TORNADO45 is named with its fix at once.
+  const t45 = process.env.TORNADO45 ? tornado45Dir(process.env) : undefined;
   console.log(`calibrate: micro timings with ${PYTHON}`);
   let microText: string;
   try {
@@ -286,7 +291,7 @@ async function main(): Promise<void> {
       `asyncio skip ${micro.skip.toFixed(1)} µs (Python ${micro.python}, Tornado ${micro.tornado})`,
   );
 
-  const ke45 = keyErrorInTornado45();
+  const ke45 = keyErrorInTornado45(t45);
   if (ke45)
     console.log(
       `  KeyError in Tornado ${ke45.tornado}'s PollIOLoop.start: ${ke45.keyerror.toFixed(1)} µs ` +
@@ -294,7 +299,7 @@ async function main(): Promise<void> {
     );
 
   const cold6 = coldStart();
-  const cold45 = process.env.TORNADO45 ? coldStart(process.env.TORNADO45) : undefined;
+  const cold45 = t45 ? coldStart(t45) : undefined;
   for (const c of [cold6, cold45]) {
     if (c)
       console.log(
@@ -305,8 +310,8 @@ async function main(): Promise<void> {
 
   const native = await endToEnd('engine (unpaced)', await startNativeEngine(), rounds, duration);
   const e2e6 = await endToEnd('Tornado 6.2', await startTornado(), rounds, duration);
-  const e2e45 = process.env.TORNADO45
-    ? await endToEnd('Tornado 4.5.3', await startTornado45(process.env.TORNADO45), rounds, duration)
+  const e2e45 = t45
+    ? await endToEnd('Tornado 4.5.3', await startTornado45(t45), rounds, duration)
     : undefined;
   const eventCpu = micro.event + micro.streamRead;
   const event = Math.round(eventCpu);
@@ -320,6 +325,16 @@ async function main(): Promise<void> {
     acceptUs: Math.max(0, Math.round(median(e.churn) - median(e.keepAlive) - ownAccept)),
     requestUs: Math.max(0, Math.round(median(e.keepAlive) - ownKeepAlive - eventCpu)),
   });
+  /** A method text per preset's server, then what both subtract. */
+  const perServer = (describe: (e: EndToEnd) => string): string =>
+    (e2e45
+      ? [`tornado4: ${describe(e2e45)}`, `asyncio: ${describe(e2e6)}`]
+      : [
+          `tornado4 and asyncio (TORNADO45 not set, Tornado 6.2 stands in for 4.5): ${describe(e2e6)}`,
+        ]
+    )
+      .join('; ')
+      .concat(own);
   const own = `; minus the unpaced engine's own (one worker, same load: keep-alive ${list(native.keepAlive)} µs, churn ${list(native.churn)} µs per request)`;
   const costs: Record<PaceCost, number> = {
     coldUs: Math.max(0, Math.round(cold6.cold)),
@@ -343,24 +358,14 @@ async function main(): Promise<void> {
         coldUs: cold45
           ? `tornado4: ${describeCold(cold45)}; asyncio: ${describeCold(cold6)}`
           : `tornado4 AND asyncio (TORNADO45 not set, Tornado 6.2 stands in for 4.5): ${describeCold(cold6)}`,
-        acceptUs: [e2e45, e2e6]
-          .filter((e) => e !== undefined)
-          .map(
-            (e) =>
-              `${e === e2e45 ? 'tornado4' : 'asyncio'}: ${e.label} HTTPServer (1 process) under wrk -t1 -c32 -d${duration}s, CPU per request with Connection: close (${list(e.churn)} µs) minus keep-alive (${list(e.keepAlive)} µs), medians`,
-          )
-          .join('; ')
-          .concat(own)
-          .concat(e2e45 ? '' : ' (tornado4 too: TORNADO45 not set, Tornado 6.2 stands in for 4.5)'),
-        requestUs: [e2e45, e2e6]
-          .filter((e) => e !== undefined)
-          .map(
-            (e) =>
-              `${e === e2e45 ? 'tornado4' : 'asyncio'}: ${e.label} HTTPServer under wrk keep-alive: CPU per request, median of ${list(e.keepAlive)} µs, minus one event (${eventCpu.toFixed(1)} µs)`,
-          )
-          .join('; ')
-          .concat(own)
-          .concat(e2e45 ? '' : ' (tornado4 too: TORNADO45 not set, Tornado 6.2 stands in for 4.5)'),
+        acceptUs: perServer(
+          (e) =>
+            `${e.label} HTTPServer (1 process) under wrk -t1 -c32 -d${duration}s, CPU per request with Connection: close (${list(e.churn)} µs) minus keep-alive (${list(e.keepAlive)} µs), medians`,
+        ),
+        requestUs: perServer(
+          (e) =>
+            `${e.label} HTTPServer under wrk keep-alive: CPU per request, median of ${list(e.keepAlive)} µs, minus one event (${eventCpu.toFixed(1)} µs)`,
+        ),
         eventUs: `Tornado IOLoop: CPU per event dispatched to an add_handler handler, pass included (median of 5 × 10000): ${micro.event.toFixed(1)} µs; plus an IOStream waiting for a request head handling a READ event whose recv finds nothing (median of 5 × 20000): ${micro.streamRead.toFixed(1)} µs`,
         keyErrorUs: ke45
           ? `Tornado ${ke45.tornado}'s own PollIOLoop (TORNADO45): a pass whose epoll returns an fd without a handler, self._handlers[fd] raising KeyError in start() and handle_callback_exception logging it with its traceback through tornado.log.LogFormatter to a file, minus an empty pass (medians of 5 × 5000): ${ke45.passWithKeyError.toFixed(1)} − ${ke45.emptyPass.toFixed(1)} µs; the same logging call raised from a small function: ${micro.keyerror.toFixed(1)} µs`

@@ -171,3 +171,26 @@ export async function waitForHttp(child: Child, url: string, timeoutMs: number):
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/**
+ * Resolves with `ready`, or fails naming `line` when the child exits first or `limitMs` passes.
+ */
+export async function waitReady<T>(
+  child: Child,
+  ready: Promise<T>,
+  line: string,
+  limitMs: number,
+): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no ${line} within ${limitMs / 1000} s`)), limitMs);
+  });
+  const exited = child.exited.then((e): never => {
+    throw new Error(`exited (${e.signal ?? `exit ${e.code}`}) before ${line}`);
+  });
+  try {
+    return await Promise.race([ready, timeout, exited]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -97,6 +97,9 @@ export function parseFidelityOptions(argv: string[]): FidelityOptions | undefine
   };
 }
 
+/** Real Tornado 4.5.3 serving as the lab's servers do (run with TORNADO45 in its environment). */
+export const TORNADO45_SERVER = path.resolve(__dirname, '..', 'tornado45', 'server.py');
+
 export const TORNADO45_FIX =
   'git clone https://github.com/tornadoweb/tornado && git -C tornado archive v4.5.3 tornado | tar x -C DIR';
 
