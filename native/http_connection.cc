@@ -374,9 +374,14 @@ void HttpConnection::Respond(int status, const char* content_type, const std::st
   out += std::to_string(body.size());
   out += "\r\n";
   if (status == 405) out += "Allow: GET, HEAD\r\n";
-  if (close) {
+  // Tornado 4.5 answers a client's `Connection: close` without the header (5.0 added it, commit
+  // e7cb7977): a client such as wrk then takes the answer for keep-alive, writes its next request
+  // onto the closing socket and reconnects only when it reads the server's FIN. A close the server
+  // decides on (an error, draining) is announced by every flavour.
+  const bool client_closes = !keep_alive_ && !close_after_write_;
+  if (close && !(client_closes && worker_->config().flavour == Flavour::kTornado4)) {
     out += "Connection: close\r\n";
-  } else if (keep_alive_) {
+  } else if (!close && keep_alive_) {
     out += "Connection: keep-alive\r\n";
   }
   out += "\r\n";
