@@ -480,8 +480,13 @@ async function main(): Promise<number> {
     `engine: forklab serve --workers N --loop-creation pre-fork|post-fork ${engineFlags(opts).join(' ')}` +
       ` (engine args: ${opts.engineArgs.length > 0 ? opts.engineArgs.join(' ') : 'none'})`,
   );
-  if (tornado45)
-    console.log(`real: ${DEBIAN_PYTHON} bench/tornado45/server.py, TORNADO45=${tornado45}`);
+  if (tornado45) {
+    const burn = process.env.TORNADO45_ACCEPT_BURN_US;
+    console.log(
+      `real: ${DEBIAN_PYTHON} bench/tornado45/server.py, TORNADO45=${tornado45}` +
+        (burn ? `, TORNADO45_ACCEPT_BURN_US=${burn} (CPU added to each accept)` : ''),
+    );
+  }
   const loadAvg = (): string =>
     os
       .loadavg()

@@ -12,6 +12,8 @@ pre-fork. Each worker logs as Tornado does (tracebacks of every KeyError to OUT.
 access log off) and on SIGTERM writes OUT.wN.json: accepted connections, requests, KeyErrors,
 the split 1 s in, epoll_wait calls and the events they returned (in both modes: the loop's epoll
 object is wrapped before the server's socket is added), and its CPU seconds.
+TORNADO45_ACCEPT_BURN_US=N adds N µs of CPU to each accepted connection before Tornado's first read
+of it (in `handle_stream`), to try how the churn KeyErrors depend on that path's length.
 Load it with `wrk -t1 -c32 -d10s --timeout 2s [-H 'Connection: close'] http://127.0.0.1:PORT/`.
 """
 import collections, collections.abc, sys, os, signal, json, logging, time
@@ -21,6 +23,7 @@ sys.path.insert(0, os.environ["TORNADO45"])
 import tornado, tornado.ioloop, tornado.web, tornado.httpserver, tornado.netutil, tornado.log
 assert tornado.version == "4.5.3", tornado.version
 port, workers, mode, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+accept_burn_s = float(os.environ.get("TORNADO45_ACCEPT_BURN_US", "0")) / 1e6
 stats = {"accepts": 0, "requests": 0, "keyerrors": 0, "split_at_1s": None}
 class KeyErrorCount(logging.Filter):
     def filter(self, rec):
@@ -36,6 +39,10 @@ class Hello(tornado.web.RequestHandler):
 class Server(tornado.httpserver.HTTPServer):
     def handle_stream(self, stream, address):
         stats["accepts"] += 1
+        if accept_burn_s > 0:
+            until = time.thread_time() + accept_burn_s
+            while time.thread_time() < until:
+                pass
         return super().handle_stream(stream, address)
 app = tornado.web.Application([(r"/", Hello)])
 socks = tornado.netutil.bind_sockets(port, "127.0.0.1")

@@ -211,7 +211,7 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
     kind: { type: 'enum', values: FLAVOURS },
     default: 'tornado4',
     value: FLAVOURS.join('|'),
-    help: 'events for unknown fds: raise and log a KeyError (tornado4) or skip them silently (asyncio)',
+    help: "events for unknown fds: raise and log a KeyError (tornado4) or skip them silently (asyncio); tornado4 also answers a client's Connection: close without the header, as Tornado 4.5 does",
   },
   {
     key: 'keyErrorLogPerSec',
