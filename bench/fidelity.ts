@@ -96,6 +96,11 @@ interface Run {
   /** epoll_wait calls that returned, and events they returned, per worker. */
   passesPerWorker: number[];
   eventsPerWorker: number[];
+  /**
+   * Connections added to epoll during the run (add_handler): with Tornado 4.5's request loop, those
+   * whose request was not there when it was read inline after the accept. Absent for Tornado 6.2.
+   */
+  registered?: number;
   timeouts: number;
   /** The workers' user + system CPU over the run, µs. */
   cpuUs: number;
@@ -231,6 +236,7 @@ async function runWithMetrics(
         at1sPerWorker: early.workers.map((w) => w.counters.open_connections ?? 0),
         passesPerWorker: perWorker('loop_passes'),
         eventsPerWorker: perWorker('epoll_events'),
+        registered: d('connections_registered'),
         timeouts: wrk.socketErrors?.timeout ?? 0,
         cpuUs: cpu,
         paceShare: cpu > 0 ? d('pace_us') / cpu : 0,
@@ -262,6 +268,8 @@ interface Tornado45Stats {
   polls?: number;
   events?: number;
   unknown?: number;
+  /** Connection fds registered in epoll (the listening socket's registration is not counted). */
+  registered?: number;
   cpu_s: number;
 }
 
@@ -324,6 +332,7 @@ async function runTornado45(
       at1sPerWorker: stats.map((s) => s.split_at_1s ?? 0),
       passesPerWorker: stats.map((s) => s.polls ?? 0),
       eventsPerWorker: stats.map((s) => s.events ?? 0),
+      registered: total((s) => s.registered ?? 0),
       timeouts: wrk.socketErrors?.timeout ?? 0,
       cpuUs: total((s) => s.cpu_s) * 1e6,
     };
@@ -360,6 +369,12 @@ const KIND_LABEL: Record<Kind, string> = {
   tornado45: 'tornado 4.5.3',
 };
 
+/** Connections that went into epoll, in % of the connections accepted; undefined if not counted. */
+const registeredShare = (r: Run): number | undefined => {
+  const accepted = r.acceptsPerWorker.reduce((a, n) => a + n, 0);
+  return r.registered === undefined || accepted === 0 ? undefined : (100 * r.registered) / accepted;
+};
+
 const perRequest = (r: Run, xs: number[]): number =>
   r.requests > 0 ? xs.reduce((a, x) => a + x, 0) / r.requests : 0;
 
@@ -372,6 +387,9 @@ function describe(r: Run): string {
     `${r.kind === 'tornado45' ? 'accepted by' : 'open at'} 1 s ${list(r.at1sPerWorker)})  ` +
     `polls ${list(r.passesPerWorker)} events ${list(r.eventsPerWorker)} ` +
     `(${fmt(perRequest(r, r.passesPerWorker), 2)} and ${fmt(perRequest(r, r.eventsPerWorker), 2)} per request)  ` +
+    (registeredShare(r) === undefined
+      ? ''
+      : `into epoll ${fmt(registeredShare(r)!, 1)} % of connections  `) +
     `timeouts ${r.timeouts}  unknown-fd/1000 ${fmt(unknownPer1000(r), 0)}  ` +
     `CPU µs/request ${fmt(cpuPerRequest(r), 1)}` +
     (r.paceShare === undefined ? '' : `  pace ${fmt(100 * r.paceShare)} % of CPU`) +
@@ -414,6 +432,12 @@ function summariseAgainst(opts: Options, real: Against, runs: Run[]): void {
             `    ${(kind === 'engine' ? 'engine' : 'real').padEnd(6)} ${loop.padEnd(9)} ` +
               `${missName} ${range(rs.map(miss), real === 'tornado6' ? 0 : 2)}  ` +
               `CPU µs/request ${range(rs.map(cpuPerRequest), 1)}  ` +
+              (rs.every((r) => registeredShare(r) !== undefined)
+                ? `into epoll % ${range(
+                    rs.map((r) => registeredShare(r)!),
+                    1,
+                  )}  `
+                : '') +
               `req/s ${range(
                 rs.map((r) => r.rps),
                 0,

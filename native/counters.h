@@ -53,6 +53,7 @@ namespace forklab {
   X(epoll_ctl_eexist, counter, "epoll_ctl calls that failed with EEXIST")                          \
   X(epoll_ctl_errors, counter, "epoll_ctl calls that failed with any other error")                 \
   X(connections_opened, counter, "connections given a handler")                                    \
+  X(connections_registered, counter, "connections added to epoll (add_handler); paced tornado4: only when a read found no request") \
   X(connections_closed, counter, "connections closed by the worker")                               \
   X(stuck_detected, counter, "times a connection became stuck (unread data, no progress)")         \
   X(nvcsw, counter, "voluntary context switches (getrusage in the worker)")                        \

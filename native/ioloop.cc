@@ -77,7 +77,10 @@ int IOLoop::UpdateHandler(int fd, std::uint32_t events) {
   if (auto d = deferred_.find(fd); d != deferred_.end()) {
     Handler* h = d->second;
     deferred_.erase(d);
-    return AddHandler(fd, h, events);  // IOStream._add_io_state with _state None: add_handler
+    // IOStream._add_io_state with _state None: add_handler. Only connections are deferred.
+    const int e = AddHandler(fd, h, events);
+    if (e == 0) Add(slot_, F_connections_registered);
+    return e;
   }
   epoll_event ev{};
   ev.events = events | kError;

@@ -309,6 +309,7 @@ void Worker::OnConnection(int fd) {
     if (loop_->Deferred(fd)) e = loop_->UpdateHandler(fd, ConnectionEvents());  // not registered yet
   } else {
     e = loop_->AddHandler(fd, conn, ConnectionEvents());
+    if (e == 0) Add(slot_, F_connections_registered);
   }
   if (e != 0) {
     Log("epoll_ctl(ADD, connection %d) failed: %s", fd, std::strerror(e));

@@ -10,8 +10,9 @@ collections aliases Tornado 4.5 imports; they are put back before the import. Th
 the socket and (pre-fork) creates the IOLoop and adds the socket before forking, as the lab's
 pre-fork. Each worker logs as Tornado does (tracebacks of every KeyError to OUT.wN.log, the
 access log off) and on SIGTERM writes OUT.wN.json: accepted connections, requests, KeyErrors,
-the split 1 s in, epoll_wait calls and the events they returned (in both modes: the loop's epoll
-object is wrapped before the server's socket is added), and its CPU seconds.
+connections registered in epoll (IOStream's add_handler, when a read would block), the split 1 s
+in, epoll_wait calls and the events they returned (in both modes: the loop's epoll object is
+wrapped before the server's socket is added), and its CPU seconds.
 TORNADO45_ACCEPT_BURN_US=N adds N µs of CPU to each accepted connection before Tornado's first read
 of it (in `handle_stream`), to try how the churn KeyErrors depend on that path's length.
 Load it with `wrk -t1 -c32 -d10s --timeout 2s [-H 'Connection: close'] http://127.0.0.1:PORT/`.
@@ -24,7 +25,7 @@ import tornado, tornado.ioloop, tornado.web, tornado.httpserver, tornado.netutil
 assert tornado.version == "4.5.3", tornado.version
 port, workers, mode, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
 accept_burn_s = float(os.environ.get("TORNADO45_ACCEPT_BURN_US", "0")) / 1e6
-stats = {"accepts": 0, "requests": 0, "keyerrors": 0, "split_at_1s": None}
+stats = {"accepts": 0, "requests": 0, "keyerrors": 0, "split_at_1s": None, "registered": 0}
 class KeyErrorCount(logging.Filter):
     def filter(self, rec):
         if rec.exc_info and rec.exc_info[0] is KeyError:
@@ -47,11 +48,14 @@ class Server(tornado.httpserver.HTTPServer):
 app = tornado.web.Application([(r"/", Hello)])
 socks = tornado.netutil.bind_sockets(port, "127.0.0.1")
 bound = socks[0].getsockname()[1]
+listening = {sock.fileno() for sock in socks}
 class EpollSpy:
     def __init__(self, impl): self.impl = impl
     def fileno(self): return self.impl.fileno()
     def close(self): self.impl.close()
-    def register(self, fd, ev): stats["reg"] = stats.get("reg", 0) + 1; return self.impl.register(fd, ev)
+    def register(self, fd, ev):
+        if fd not in listening: stats["registered"] += 1
+        return self.impl.register(fd, ev)
     def modify(self, fd, ev): stats["mod"] = stats.get("mod", 0) + 1; return self.impl.modify(fd, ev)
     def unregister(self, fd): return self.impl.unregister(fd)
     def poll(self, timeout):

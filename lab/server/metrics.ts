@@ -143,6 +143,10 @@ export const FIELD_METRICS: Readonly<Record<string, FieldMetric>> = {
     'epoll_ctl calls that failed with any other error',
   ),
   connections_opened: c('forklab_connections_opened_total', 'connections given a handler'),
+  connections_registered: c(
+    'forklab_connections_registered_total',
+    'connections added to epoll (add_handler); paced tornado4: only when a read found no request',
+  ),
   connections_closed: c('forklab_connections_closed_total', 'connections closed by the worker'),
   stuck_detected: c(
     'forklab_stuck_detected_total',
