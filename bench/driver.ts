@@ -3,7 +3,7 @@
 //   npm run bench:driver -- [--rounds 3] [--duration 5] [--connections 32] [--threads 1]
 //                           [--only compare|sampling|isolation] [--autocannon-workers 2]
 //
-// Starts `forklab serve --workers 2` on free loopback ports, then
+// Starts `forklab serve --workers 2 --flavour asyncio` on free loopback ports, then
 //  1. compare: wrk and each driver against it in the same run, keep-alive (autocannon, native, and
 //     stock autocannon with its `workers` option) and churn (the churn client, native; wrk with
 //     `-H 'Connection: close'`), several rounds rotating which goes first; prints each rate, the
@@ -86,7 +86,11 @@ interface Server {
 async function startServer(): Promise<Server> {
   let ready: (v: { port: number; metricsPort: number }) => void = () => {};
   const readyP = new Promise<{ port: number; metricsPort: number }>((r) => (ready = r));
-  const args = [BIN, 'serve', '--workers', '2', '--port', '0', '--metrics-port', '0'];
+  // The asyncio flavour answers a client's `Connection: close` with the header, as most servers do
+  // (the tornado4 flavour, like Tornado 4.5, does not, and wrk would then write a second request
+  // onto each closing socket and reconnect only on the FIN): wrk's churn stays the reference it is.
+  const flags = ['--workers', '2', '--flavour', 'asyncio', '--port', '0', '--metrics-port', '0'];
+  const args = [BIN, 'serve', ...flags];
   const child = startChild('forklab serve', process.execPath, args, {
     onLine: (line) => {
       const m = /^FORKLAB_READY (\{.*\})$/.exec(line);
