@@ -2,11 +2,12 @@
 // throughput, its spread of connections over the workers and its KeyError counts are the
 // framework's, not those of a C++ loop that is 30–50× faster.
 //
-// Each cost is CPU time a worker burns at one place of the loop (see PaceCosts). The burn spins on
-// CLOCK_THREAD_CPUTIME_ID, not on a wall clock: the interpreter's cost of handling a request is
-// CPU time, and on a loaded machine a preempted Python worker still needs all of it. A spin timed
-// by CLOCK_MONOTONIC would count the time the worker sat preempted as work done and burn less CPU
-// than the interpreter, exactly when the machine is busiest (which is when the lab measures).
+// Each cost is CPU time a worker burns at one place of the loop (see PaceCosts), not wall time: the
+// interpreter's cost of handling a request is CPU time, and on a loaded machine a preempted Python
+// worker still needs all of it. A spin that counted the time the worker sat preempted as work done
+// would burn less CPU than the interpreter, exactly when the machine is busiest (which is when the
+// lab measures). The burn makes no system call, as the interpreter's computation makes none
+// (pace.cc: what a CPU-clock check did to the scheduling).
 // Every burn is counted in the worker's slot (pace_us, pace_burns), so the time is visible and is
 // never taken for the engine's own cost.
 #pragma once
@@ -16,11 +17,6 @@
 #include "counters.h"
 
 namespace forklab {
-
-// Burns up to this long are timed by the monotonic clock alone (pace.cc): verifying them against
-// the thread CPU clock costs two system calls (2.5 µs of overshoot measured here), as much as the
-// 3–10 µs skip and event costs themselves.
-constexpr int kWallTimedBurnUs = 20;
 
 // The largest cost a setting may ask for: 100 ms of CPU per occurrence.
 constexpr int kMaxPaceUs = 100000;
@@ -61,8 +57,8 @@ struct PaceCosts {
   bool next_read_inline = false;
 };
 
-// Spins until this thread has used `us` more microseconds of CPU; returns the nanoseconds of
-// thread CPU time that passed (≥ us × 1000).
+// Spins until this thread has run `us` more microseconds; returns the nanoseconds it counted as
+// run (≥ us × 1000).
 std::uint64_t BurnCpu(int us);
 
 // Burns `us` and counts it in `slot` (pace_us, pace_burns). Nothing at all for us <= 0.
