@@ -60,7 +60,7 @@ namespace forklab {
   X(nivcsw, counter, "involuntary context switches (getrusage in the worker)")                     \
   X(utime_us, counter, "user CPU time in microseconds (getrusage in the worker)")                  \
   X(stime_us, counter, "system CPU time in microseconds (getrusage in the worker)")                \
-  X(pace_us, counter, "CPU microseconds burned by the pace model (thread CPU clock, in the burn)")  \
+  X(pace_us, counter, "CPU microseconds burned by the pace model (the spin steps it ran, in the burn)")  \
   X(pace_burns, counter, "burns of the pace model (per paced accept, request, event, KeyError, skip)")\
   X(open_connections, gauge, "connections open now")                                               \
   X(stuck_connections, gauge, "connections with unread data and no progress for stuckAfterMs")     \

@@ -174,7 +174,7 @@ export const FIELD_METRICS: Readonly<Record<string, FieldMetric>> = {
   ),
   pace_us: c(
     'forklab_pace_cpu_seconds_total',
-    'CPU microseconds burned by the pace model (thread CPU clock, in the burn)',
+    'CPU microseconds burned by the pace model (the spin steps it ran, in the burn)',
     { scale: 1e-6 },
   ),
   pace_burns: c(
