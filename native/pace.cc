@@ -25,8 +25,9 @@ constexpr std::uint64_t kRunningStepNs = 2000;
 //
 // No system call at all, because the interpreter's work is user-space computation and makes none.
 // Burns used to be checked against CLOCK_THREAD_CPUTIME_ID (two system calls per burn over 20 µs):
-// each read updates the scheduler's account of the running task, and a task past its slice is
-// then switched out at once instead of at the next tick (4 ms here). Measured, N = 2 pre-fork under
+// likely because each read updates the scheduler's account of the running task, so that a task
+// past its slice is switched out at once instead of at the next tick (4 ms here; not traced in the
+// kernel). What was measured, N = 2 pre-fork under
 // wrk churn: wrk got a CPU 10,100 times in 3 s against those workers, 8,150–8,280 times against
 // these and 6,259 against real Tornado 4.5.3, and the share of connections whose request was not
 // there when read after the accept went from 0–0.1 % to 7.2–7.5 % (real Tornado 4.5.3: 4.5–6.8 %).
