@@ -93,6 +93,7 @@ EngineConfig ConfigFromJs(const Napi::Object& o) {
   Napi::Object p = pv.As<Napi::Object>();
   c.pace.cold_us = static_cast<int>(IntField(p, "coldUs"));
   c.pace.accept_us = static_cast<int>(IntField(p, "acceptUs"));
+  c.pace.close_us = static_cast<int>(IntField(p, "closeUs"));
   c.pace.request_us = static_cast<int>(IntField(p, "requestUs"));
   c.pace.event_us = static_cast<int>(IntField(p, "eventUs"));
   c.pace.keyerror_us = static_cast<int>(IntField(p, "keyErrorUs"));

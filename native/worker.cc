@@ -399,6 +399,7 @@ void Worker::OnConnectionClosed(HttpConnection* c) {
   connections_.erase(it);
   Add(slot_, F_connections_closed);
   Set(slot_, F_open_connections, connections_.size());
+  Pace(slot_, config_->pace.close_us);  // the socket is closed already: the client has its FIN
   if (draining_ && connections_.empty()) loop_->Stop();
 }
 

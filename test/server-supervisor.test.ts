@@ -196,6 +196,7 @@ describe('start-up order', () => {
     expect(engine.config.pace).toEqual({
       coldUs: 0,
       acceptUs: 0,
+      closeUs: 0,
       requestUs: 0,
       eventUs: 0,
       keyErrorUs: 0,

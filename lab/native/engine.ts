@@ -59,7 +59,10 @@ export interface EngineConfig {
 export interface EnginePace {
   /** Once per worker, on its first connection: the forked interpreter's cold start. */
   coldUs: number;
+  /** Per connection accepted, before its first read. */
   acceptUs: number;
+  /** Per connection closed, after its close(): the framework's teardown. */
+  closeUs: number;
   requestUs: number;
   eventUs: number;
   keyErrorUs: number;

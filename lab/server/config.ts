@@ -14,6 +14,7 @@ export interface ServeConfig extends Omit<EngineConfig, 'pace'> {
   /** Explicit costs in µs of CPU, each beating the preset's; -1 takes the preset's. */
   paceColdUs: number;
   paceAcceptUs: number;
+  paceCloseUs: number;
   paceRequestUs: number;
   paceEventUs: number;
   paceKeyErrorUs: number;
@@ -41,6 +42,7 @@ export const ON_EEXIST = ['fail', 'ignore'] as const satisfies readonly OnEexist
 export const PACE_COST_FIELDS = {
   coldUs: 'paceColdUs',
   acceptUs: 'paceAcceptUs',
+  closeUs: 'paceCloseUs',
   requestUs: 'paceRequestUs',
   eventUs: 'paceEventUs',
   keyErrorUs: 'paceKeyErrorUs',
@@ -247,7 +249,16 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
     kind: { type: 'int', min: 0, max: MAX_PACE_US, alt: [-1, 'the --pace preset'] },
     default: -1,
     value: 'US',
-    help: 'CPU µs per accepted connection (beats the preset)',
+    help: 'CPU µs per accepted connection, before its first read (beats the preset)',
+  },
+  {
+    key: 'paceCloseUs',
+    flag: '--pace-close-us',
+    env: 'FORKLAB_PACE_CLOSE_US',
+    kind: { type: 'int', min: 0, max: MAX_PACE_US, alt: [-1, 'the --pace preset'] },
+    default: -1,
+    value: 'US',
+    help: "CPU µs per connection closed, after its close: the framework's teardown (beats the preset)",
   },
   {
     key: 'paceRequestUs',

@@ -14,6 +14,7 @@ export type PaceName = (typeof PACES)[number];
 export const PACE_COSTS = [
   'coldUs',
   'acceptUs',
+  'closeUs',
   'requestUs',
   'eventUs',
   'keyErrorUs',
@@ -63,6 +64,7 @@ export interface ResolvedPace extends PaceCosts {
 export const NATIVE_COSTS: Readonly<PaceCosts> = Object.freeze({
   coldUs: 0,
   acceptUs: 0,
+  closeUs: 0,
   requestUs: 0,
   eventUs: 0,
   keyErrorUs: 0,

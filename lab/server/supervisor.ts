@@ -126,11 +126,12 @@ export function resolveServePace(c: ServeConfig): ResolvedPace {
 }
 
 function enginePace(p: ResolvedPace): EnginePace {
-  const { coldUs, acceptUs, requestUs, eventUs, keyErrorUs, skipUs, inlineRead, deferAnswer } = p;
-  const { nextReadInline } = p;
+  const { coldUs, acceptUs, closeUs, requestUs, eventUs, keyErrorUs, skipUs } = p;
+  const { inlineRead, deferAnswer, nextReadInline } = p;
   return {
     coldUs,
     acceptUs,
+    closeUs,
     requestUs,
     eventUs,
     keyErrorUs,
