@@ -15,6 +15,12 @@ in, epoll_wait calls and the events they returned (in both modes: the loop's epo
 wrapped before the server's socket is added), and its CPU seconds.
 TORNADO45_ACCEPT_BURN_US=N adds N µs of CPU to each accepted connection before Tornado's first read
 of it (in `handle_stream`), to try how the churn KeyErrors depend on that path's length.
+TORNADO45_PHASES=1 times, per connection, where a worker spends the time of a connection's life
+(time.perf_counter: under load the worker is busy, so this is its CPU): from the accept to the first
+read (`phases.accept_to_read`: TCPServer._handle_connection to IOStream.read_from_fd), from that
+read to the close (`phases.read_to_close`: to IOStream.close_fd, the answer written), and from the
+close to the next thing the worker does outside this connection (`phases.close_to_next`: the next
+accept's _handle_connection or the next epoll_wait): medians in µs, with `phases.n` connections.
 Load it with `wrk -t1 -c32 -d10s --timeout 2s [-H 'Connection: close'] http://127.0.0.1:PORT/`.
 """
 import collections, collections.abc, sys, os, signal, json, logging, time
@@ -45,6 +51,42 @@ class Server(tornado.httpserver.HTTPServer):
             while time.thread_time() < until:
                 pass
         return super().handle_stream(stream, address)
+if os.environ.get("TORNADO45_PHASES") == "1":
+    import tornado.tcpserver, tornado.iostream
+    clock = time.perf_counter
+    phase = {"acc": {}, "read": {}, "closed": None, "a": [], "r": [], "c": []}
+    def close_to_next(now):
+        if phase["closed"] is not None:
+            phase["c"].append(now - phase["closed"]); phase["closed"] = None
+    handle_connection = tornado.tcpserver.TCPServer._handle_connection
+    def timed_handle_connection(self, connection, address):
+        now = clock(); close_to_next(now)
+        phase["acc"][connection.fileno()] = now
+        return handle_connection(self, connection, address)
+    tornado.tcpserver.TCPServer._handle_connection = timed_handle_connection
+    read_from_fd = tornado.iostream.IOStream.read_from_fd
+    def timed_read_from_fd(self):
+        fd = self.socket.fileno()
+        acc = phase["acc"].pop(fd, None)
+        if acc is not None:
+            now = clock(); phase["a"].append(now - acc); phase["read"][fd] = now
+        return read_from_fd(self)
+    tornado.iostream.IOStream.read_from_fd = timed_read_from_fd
+    close_fd = tornado.iostream.IOStream.close_fd
+    def timed_close_fd(self):
+        fd = self.socket.fileno()
+        read = phase["read"].pop(fd, None)
+        phase["acc"].pop(fd, None)
+        close_fd(self)
+        if read is not None:
+            now = clock(); phase["r"].append(now - read); phase["closed"] = now
+    tornado.iostream.IOStream.close_fd = timed_close_fd
+    def phases():
+        med = lambda xs: round(1e6 * sorted(xs)[len(xs) // 2], 1) if xs else None
+        return {"accept_to_read": med(phase["a"]), "read_to_close": med(phase["r"]),
+                "close_to_next": med(phase["c"]), "n": len(phase["r"])}
+else:
+    close_to_next = phases = None
 app = tornado.web.Application([(r"/", Hello)])
 socks = tornado.netutil.bind_sockets(port, "127.0.0.1")
 bound = socks[0].getsockname()[1]
@@ -59,6 +101,7 @@ class EpollSpy:
     def modify(self, fd, ev): stats["mod"] = stats.get("mod", 0) + 1; return self.impl.modify(fd, ev)
     def unregister(self, fd): return self.impl.unregister(fd)
     def poll(self, timeout):
+        if close_to_next: close_to_next(time.perf_counter())
         r = self.impl.poll(timeout)
         h = tornado.ioloop.IOLoop.current()._handlers
         stats["polls"] = stats.get("polls", 0) + 1
@@ -88,6 +131,7 @@ for i in range(workers):
         def dump(*_):
             t = os.times()
             stats["cpu_s"] = t.user + t.system
+            if phases: stats["phases"] = phases()
             with open(f"{out}.w{i}.json", "w") as f: json.dump(stats, f)
             os._exit(0)
         signal.signal(signal.SIGTERM, dump)  # not through the loop: its waker pipe is shared pre-fork
