@@ -28,12 +28,17 @@
 //
 // Every run starts a fresh server (a fresh accept race, as each reference run was a fresh
 // Tornado), and pre-fork and post-fork alternate within a round so that drift hits both. KeyErrors
-// and requests are the engine's own counters over the wrk run; requests/s is wrk's. The exit code
+// and requests are the engine's own counters over the wrk run; requests/s is wrk's. Before every run
+// and after the last, a CPU check times a short Python loop pinned to each CPU
+// (bench/support/cpu-spread.ts): a verdict whose runs include some taken while one CPU ran Python
+// more than 1.2× slower than another says so under it, as real Tornado slows there and the engine's
+// timed burns do not. The exit code
 // is 1 only when something failed to run; targets not met are reported, not fatal.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DEBIAN_PYTHON, TORNADO_APP } from '../lab/runtime/server-commands';
+import { measureCpuSpread, unevenNote } from './support/cpu-spread';
 import {
   killAllNow,
   startChild,
@@ -108,6 +113,11 @@ interface Run {
   paceShare?: number;
   /** Involuntary context switches of the workers per 1000 requests: preemption by other load. */
   preemptedPer1000?: number;
+  /**
+   * How unevenly the CPUs ran Python around the run (bench/support/cpu-spread.ts): the larger of
+   * the checks just before and just after it. Absent when the check could not run.
+   */
+  cpuSpread?: number;
 }
 
 async function snapshot(metricsPort: number): Promise<Snapshot> {
@@ -397,6 +407,12 @@ function describe(r: Run): string {
   );
 }
 
+/** A caution under a verdict whose runs include some taken on uneven CPUs. */
+function printUneven(rs: Run[]): void {
+  const note = unevenNote(rs.flatMap((r) => (r.cpuSpread === undefined ? [] : [r.cpuSpread])));
+  if (note) console.log(`      ${note}`);
+}
+
 /** The --against summary: the engine and the real framework side by side, per N and load. */
 function summariseAgainst(opts: Options, real: Against, runs: Run[]): void {
   console.log(
@@ -467,6 +483,7 @@ function summariseAgainst(opts: Options, real: Against, runs: Run[]): void {
           `      engine's ratio against the real one: ${controlRatioVerdict(eng, control, median(rea), RATIO_TOLERANCE)}`,
         );
       }
+      printUneven(runs.filter((r) => r.workers === workers && r.load === load));
     }
   }
 }
@@ -521,6 +538,23 @@ async function main(): Promise<number> {
       `load average at start ${loadAvg()}`,
   );
   const runs: Run[] = [];
+  // The CPU check before every run and once after the last; a run gets the larger of its two.
+  const spreads: (number | undefined)[] = [];
+  let cpuCheck = true;
+  const checkCpus = (): void => {
+    if (!cpuCheck) return void spreads.push(undefined);
+    try {
+      const c = measureCpuSpread(DEBIAN_PYTHON);
+      spreads.push(c.spread);
+      console.log(
+        `  CPUs: Python loop ${c.ms.map((m) => m.toFixed(0)).join(', ')} ms (slowest ${c.spread.toFixed(2)}× the fastest)`,
+      );
+    } catch (e) {
+      console.log(`  ${(e as Error).message}: no more CPU checks in this bench`);
+      cpuCheck = false;
+      spreads.push(undefined);
+    }
+  };
   let paceShown = false;
   // Round-major: every N and load once per round, so that drift in the machine's load spreads over
   // all of them alike (the one-worker control included); pre- and post-fork alternate their order.
@@ -536,6 +570,7 @@ async function main(): Promise<number> {
             ? ['engine', opts.against]
             : [opts.against, 'engine'];
         for (const [kind, loop] of kinds.flatMap((k) => order.map((l) => [k, l] as const))) {
+          checkCpus();
           const { run, pace } =
             kind === 'tornado45'
               ? { run: await runTornado45(opts, tornado45!, workers, load, loop), pace: undefined }
@@ -551,6 +586,11 @@ async function main(): Promise<number> {
     }
   }
 
+  checkCpus();
+  runs.forEach((r, i) => {
+    const around = [spreads[i], spreads[i + 1]].filter((s): s is number => s !== undefined);
+    if (around.length > 0) r.cpuSpread = Math.max(...around);
+  });
   console.log(`\nload average at end ${loadAvg()}`);
   if (opts.against) {
     summariseAgainst(opts, opts.against, runs);
@@ -606,6 +646,7 @@ async function main(): Promise<number> {
       } else {
         console.log('      (no reference figures for this N and pace)');
       }
+      printUneven([...pre, ...post]);
     }
   }
   return 0;

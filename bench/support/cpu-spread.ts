@@ -1,0 +1,74 @@
+// How evenly this machine's CPUs run Python at the moment: the same short pure-Python loop pinned
+// to each CPU in turn (taskset), its CPU time (time.process_time, so time spent preempted does not
+// count). On the lab's 2-vCPU VM, Python ran 1.40–1.55× slower on one vCPU than on the other at some
+// moments and the same on both at others (2026-11-27; no steal time shown): real Tornado's CPU per
+// request follows it, the engine's timed burns do not (README, "This machine's two CPUs").
+import { execFileSync } from 'node:child_process';
+import os from 'node:os';
+
+/**
+ * Slowest over fastest CPU above which a run counts as taken on uneven CPUs. Chosen on that VM:
+ * this check (best of two per CPU) gave 1.03–1.12 in 20 checks of an even moment (2026-11-27
+ * 01:50 UTC); a twice longer loop pinned the same way gave 1.40–1.55 in uneven moments and
+ * 0.93–1.11 in even ones.
+ */
+export const UNEVEN_SPREAD = 1.2;
+
+const LOOP =
+  'import time\nt = time.process_time()\ns = 0\nfor i in range(1_000_000): s += i * i % 7\n' +
+  'print((time.process_time() - t) * 1000)';
+const CHECK_TIMEOUT_MS = 10_000;
+
+export interface CpuSpread {
+  /** The loop's CPU milliseconds on each CPU, best of `tries`. */
+  ms: number[];
+  /** Slowest over fastest. */
+  spread: number;
+}
+
+/** Slowest over fastest; 1 for fewer than two figures. */
+export function spreadOf(ms: readonly number[]): number {
+  if (ms.length < 2) return 1;
+  return Math.max(...ms) / Math.min(...ms);
+}
+
+/** Times the loop pinned to each CPU (best of `tries`); throws naming what failed. */
+export function measureCpuSpread(python: string, tries = 2): CpuSpread {
+  const ms: number[] = [];
+  for (let cpu = 0; cpu < os.cpus().length; cpu++) {
+    let best = Infinity;
+    for (let t = 0; t < tries; t++) {
+      let out: string;
+      try {
+        out = execFileSync('taskset', ['-c', String(cpu), python, '-c', LOOP], {
+          encoding: 'utf8',
+          timeout: CHECK_TIMEOUT_MS,
+        });
+      } catch (e) {
+        // The last line of its stderr says why (execFileSync's message repeats the whole loop).
+        const why = String((e as { stderr?: unknown }).stderr ?? '')
+          .trim()
+          .split('\n')
+          .pop();
+        throw new Error(
+          `CPU check: taskset -c ${cpu} ${python} failed (${why || (e as Error).message}); it needs taskset (util-linux) and python3`,
+        );
+      }
+      const v = Number(out.trim());
+      if (!(v > 0)) throw new Error(`CPU check: CPU ${cpu} printed "${out.trim()}", not a time`);
+      best = Math.min(best, v);
+    }
+    ms.push(best);
+  }
+  return { ms, spread: spreadOf(ms) };
+}
+
+/** The runs' spreads as one note: how many were taken on uneven CPUs, or '' when none was. */
+export function unevenNote(spreads: readonly number[], limit = UNEVEN_SPREAD): string {
+  const uneven = spreads.filter((s) => s > limit);
+  if (uneven.length === 0) return '';
+  return (
+    `CPUs uneven (Python ${uneven.map((s) => `${s.toFixed(2)}×`).join(', ')} slower on one, ` +
+    `over ${limit}×) in ${uneven.length} of ${spreads.length} runs: their figures are the machine's moment`
+  );
+}
