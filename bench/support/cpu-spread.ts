@@ -1,16 +1,16 @@
 // How evenly this machine's CPUs run Python at the moment: the same short pure-Python loop pinned
 // to each CPU in turn (taskset), its CPU time (time.process_time, so time spent preempted does not
-// count). On the lab's 2-vCPU VM, Python ran 1.40–1.55× slower on one vCPU than on the other at some
-// moments and the same on both at others (2026-11-27; no steal time shown): real Tornado's CPU per
+// count). On the lab's 2-vCPU VM, Python ran up to 1.3–1.7× slower on one vCPU than on the other at
+// some moments and the same on both at others (2026-11-27; no steal time shown): real Tornado's CPU per
 // request follows it, the engine's timed burns do not (README, "This machine's two CPUs").
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 
 /**
- * Slowest over fastest CPU above which a run counts as taken on uneven CPUs. Chosen on that VM:
- * this check (best of two per CPU) gave 1.03–1.12 in 20 checks of an even moment (2026-11-27
- * 01:50 UTC); a twice longer loop pinned the same way gave 1.40–1.55 in uneven moments and
- * 0.93–1.11 in even ones.
+ * Slowest over fastest CPU above which a run counts as taken on uneven CPUs. Chosen on that VM
+ * (2026-11-27): this check (best of two per CPU) gave 1.03–1.12 in 20 checks of an even moment,
+ * and 1.23–1.69 in the 20 of 73 checks of a bench:fidelity run that found a CPU slower; a twice
+ * longer loop pinned the same way gave 1.27–1.63 in uneven moments.
  */
 export const UNEVEN_SPREAD = 1.2;
 
