@@ -35,6 +35,14 @@ long long IntField(const Napi::Object& o, const char* name) {
   return static_cast<long long>(d);
 }
 
+double NumberField(const Napi::Object& o, const char* name) {
+  Napi::Value v = o.Get(name);
+  if (!v.IsNumber()) {
+    throw Napi::TypeError::New(o.Env(), std::string("config: ") + name + " must be a number");
+  }
+  return v.As<Napi::Number>().DoubleValue();
+}
+
 bool BoolField(const Napi::Object& o, const char* name) {
   Napi::Value v = o.Get(name);
   if (!v.IsBoolean()) {
@@ -101,6 +109,7 @@ EngineConfig ConfigFromJs(const Napi::Object& o) {
   c.pace.inline_read = BoolField(p, "inlineRead");
   c.pace.defer_answer = BoolField(p, "deferAnswer");
   c.pace.next_read_inline = BoolField(p, "nextReadInline");
+  c.pace.work_per_us = NumberField(p, "workPerUs");
   return c;
 }
 
@@ -240,6 +249,15 @@ Napi::Value KcmpFileJs(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, forklab::KcmpFile(args[0], args[1], args[2], args[3]));
 }
 
+// workRate(tries): the work burn's units per microsecond on this CPU now (native/pace.h).
+Napi::Value WorkRateJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsNumber() || info[0].As<Napi::Number>().Int32Value() < 1) {
+    throw Napi::TypeError::New(env, "workRate(tries): tries must be a number, 1 or more");
+  }
+  return Napi::Number::New(env, forklab::MeasureWorkRate(info[0].As<Napi::Number>().Int32Value()));
+}
+
 // --- the lean load driver (native/load_driver.h) ------------------------------------------------
 
 forklab::LoadDriverConfig LoadConfigFromJs(const Napi::Object& o) {
@@ -354,6 +372,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("LoadDriver", LoadDriverWrap::Define(env));
   exports.Set("engineVersion", Napi::String::New(env, FORKLAB_VERSION));
   exports.Set("kcmpFile", Napi::Function::New(env, KcmpFileJs, "kcmpFile"));
+  exports.Set("workRate", Napi::Function::New(env, WorkRateJs, "workRate"));
   return exports;
 }
 

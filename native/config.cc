@@ -37,6 +37,11 @@ std::vector<std::string> Validate(const EngineConfig& c) {
   AtLeast(&errs, "pace.eventUs", c.pace.event_us, 0);
   AtLeast(&errs, "pace.keyErrorUs", c.pace.keyerror_us, 0);
   AtLeast(&errs, "pace.skipUs", c.pace.skip_us, 0);
+  if (!(c.pace.work_per_us >= 0 && c.pace.work_per_us <= kMaxWorkPerUs)) {
+    errs.push_back("pace.workPerUs: must be from 0 (a timed burn) to " +
+                   std::to_string(kMaxWorkPerUs) + " work units per microsecond, got " +
+                   std::to_string(c.pace.work_per_us));
+  }
   // One epoll per worker is what EPOLLEXCLUSIVE and per-worker SO_REUSEPORT sockets attach to.
   const bool post_fork = c.loop_creation == LoopCreation::kPostFork;
   if (c.exclusive && !post_fork) {

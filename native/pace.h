@@ -20,6 +20,8 @@ namespace forklab {
 
 // The largest cost a setting may ask for: 100 ms of CPU per occurrence.
 constexpr int kMaxPaceUs = 100000;
+// The largest work rate a setting may give (units per µs; about 50 on the 2-CPU VM).
+constexpr int kMaxWorkPerUs = 10000;
 
 // Microseconds of CPU per occurrence; 0 = no burn (the native engine).
 struct PaceCosts {
@@ -61,17 +63,39 @@ struct PaceCosts {
   // reading off (IOStream._handle_events: state ERROR while the buffer holds data). Each inline
   // read costs event_us (the interpreter's recv and buffer scan, as the event path's).
   bool next_read_inline = false;
+  // How a cost is burned. 0: for its time (BurnCpu). Above 0: as work shaped like an interpreter's
+  // (BurnWork), this many work units per microsecond of cost, the rate the calibration measured
+  // beside its Python timings. Work slows where the interpreter slows (a CPU shared with another
+  // tenant, caches refilled after every switch between more workers than CPUs); a timed burn
+  // does not.
+  double work_per_us = 0;
 };
 
 // Spins until this thread has run `us` more microseconds; returns the nanoseconds it counted as
 // run (≥ us × 1000).
 std::uint64_t BurnCpu(int us);
 
-// Burns `us` and counts it in `slot` (pace_us, pace_burns). Nothing at all for us <= 0.
+// Runs `units` work units (see pace.cc) and returns the nanoseconds the thread ran meanwhile.
+std::uint64_t BurnWork(std::uint64_t units);
+
+// Work units per microsecond on this CPU now: the best of `tries` timed runs of about 5 ms each.
+double MeasureWorkRate(int tries);
+
+// This process's burn (PaceCosts::work_per_us); a worker sets it once, before its loop starts.
+void SetWorkBurn(double work_per_us);
+double WorkBurnRate();
+
+// Burns `us` and counts it in `slot`: pace_us, the time the burn ran; pace_burns; pace_cost_us, the
+// cost asked for (pace_us ÷ pace_cost_us: how much slower than at the calibration the work ran).
+// Nothing at all for us <= 0.
 inline void Pace(std::uint64_t* slot, int us) {
   if (us <= 0) return;
-  Add(slot, F_pace_us, BurnCpu(us) / 1000u);
+  const double rate = WorkBurnRate();
+  const std::uint64_t ran_ns =
+      rate > 0 ? BurnWork(static_cast<std::uint64_t>(us * rate + 0.5)) : BurnCpu(us);
+  Add(slot, F_pace_us, ran_ns / 1000u);
   Add(slot, F_pace_burns);
+  Add(slot, F_pace_cost_us, static_cast<std::uint64_t>(us));
 }
 
 }  // namespace forklab

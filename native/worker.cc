@@ -201,6 +201,7 @@ int Worker::Setup() {
   loop_->SetKeyErrorLog(config_->keyerror_log_per_sec, index_);
   loop_->SetObserver(this);
   loop_->SetPace(config_->pace);
+  SetWorkBurn(config_->pace.work_per_us);
   loop_->SetStopFlag(&g_stop_signal);
 
   switch (config_->loop_creation) {

@@ -28,6 +28,10 @@
 //    connection minus a warm one's, connections one after the other: Tornado 6.2 (asyncio, loop
 //    created after fork) for `asyncio`, Tornado 4.5.3 (loop created before fork) for `tornado4`
 //    when TORNADO45 is set (else 6.2's figure stands in, and the calibration says so).
+// 5. The work burn's rate (--pace-burn work, native/pace.cc): timed in this process, then one paced
+//    worker burning the tornado4 costs as work at that rate under the end-to-end loads, its
+//    counters saying how much longer or shorter than their costs the burns ran (pace_us ÷
+//    pace_cost_us); the rate is scaled by that. burn.preset (time or work) is kept as shipped.
 // Medians over the rounds. Debian 12 ships Tornado 6.2 only; Tornado 4.5.3 comes from TORNADO45.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -45,7 +49,14 @@ import {
 } from '../bench/support/children';
 import { tornado45Dir, TORNADO45_FIX, TORNADO45_SERVER } from '../bench/support/fidelity-options';
 import { runWrk } from '../bench/support/wrk';
-import { PACE_COSTS, presetsProblems, type PaceCost, type PacePresets } from '../lab/server/pace';
+import { measureWorkRate } from '../lab/native/engine';
+import {
+  PACE_COSTS,
+  presetsProblems,
+  shippedPresets,
+  type PaceCost,
+  type PacePresets,
+} from '../lab/server/pace';
 
 const REPO = path.resolve(__dirname, '..');
 const PYTHON = '/usr/bin/python3'; // Debian's, with python3-tornado (scripts/setup.sh)
@@ -142,6 +153,8 @@ function microTimings(t45: string | undefined, pass: string): MicroTimings {
   return { micro, ke45, cold6, cold45 };
 }
 
+/** Why the presets burn as they do (lab/server/pace-presets.json burn.preset; README, the pace model). */
+const BURN_CHOICE = 'The presets burn for time (README, the pace model: the work burn).';
 const LOWER_OF_TWO = '; the lower of two passes, before and after the end-to-end runs';
 
 /** Each figure from the pass that timed it lower. */
@@ -291,7 +304,76 @@ async function phasesOfTornado45(dir: string, duration: number): Promise<Phases4
  * system calls and parsing, which the interpreter's measured cost includes too); its CPU is the
  * worker's.
  */
-async function startNativeEngine(): Promise<{ child: Child; url: string; pid: number }> {
+/**
+ * The work burn's rate (lab/server/pace.ts BurnCalibration): the best rate timed in this process
+ * (r0), then one paced worker burning `costs` as work at r0 under the end-to-end loads; each run
+ * ran its burns `pace_us ÷ pace_cost_us` times their costs' time, so the rate at which a cost's
+ * work takes its time in a worker under load is r0 divided by the median of those.
+ */
+async function workRate(
+  costs: Record<PaceCost, number>,
+  rounds: number,
+  duration: number,
+): Promise<{ workPerUs: number; method: string }> {
+  const r0 = measureWorkRate(10);
+  const costArgs = PACE_COSTS.flatMap((c) => [
+    `--pace-${c.replace(/Us$/, '').replace('keyError', 'keyerror')}-us`,
+    String(costs[c]),
+  ]);
+  const engine = await startNativeEngine([
+    '--pace',
+    'tornado4',
+    '--pace-burn',
+    'work',
+    '--pace-work-per-ms',
+    String(Math.round(r0 * 1000)),
+    ...costArgs,
+  ]);
+  const ratios: number[] = [];
+  try {
+    const paced = async (): Promise<{ ran: number; cost: number }> => {
+      const res = await fetch(`http://127.0.0.1:${engine.metricsPort}/snapshot.json`, {
+        signal: AbortSignal.timeout(5000),
+      });
+      const w = ((await res.json()) as { workers: { counters: Record<string, number> }[] })
+        .workers[0]!.counters;
+      return { ran: w.pace_us ?? 0, cost: w.pace_cost_us ?? 0 };
+    };
+    // The worker's cold start (its first connection) out of the way first.
+    await runWrk({ url: engine.url, threads: 1, connections: 4, durationSec: 1, timeoutSec: 2 });
+    for (let round = 1; round <= rounds; round++) {
+      for (const load of ['keepAlive', 'churn'] as const) {
+        const before = await paced();
+        await runWrk({
+          url: engine.url,
+          threads: 1,
+          connections: 32,
+          durationSec: duration,
+          timeoutSec: 2,
+          headers: load === 'churn' ? ['Connection: close'] : [],
+        });
+        const after = await paced();
+        const cost = after.cost - before.cost;
+        if (cost <= 0) throw new Error(`work burn ${load}: the paced worker burned nothing`);
+        ratios.push((after.ran - before.ran) / cost);
+        console.log(
+          `  work burn round ${round} ${load.padEnd(9)} ran ${ratios.at(-1)!.toFixed(3)}× its costs' time`,
+        );
+      }
+    }
+  } finally {
+    await stopAll();
+  }
+  const workPerUs = Math.round((r0 / median(ratios)) * 10) / 10;
+  return {
+    workPerUs,
+    method: `the work burn timed in the calibrating process: ${r0.toFixed(1)} units/µs (best of 10 runs of 200,000 units); one worker burning the tornado4 costs above as work at that rate under wrk -t1 -c32 -d${duration}s, keep-alive and churn, ran ${ratios.map((r) => r.toFixed(2)).join(', ')}× their time (pace_us ÷ pace_cost_us): ${r0.toFixed(1)} ÷ ${median(ratios).toFixed(3)} = ${workPerUs} units/µs`,
+  };
+}
+
+async function startNativeEngine(
+  extra: string[] = ['--pace', 'native'],
+): Promise<{ child: Child; url: string; pid: number; metricsPort: number }> {
   let ready: (r: { port: number; metricsPort: number }) => void = () => {};
   const isReady = new Promise<{ port: number; metricsPort: number }>((r) => (ready = r));
   const child = startChild(
@@ -302,8 +384,7 @@ async function startNativeEngine(): Promise<{ child: Child; url: string; pid: nu
       'serve',
       '--workers',
       '1',
-      '--pace',
-      'native',
+      ...extra,
       '--port',
       '0',
       '--metrics-port',
@@ -323,7 +404,12 @@ async function startNativeEngine(): Promise<{ child: Child; url: string; pid: nu
     signal: AbortSignal.timeout(5000),
   });
   const snap = (await res.json()) as { workers: { counters: { pid: number } }[] };
-  return { child, url: `http://127.0.0.1:${r.port}/`, pid: snap.workers[0]!.counters.pid };
+  return {
+    child,
+    url: `http://127.0.0.1:${r.port}/`,
+    pid: snap.workers[0]!.counters.pid,
+    metricsPort: r.metricsPort,
+  };
 }
 
 interface EndToEnd {
@@ -437,6 +523,15 @@ async function main(): Promise<void> {
   };
   const cpus = os.cpus();
   const load = os.loadavg().map((l) => l.toFixed(1));
+  const presets: PacePresets['presets'] = {
+    tornado4: {
+      ...costs,
+      ...(cold45 ? { coldUs: Math.max(0, Math.round(cold45.cold)) } : {}),
+      ...(e2e45 ? paths(e2e45) : {}),
+    },
+    asyncio: { ...costs },
+  };
+  const burn = await workRate(presets.tornado4, rounds, duration);
   const doc: PacePresets = {
     calibration: {
       date: new Date().toISOString(),
@@ -477,14 +572,12 @@ async function main(): Promise<void> {
           ),
       },
     },
-    presets: {
-      tornado4: {
-        ...costs,
-        ...(cold45 ? { coldUs: Math.max(0, Math.round(cold45.cold)) } : {}),
-        ...(e2e45 ? paths(e2e45) : {}),
-      },
-      asyncio: { ...costs },
+    burn: {
+      preset: shippedPresets().burn.preset,
+      workPerUs: burn.workPerUs,
+      method: `${burn.method}. ${BURN_CHOICE}`,
     },
+    presets,
   };
   const problems = presetsProblems(doc);
   if (problems.length > 0) throw new Error(`calibration out of range: ${problems.join('; ')}`);

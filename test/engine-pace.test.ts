@@ -51,6 +51,7 @@ test('each answered request burns the request cost once, and the worker really s
   const d = (f: string) => after.workers[0]!.counters[f]! - before.workers[0]!.counters[f]!;
   expect(d('responses_200')).toBe(200);
   expect(d('pace_burns')).toBe(200);
+  expect(d('pace_cost_us')).toBe(200 * cost);
   // Each burn lasts at least its cost and overshoots by one clock read.
   expect(d('pace_us')).toBeGreaterThanOrEqual(200 * cost);
   expect(d('pace_us')).toBeLessThan(200 * (cost + 100));
@@ -288,6 +289,60 @@ test('the server reports the costs it runs with: the preset, and an explicit cos
   expect(await s.metrics()).toMatch(/^forklab_server_info\{[^}]*pace="asyncio"[^}]*\} 1$/m);
 });
 
+// The work burn runs a number of work units, not a time: what it takes depends on the CPU's state,
+// so the time it ran is counted apart from the cost it stood for.
+describe('the work burn (--pace-burn work)', () => {
+  async function burnRequests(extra: string[]) {
+    const cost = 2000;
+    const s = await startServe([
+      '--workers',
+      '1',
+      '--pace',
+      'tornado4',
+      '--pace-burn',
+      'work',
+      ...extra,
+      ...only({ request: cost }),
+    ]);
+    const before = await s.snapshot();
+    const cpuBefore = procCpuUs(s.pids[0]!);
+    const r = await keepAliveLoad({ port: s.port, connections: 4, perConnection: 25 });
+    expect(r.responses).toBe(100);
+    await sleep(250); // the last rusage publish
+    const after = await s.snapshot();
+    const cpu = procCpuUs(s.pids[0]!) - cpuBefore;
+    const d = (f: string) => after.workers[0]!.counters[f]! - before.workers[0]!.counters[f]!;
+    const rate = (await s.snapshot()).pace?.workPerUs;
+    await stopAll();
+    return { cost, cpu, d, rate };
+  }
+
+  test('counts the cost each burn stood for exactly, and the time it ran as CPU the worker spent', async () => {
+    const { cost, cpu, d, rate } = await burnRequests([]);
+    expect(rate).toBe(onDisk().burn.workPerUs);
+    expect(d('pace_burns')).toBe(100);
+    expect(d('pace_cost_us')).toBe(100 * cost);
+    // The kernel's account of the worker's CPU covers the time the work ran (one 10 ms tick).
+    expect(cpu + 10_000).toBeGreaterThanOrEqual(d('pace_us'));
+    expect(d('utime_us') + d('stime_us')).toBeGreaterThanOrEqual(d('pace_us'));
+    // At the calibrated rate the work takes its cost's time on a CPU like the calibration's; this
+    // only checks the order of magnitude (the CPU's state varies by a factor under 2 here).
+    expect(d('pace_us')).toBeGreaterThan((100 * cost) / 10);
+    expect(d('pace_us')).toBeLessThan(100 * cost * 10);
+  });
+
+  test('--pace-work-per-ms sets the amount of work: four times the units, several times the time', async () => {
+    const base = Math.round(onDisk().burn.workPerUs * 1000);
+    const one = await burnRequests(['--pace-work-per-ms', String(base)]);
+    const four = await burnRequests(['--pace-work-per-ms', String(4 * base)]);
+    expect(one.rate).toBeCloseTo(base / 1000, 6);
+    expect(four.rate).toBeCloseTo((4 * base) / 1000, 6);
+    expect(four.d('pace_cost_us')).toBe(one.d('pace_cost_us'));
+    // 4× the work: above 2× the time even if the CPU ran the second run 1.9× faster.
+    expect(four.d('pace_us')).toBeGreaterThan(2 * one.d('pace_us'));
+  });
+});
+
 describe('presets and settings', () => {
   test('the shipped presets are the calibration file, with how they were obtained', () => {
     const file = onDisk();
@@ -305,6 +360,24 @@ describe('presets and settings', () => {
     expect(resolvePace('native', { eventUs: 9 })).toMatchObject({ eventUs: 9, requestUs: 0 });
   });
 
+  test('the burn: the presets choose it unless set; work takes the calibrated rate unless given', () => {
+    const file = onDisk();
+    expect(resolvePace('tornado4', {})).toMatchObject({
+      burn: file.burn.preset,
+      workPerUs: file.burn.preset === 'work' ? file.burn.workPerUs : 0,
+    });
+    expect(resolvePace('native', {})).toMatchObject({ burn: 'time', workPerUs: 0 });
+    expect(resolvePace('tornado4', {}, file, { burn: 'time' })).toMatchObject({ workPerUs: 0 });
+    expect(resolvePace('tornado4', {}, file, { burn: 'work' }).workPerUs).toBe(file.burn.workPerUs);
+    expect(
+      resolvePace('asyncio', {}, file, { burn: 'work', workPerMs: 12_345 }).workPerUs,
+    ).toBeCloseTo(12.345, 9);
+    // A rate given without the work burn changes nothing.
+    expect(resolvePace('tornado4', {}, file, { burn: 'time', workPerMs: 12_345 }).workPerUs).toBe(
+      0,
+    );
+  });
+
   test('a broken presets file names each bad field and the fix', () => {
     const file = onDisk();
     const bad = { ...file, presets: { ...file.presets, asyncio: { ...file.presets.asyncio } } };
@@ -312,6 +385,15 @@ describe('presets and settings', () => {
     const errs = presetsProblems(bad);
     expect(errs).toHaveLength(1);
     expect(errs[0]).toMatch(/^presets\.asyncio\.skipUs: .*got -3 .*npm run calibrate/);
+    const noRate = { ...file, burn: { ...file.burn, preset: 'fast', workPerUs: 0 } };
+    expect(presetsProblems(noRate)).toEqual([
+      expect.stringMatching(
+        /^burn\.preset: must be one of time, work, got "fast" .*npm run calibrate/,
+      ),
+      expect.stringMatching(
+        /^burn\.workPerUs: must be a number above 0 .*got 0 .*npm run calibrate/,
+      ),
+    ]);
   });
 
   test('pace flags are validated with the field named', () => {
@@ -320,6 +402,14 @@ describe('presets and settings', () => {
       expect.stringMatching(/^--pace: must be one of native, tornado4, asyncio, got "fast"$/),
       expect.stringMatching(/^--pace-keyerror-us: must be -1 \(the --pace preset\) or an integer/),
     ]);
+    expect(parseServeConfig(['--pace-burn', 'spin', '--pace-work-per-ms', '0'], {}).errors).toEqual(
+      [
+        expect.stringMatching(/^--pace-burn: must be one of preset, time, work, got "spin"$/),
+        expect.stringMatching(
+          /^--pace-work-per-ms: must be -1 \(the presets' calibrated rate\) or an integer from 1 to/,
+        ),
+      ],
+    );
     expect(validateServeConfig({ pace: 'asyncio' }).errors).toEqual([
       'pace: the asyncio pace burns the costs of the asyncio loop, whose treatment of unknown fds the flavour sets: use flavour: "asyncio" or pace: "tornado4" (flavour is tornado4)',
     ]);

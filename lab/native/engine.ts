@@ -73,6 +73,8 @@ export interface EnginePace {
   deferAnswer: boolean;
   /** Take a keep-alive connection's next request by an inline read (Tornado 4.5's request loop). */
   nextReadInline: boolean;
+  /** Burn each cost as this many work units per µs (interpreter-shaped work); 0: for its time. */
+  workPerUs: number;
 }
 
 export type FieldKind = 'counter' | 'gauge' | 'internal';
@@ -129,6 +131,7 @@ interface NativeEngine {
 interface Addon {
   Engine: new (config: EngineConfig) => NativeEngine;
   engineVersion: string;
+  workRate: (tries: number) => number;
 }
 
 function loadAddon(): Addon {
@@ -145,6 +148,15 @@ function loadAddon(): Addon {
 }
 
 let addon: Addon | undefined;
+
+/**
+ * The pace model's work burn on this CPU now, in work units per µs: the best of `tries` timed
+ * runs (native/pace.cc MeasureWorkRate), in this process.
+ */
+export function measureWorkRate(tries = 10): number {
+  addon ??= loadAddon();
+  return addon.workRate(tries);
+}
 
 /** One engine per supervisor process: listening sockets, shared counters, workers. */
 export class Engine {

@@ -6,7 +6,15 @@
 import { isIP } from 'node:net';
 import { tokenizeArgv } from './argv';
 import type { EngineConfig, Flavour, LoopCreation, OnEexist, Trigger } from '../native/engine';
-import { MAX_PACE_US, PACES, type PaceCost, type PaceName } from './pace';
+import {
+  BURNS,
+  MAX_PACE_US,
+  MAX_WORK_PER_US,
+  PACES,
+  type Burn,
+  type PaceCost,
+  type PaceName,
+} from './pace';
 
 export interface ServeConfig extends Omit<EngineConfig, 'pace'> {
   /** The pace model: native (no burn), or the calibrated costs of tornado4 or asyncio. */
@@ -19,6 +27,10 @@ export interface ServeConfig extends Omit<EngineConfig, 'pace'> {
   paceEventUs: number;
   paceKeyErrorUs: number;
   paceSkipUs: number;
+  /** How the costs are burned: for their time, as work, or as the presets say. */
+  paceBurn: Burn | 'preset';
+  /** The work burn's rate in units per millisecond of cost; -1 takes the presets' calibrated rate. */
+  paceWorkPerMs: number;
   /** Address of the metrics HTTP server; defaults to `host`. */
   metricsHost: string;
   /** Port of the metrics HTTP server (/metrics, /healthz, /snapshot.json); 0 picks a free port. */
@@ -295,6 +307,29 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
     default: -1,
     value: 'US',
     help: 'CPU µs per unknown-fd event asyncio skips (beats the preset)',
+  },
+  {
+    key: 'paceBurn',
+    flag: '--pace-burn',
+    env: 'FORKLAB_PACE_BURN',
+    kind: { type: 'enum', values: ['preset', ...BURNS] },
+    value: ['preset', ...BURNS].join('|'),
+    default: 'preset',
+    help: "how the costs are burned: time (a spin for each cost's time), work (interpreter-shaped work that slows where Python slows, at the calibrated rate), or the presets' choice (lab/server/pace-presets.json)",
+  },
+  {
+    key: 'paceWorkPerMs',
+    flag: '--pace-work-per-ms',
+    env: 'FORKLAB_PACE_WORK_PER_MS',
+    kind: {
+      type: 'int',
+      min: 1,
+      max: MAX_WORK_PER_US * 1000,
+      alt: [-1, "the presets' calibrated rate"],
+    },
+    default: -1,
+    value: 'N',
+    help: 'work units per millisecond of cost for --pace-burn work (beats the calibrated rate; npm run calibrate measures it)',
   },
   {
     key: 'stuckAfterMs',

@@ -174,12 +174,17 @@ export const FIELD_METRICS: Readonly<Record<string, FieldMetric>> = {
   ),
   pace_us: c(
     'forklab_pace_cpu_seconds_total',
-    'CPU microseconds burned by the pace model (the spin steps it ran, in the burn)',
+    'CPU microseconds burned by the pace model (the steps the burn ran)',
     { scale: 1e-6 },
   ),
   pace_burns: c(
     'forklab_pace_burns_total',
     'burns of the pace model (per paced accept, request, event, KeyError, skip)',
+  ),
+  pace_cost_us: c(
+    'forklab_pace_cost_seconds_total',
+    "CPU microseconds the pace model's burns stood for (their costs at the calibration's speed)",
+    { scale: 1e-6 },
   ),
   open_connections: g('forklab_open_connections', 'connections open now'),
   stuck_connections: g(

@@ -38,8 +38,22 @@ export interface Calibration {
   method: Record<PaceCost, string>;
 }
 
+export const BURNS = ['time', 'work'] as const;
+export type Burn = (typeof BURNS)[number];
+
+/** How the costs are burned (native/pace.h PaceCosts::work_per_us). */
+export interface BurnCalibration {
+  /** What the presets use: a spin for the cost's time, or work shaped like an interpreter's. */
+  preset: Burn;
+  /** The work burn's units per µs, timed in the calibration beside its Python timings. */
+  workPerUs: number;
+  /** How the rate was obtained and why the presets burn as they do. */
+  method: string;
+}
+
 export interface PacePresets {
   calibration: Calibration;
+  burn: BurnCalibration;
   presets: Record<Exclude<PaceName, 'native'>, PaceCosts>;
 }
 
@@ -55,6 +69,10 @@ export interface ResolvedPace extends PaceCosts {
    * read one or two passes after the answer (gen.moment), not from an epoll event.
    */
   nextReadInline: boolean;
+  /** How the costs are burned: for their time, or as work that slows where Python slows. */
+  burn: Burn;
+  /** The work burn's units per µs of cost; 0 for a timed burn. */
+  workPerUs: number;
   /** The costs set explicitly rather than taken from the preset. */
   overridden: PaceCost[];
   /** For a paced preset: when and where its costs were calibrated. */
@@ -74,6 +92,9 @@ export const NATIVE_COSTS: Readonly<PaceCosts> = Object.freeze({
 /** The largest cost a setting may ask for (native/pace.h kMaxPaceUs). */
 export const MAX_PACE_US = 100_000;
 
+/** The largest work rate the engine takes (native/pace.h kMaxWorkPerUs). */
+export const MAX_WORK_PER_US = 10_000;
+
 /** Checks a presets document; returns every problem, each naming the field. */
 export function presetsProblems(doc: unknown): string[] {
   const errs: string[] = [];
@@ -87,6 +108,19 @@ export function presetsProblems(doc: unknown): string[] {
       if (typeof cal[k] !== 'string' || cal[k] === '')
         errs.push(`calibration.${k}: must be a non-empty string (${fix})`);
     }
+  }
+  const burn = d.burn as Record<string, unknown> | undefined;
+  if (typeof burn !== 'object' || burn === null) errs.push(`burn: missing (${fix})`);
+  else {
+    if (!BURNS.includes(burn.preset as Burn))
+      errs.push(
+        `burn.preset: must be one of ${BURNS.join(', ')}, got ${JSON.stringify(burn.preset)} (${fix})`,
+      );
+    const r = burn.workPerUs;
+    if (typeof r !== 'number' || !(r > 0) || r > MAX_WORK_PER_US)
+      errs.push(
+        `burn.workPerUs: must be a number above 0 and at most ${MAX_WORK_PER_US}, got ${JSON.stringify(r)} (${fix})`,
+      );
   }
   const presets = d.presets as Record<string, unknown> | undefined;
   for (const name of ['tornado4', 'asyncio'] as const) {
@@ -122,7 +156,9 @@ export function resolvePace(
   pace: PaceName,
   explicit: Partial<Record<PaceCost, number>>,
   presets: PacePresets = shippedPresets(),
+  how: { burn?: Burn | 'preset'; workPerMs?: number } = {},
 ): ResolvedPace {
+  const burnSetting = how.burn ?? 'preset';
   const base = pace === 'native' ? NATIVE_COSTS : presets.presets[pace];
   const costs = { ...base };
   const overridden: PaceCost[] = [];
@@ -134,9 +170,20 @@ export function resolvePace(
     }
   }
   const { date, machine, python, tornado } = presets.calibration;
+  // Unpaced, nothing is burned; an explicit cost on the native pace burns for its time unless
+  // work is asked for.
+  const burn: Burn =
+    burnSetting !== 'preset' ? burnSetting : pace === 'native' ? 'time' : presets.burn.preset;
   return {
     pace,
     ...costs,
+    burn,
+    workPerUs:
+      burn !== 'work'
+        ? 0
+        : how.workPerMs !== undefined && how.workPerMs > 0
+          ? how.workPerMs / 1000
+          : presets.burn.workPerUs,
     inlineRead: pace !== 'native',
     deferAnswer: pace !== 'native',
     nextReadInline: pace === 'tornado4',
@@ -152,5 +199,6 @@ export function describePace(p: ResolvedPace): string {
     (c) => `${c.replace(/Us$/, '')} ${p[c]}${p.overridden.includes(c) ? '*' : ''}`,
   ).join(', ');
   const cal = p.calibration ? `; calibrated ${p.calibration.date.slice(0, 10)}` : '';
-  return `${p.pace} (${costs} µs CPU${p.overridden.length ? ', * explicit' : ''}${cal})`;
+  const burn = p.burn === 'work' ? `; burned as work, ${p.workPerUs.toFixed(1)} units/µs` : '';
+  return `${p.pace} (${costs} µs CPU${p.overridden.length ? ', * explicit' : ''}${burn}${cal})`;
 }

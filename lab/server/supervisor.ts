@@ -122,12 +122,12 @@ export function engineConfigOf(c: ServeConfig): EngineConfig {
 export function resolveServePace(c: ServeConfig): ResolvedPace {
   const explicit: Partial<Record<PaceCost, number>> = {};
   for (const cost of PACE_COSTS) explicit[cost] = c[PACE_COST_FIELDS[cost]];
-  return resolvePace(c.pace, explicit);
+  return resolvePace(c.pace, explicit, undefined, { burn: c.paceBurn, workPerMs: c.paceWorkPerMs });
 }
 
 function enginePace(p: ResolvedPace): EnginePace {
   const { coldUs, acceptUs, closeUs, requestUs, eventUs, keyErrorUs, skipUs } = p;
-  const { inlineRead, deferAnswer, nextReadInline } = p;
+  const { inlineRead, deferAnswer, nextReadInline, workPerUs } = p;
   return {
     coldUs,
     acceptUs,
@@ -139,6 +139,7 @@ function enginePace(p: ResolvedPace): EnginePace {
     inlineRead,
     deferAnswer,
     nextReadInline,
+    workPerUs,
   };
 }
 
