@@ -116,6 +116,10 @@ if mode == "pre-fork":
     server = Server(app)
     server.add_sockets(socks)
 kids = []
+# READY once every worker runs its loop (a callback of its first pass writes a byte), as the engine
+# announces itself only when its workers are set up: load started before then would find some
+# workers still starting and hand the burst to the others.
+ready_r, ready_w = os.pipe()
 for i in range(workers):
     pid = os.fork()
     if pid == 0:
@@ -138,10 +142,17 @@ for i in range(workers):
         def at1s():
             stats["split_at_1s"] = stats["accepts"]
         loop.call_later(1.0, at1s)
+        loop.add_callback(lambda: os.write(ready_w, b"r"))
         loop.start()
         os._exit(0)
     kids.append(pid)
 signal.signal(signal.SIGTERM, lambda *a: [os.kill(k, signal.SIGTERM) for k in kids])
+os.close(ready_w)
+got = 0
+while got < workers:
+    b = os.read(ready_r, workers - got)
+    if not b: sys.exit("a worker exited before its loop ran")
+    got += len(b)
 print("READY", bound, flush=True)
 for k in kids:
     while True:
