@@ -56,7 +56,12 @@ import {
   type FidelityOptions as Options,
   type Load,
 } from './support/fidelity-options';
-import { controlRatioVerdict, keyErrorVerdict } from './support/verdict';
+import {
+  controlRatioVerdict,
+  keyErrorsBySplit,
+  keyErrorVerdict,
+  type SplitRun,
+} from './support/verdict';
 import { runWrk, type WrkResult } from './support/wrk';
 
 const REPO = path.resolve(__dirname, '..');
@@ -491,6 +496,15 @@ function summariseAgainst(opts: Options, real: Against, runs: Run[]): void {
             `      the same from the runs on even CPUs only (${engEven.length} engine, ${realEven.length} real): ` +
               keyErrorVerdict(engEven, realEven, workers, KEYERROR_FACTOR),
           );
+      }
+      if (real === 'tornado45' && load === 'keep-alive' && workers > 1) {
+        const split = (kind: Kind): SplitRun[] =>
+          of(kind, workers, load, 'pre-fork').map((r) => ({
+            at1s: r.at1sPerWorker,
+            keyErrorsPer1000: per1000(r),
+          }));
+        for (const line of keyErrorsBySplit(split('engine'), split(real), workers, KEYERROR_FACTOR))
+          console.log(`      by split, ${line}`);
       }
       if (workers > 1 && eng.length > 0 && rea.length > 0) {
         console.log(

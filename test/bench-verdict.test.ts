@@ -1,5 +1,11 @@
 // bench:driver's sampler-cost verdict: given only when the difference is outside the noise.
-import { controlRatioVerdict, ratioVerdict, samplingVerdict } from '../bench/support/verdict';
+import {
+  controlRatioVerdict,
+  fewHeld,
+  keyErrorsBySplit,
+  ratioVerdict,
+  samplingVerdict,
+} from '../bench/support/verdict';
 
 test('a cost plus its noise below the target: met', () => {
   // medians 1000 and 998: cost 0.2 %; ranges 2/1000 and 2/998 → noise ≈ 0.2 %; 0.4 % < 1 %
@@ -90,5 +96,47 @@ describe('bench:fidelity pre/post ratio against a one-worker control', () => {
 
   test('without control runs there is no noise measure and no verdict', () => {
     expect(controlRatioVerdict([0.92], [], 0.92, 0.2)).toMatch(/no verdict, no one-worker control/);
+  });
+});
+
+describe('KeyErrors by split (keep-alive)', () => {
+  test('a split is classed by the workers left with at most two connections', () => {
+    expect(fewHeld([1, 1, 30, 1])).toBe(3);
+    expect(fewHeld([8, 8, 9, 8])).toBe(0);
+    expect(fewHeld([2, 3, 0, 28])).toBe(2);
+  });
+
+  test('runs are compared within the splits both sides reached; the others are named', () => {
+    const engine = [
+      { at1s: [1, 1, 30, 1], keyErrorsPer1000: 80 },
+      { at1s: [6, 1, 1, 25], keyErrorsPer1000: 564 },
+      { at1s: [9, 3, 1, 20], keyErrorsPer1000: 732 },
+    ];
+    const real = [
+      { at1s: [1, 2, 1, 29], keyErrorsPer1000: 193 },
+      { at1s: [1, 30, 1, 1], keyErrorsPer1000: 158 },
+      { at1s: [8, 8, 8, 9], keyErrorsPer1000: 2.3 },
+    ];
+    const lines = keyErrorsBySplit(engine, real, 4);
+    expect(lines).toHaveLength(2);
+    // Three workers with few connections: the engine's 80 against the real 158 and 193.
+    expect(lines[0]).toMatch(/^3 of 4 workers with at most 2 connections \(1 engine, 2 real\): /);
+    expect(lines[0]).toMatch(/inside the real range NO, within 3× of 175\.50 yes: NOT met$/);
+    expect(lines[1]).toBe(
+      'splits reached by one side only, workers with at most 2 connections: 2 (engine 1), 1 (engine 1), 0 (real 1)',
+    );
+  });
+
+  test('met when the engine lies inside the real runs of its split and within the factor', () => {
+    const lines = keyErrorsBySplit(
+      [{ at1s: [1, 1, 1, 30], keyErrorsPer1000: 60 }],
+      [
+        { at1s: [1, 1, 30, 1], keyErrorsPer1000: 40 },
+        { at1s: [2, 1, 1, 29], keyErrorsPer1000: 93 },
+      ],
+      4,
+    );
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/\(1 engine, 2 real\): .*inside the real range yes, .* yes: met$/);
   });
 });

@@ -137,3 +137,53 @@ export function keyErrorVerdict(
     `${within ? 'yes' : 'NO'}: ${inRange && within ? 'met' : 'NOT met'}`
   );
 }
+
+/**
+ * A worker holding at most this many keep-alive connections has that many fd numbers of its own,
+ * so nearly every event of a sibling's connection that reaches it is for an fd it does not know.
+ */
+export const FEW_CONNECTIONS = 2;
+
+/** The class of a keep-alive split: how many workers held at most FEW_CONNECTIONS at 1 s. */
+export function fewHeld(at1s: readonly number[]): number {
+  return at1s.filter((c) => c <= FEW_CONNECTIONS).length;
+}
+
+export interface SplitRun {
+  /** Connections each worker held (or had accepted) 1 s into the run. */
+  at1s: readonly number[];
+  keyErrorsPer1000: number;
+}
+
+/**
+ * keyErrorVerdict within each class of split both sides reached (fewHeld), one line a class, then
+ * a line naming the classes only one side reached. Under keep-alive the split of the first
+ * connections decides the KeyErrors: runs of different splits compare splits, not models.
+ */
+export function keyErrorsBySplit(
+  engine: readonly SplitRun[],
+  real: readonly SplitRun[],
+  workers: number,
+  factor = 3,
+): string[] {
+  const classes = [...new Set([...engine, ...real].map((r) => fewHeld(r.at1s)))].sort(
+    (a, b) => b - a,
+  );
+  const lines: string[] = [];
+  const onlyOne: string[] = [];
+  for (const k of classes) {
+    const e = engine.filter((r) => fewHeld(r.at1s) === k).map((r) => r.keyErrorsPer1000);
+    const t = real.filter((r) => fewHeld(r.at1s) === k).map((r) => r.keyErrorsPer1000);
+    const what = `${k} of ${workers} workers with at most ${FEW_CONNECTIONS} connections`;
+    if (e.length > 0 && t.length > 0)
+      lines.push(
+        `${what} (${e.length} engine, ${t.length} real): ${keyErrorVerdict(e, t, workers, factor)}`,
+      );
+    else onlyOne.push(`${k} (${e.length > 0 ? `engine ${e.length}` : `real ${t.length}`})`);
+  }
+  if (onlyOne.length > 0)
+    lines.push(
+      `splits reached by one side only, workers with at most ${FEW_CONNECTIONS} connections: ${onlyOne.join(', ')}`,
+    );
+  return lines;
+}
