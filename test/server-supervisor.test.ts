@@ -204,6 +204,7 @@ describe('start-up order', () => {
       inlineRead: false,
       deferAnswer: false,
       nextReadInline: false,
+      workPerUs: 0,
     });
   });
 
