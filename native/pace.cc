@@ -4,7 +4,6 @@
 
 #include <array>
 #include <cassert>
-#include <cstdlib>
 #include <memory>
 #include <utility>
 
@@ -59,8 +58,8 @@ std::uint64_t BurnCpu(int us) {
 // The footprint was chosen by what it did in one paced worker under wrk churn (the time the work
 // ran ÷ its costs' time, pace_us ÷ pace_cost_us), 2026-11-27 on the 2-CPU VM: 1024 functions and
 // 256 KB ran 0.96–1.02× with one worker and 0.97–0.98× with four (no growth: Python's CPU per churn
-// request grows 1.2–1.5× from one worker to four here); 4096 and 2 MB ran 1.19–1.26× already with
-// one; 2048 and 1 MB ran 0.94× with one and 1.18–1.26× with four.
+// request grows 1.1–1.5× from one worker to four here); 4096 and 2 MB ran 1.19–1.26× already with
+// one; 2048 and 1 MB ran 0.94–0.95× with one and 1.18–1.26× with four.
 namespace {
 
 constexpr std::size_t kWorkOps = 2048;
