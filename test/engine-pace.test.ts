@@ -38,17 +38,27 @@ function procCpuUs(pid: number): number {
   return (Number(f[11]) + Number(f[12])) * 10_000;
 }
 
-test('each answered request burns the request cost once, and the worker really spent that CPU', async () => {
-  const cost = 2000;
-  const s = await startServe(['--workers', '1', '--pace', 'tornado4', ...only({ request: cost })]);
+/**
+ * One worker paced with `args` answers `4 × perConnection` keep-alive requests; returns its
+ * counters' growth over them (`d`), the kernel's account of its CPU meanwhile, and its pace.
+ */
+async function pacedRequests(args: string[], perConnection: number) {
+  const s = await startServe(['--workers', '1', '--pace', 'tornado4', ...args]);
   const before = await s.snapshot();
   const cpuBefore = procCpuUs(s.pids[0]!);
-  const r = await keepAliveLoad({ port: s.port, connections: 4, perConnection: 50 });
-  expect(r.responses).toBe(200);
+  const r = await keepAliveLoad({ port: s.port, connections: 4, perConnection });
+  expect(r.responses).toBe(4 * perConnection);
   await sleep(250); // the last rusage publish
   const after = await s.snapshot();
   const cpu = procCpuUs(s.pids[0]!) - cpuBefore;
   const d = (f: string) => after.workers[0]!.counters[f]! - before.workers[0]!.counters[f]!;
+  await stopAll();
+  return { cpu, d, pace: after.pace };
+}
+
+test('each answered request burns the request cost once, and the worker really spent that CPU', async () => {
+  const cost = 2000;
+  const { cpu, d } = await pacedRequests(only({ request: cost }), 50);
   expect(d('responses_200')).toBe(200);
   expect(d('pace_burns')).toBe(200);
   expect(d('pace_cost_us')).toBe(200 * cost);
@@ -294,27 +304,11 @@ test('the server reports the costs it runs with: the preset, and an explicit cos
 describe('the work burn (--pace-burn work)', () => {
   async function burnRequests(extra: string[]) {
     const cost = 2000;
-    const s = await startServe([
-      '--workers',
-      '1',
-      '--pace',
-      'tornado4',
-      '--pace-burn',
-      'work',
-      ...extra,
-      ...only({ request: cost }),
-    ]);
-    const before = await s.snapshot();
-    const cpuBefore = procCpuUs(s.pids[0]!);
-    const r = await keepAliveLoad({ port: s.port, connections: 4, perConnection: 25 });
-    expect(r.responses).toBe(100);
-    await sleep(250); // the last rusage publish
-    const after = await s.snapshot();
-    const cpu = procCpuUs(s.pids[0]!) - cpuBefore;
-    const d = (f: string) => after.workers[0]!.counters[f]! - before.workers[0]!.counters[f]!;
-    const rate = (await s.snapshot()).pace?.workPerUs;
-    await stopAll();
-    return { cost, cpu, d, rate };
+    const { cpu, d, pace } = await pacedRequests(
+      ['--pace-burn', 'work', ...extra, ...only({ request: cost })],
+      25,
+    );
+    return { cost, cpu, d, rate: pace?.workPerUs };
   }
 
   test('counts the cost each burn stood for exactly, and the time it ran as CPU the worker spent', async () => {

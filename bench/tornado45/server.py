@@ -142,7 +142,10 @@ for i in range(workers):
         def at1s():
             stats["split_at_1s"] = stats["accepts"]
         loop.call_later(1.0, at1s)
-        loop.add_callback(lambda: os.write(ready_w, b"r"))
+        def loop_running():
+            os.write(ready_w, b"r")
+            os.close(ready_w)  # so that the parent sees the end of the pipe if a sibling dies first
+        loop.add_callback(loop_running)
         loop.start()
         os._exit(0)
     kids.append(pid)
