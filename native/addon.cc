@@ -100,6 +100,7 @@ EngineConfig ConfigFromJs(const Napi::Object& o) {
   if (!pv.IsObject()) throw Napi::TypeError::New(o.Env(), "engine config: pace must be an object");
   Napi::Object p = pv.As<Napi::Object>();
   c.pace.cold_us = static_cast<int>(IntField(p, "coldUs"));
+  c.pace.cold_request_us = static_cast<int>(IntField(p, "coldRequestUs"));
   c.pace.accept_us = static_cast<int>(IntField(p, "acceptUs"));
   c.pace.close_us = static_cast<int>(IntField(p, "closeUs"));
   c.pace.request_us = static_cast<int>(IntField(p, "requestUs"));

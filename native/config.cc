@@ -31,6 +31,7 @@ std::vector<std::string> Validate(const EngineConfig& c) {
   AtLeast(&errs, "keepaliveTimeoutMs", c.keepalive_timeout_ms, 1);
   AtLeast(&errs, "sendTimeoutMs", c.send_timeout_ms, 1);
   AtLeast(&errs, "pace.coldUs", c.pace.cold_us, 0);
+  AtLeast(&errs, "pace.coldRequestUs", c.pace.cold_request_us, 0);
   AtLeast(&errs, "pace.acceptUs", c.pace.accept_us, 0);
   AtLeast(&errs, "pace.closeUs", c.pace.close_us, 0);
   AtLeast(&errs, "pace.requestUs", c.pace.request_us, 0);

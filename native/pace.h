@@ -25,13 +25,21 @@ constexpr int kMaxWorkPerUs = 10000;
 
 // Microseconds of CPU per occurrence; 0 = no burn (the native engine).
 struct PaceCosts {
-  // Once per worker, on its first connection accepted: a forked interpreter's cold start. Its first
-  // connection runs code paths the parent never ran, and every object it touches is written
-  // (reference counts, specialisation), so each touched page is copied: ~20 ms of CPU for
-  // Tornado 4.5.3 against ~0.8 ms once warm (scripts/calibrate/cold_start.py). Burned in the
-  // accept loop before the accept cost, so that while the first workers awake sit in it, a burst
-  // of connections goes to whichever comes out first, as in a real pre-forked Tornado.
+  // Once per worker, on its first connection accepted: the connection path's share of a forked
+  // interpreter's cold start. A forked worker's first connection runs code paths the parent never
+  // ran, and every object it touches is written (reference counts, specialisation), so each
+  // touched page is copied. Tornado 4.5.3 spends 8–12 ms of CPU on a first connection closed
+  // without a request (accept, IOStream, HTTP connection, close: wrk's first connection, which
+  // only checks the address), against ~0.5 ms once warm (scripts/calibrate/cold_start.py).
+  // Burned in the accept loop before the accept cost, so that while the first workers awake sit
+  // in it, a burst of connections goes to whichever comes out first, as in a real pre-forked
+  // Tornado.
   int cold_us = 0;
+  // Once per worker, on its first request answered: the request path's share of the cold start
+  // (parsing, routing, the handler and the response write run for the first time: another 8–12 ms
+  // for Tornado 4.5.3). Burned with that request's cost. A worker whose first connection was wrk's
+  // address check has paid only cold_us when the load's burst arrives.
+  int cold_request_us = 0;
   // Per connection accepted: socket object, IOStream and HTTP connection set-up, before the first
   // read (Tornado runs this inside its accept loop, between two accept calls).
   int accept_us = 0;

@@ -420,12 +420,21 @@ void Worker::OnRequest() {
 bool Worker::DeferAnswer(HttpConnection* c) {
   const PaceCosts& p = config_->pace;
   if (!p.defer_answer || (inline_reading_ && config_->flavour == Flavour::kTornado4)) {
-    Pace(slot_, p.request_us);
+    PaceRequest();
     return false;
   }
   if (answers_.empty()) loop_->AddCallback([this] { AnswerDeferred(); });
   answers_.push_back(c);
   return true;
+}
+
+// A request's cost, and the first request's share of the cold start on top.
+void Worker::PaceRequest() {
+  if (!answered_any_) {
+    answered_any_ = true;
+    Pace(slot_, config_->pace.cold_request_us);
+  }
+  Pace(slot_, config_->pace.request_us);
 }
 
 void Worker::AnswerDeferred() {
@@ -434,7 +443,7 @@ void Worker::AnswerDeferred() {
   for (std::size_t i = 0; i < answering_.size(); ++i) {
     HttpConnection* c = answering_[i];
     if (c == nullptr) continue;  // closed while waiting (OnConnectionClosed cleared it)
-    Pace(slot_, config_->pace.request_us);
+    PaceRequest();
     c->AnswerNow();  // may close c, or defer another answer (a pipelined request): next pass
   }
   answering_.clear();

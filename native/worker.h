@@ -122,6 +122,8 @@ class Worker : public PassObserver {
   std::vector<HttpConnection*> answering_;  // the batch AnswerDeferred is going through
   bool inline_reading_ = false;
   bool accepted_any_ = false;  // pace cold_us: burned on the first connection only
+  bool answered_any_ = false;  // pace cold_request_us: burned on the first request only
+  void PaceRequest();
   void AnswerDeferred();
   std::unique_ptr<char[]> read_buffer_;
   int reserve_fd_ = -1;

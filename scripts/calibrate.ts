@@ -2,6 +2,7 @@
 // real `tornado` package, and writes them with how they were obtained to lab/server/pace-presets.json.
 //
 //   npm run calibrate -- [--rounds 3] [--duration 5] [--out lab/server/pace-presets.json]
+//   npm run calibrate -- --only cold [--out …]   (step 4 only, into the presets file as it is)
 //
 // 1. Micro timings (scripts/calibrate/tornado_costs.py micro), CPU time per operation:
 //    the KeyError with its logged traceback (Tornado 4's path), one event dispatched through a
@@ -24,10 +25,14 @@
 //    raising frame's position table up to the failing instruction to format the traceback, so
 //    the same logging call raised from a small function (1.) costs about half as much; without
 //    TORNADO45 that figure is used and the calibration says it is a lower bound.
-// 4. The cold start (scripts/calibrate/cold_start.py): the CPU of a freshly forked worker's first
-//    connection minus a warm one's, connections one after the other: Tornado 6.2 (asyncio, loop
-//    created after fork) for `asyncio`, Tornado 4.5.3 (loop created before fork) for `tornado4`
-//    when TORNADO45 is set (else 6.2's figure stands in, and the calibration says so).
+// 4. The cold start (scripts/calibrate/cold_start.py), in two parts: coldUs, the CPU of a freshly
+//    forked worker's first connection closed without a request (wrk's first connection is such a
+//    probe) minus a warm probe's; coldRequestUs, its first request's connection minus a warm
+//    one's. Connections one after the other: Tornado 6.2 (asyncio, loop created after fork) for
+//    `asyncio`, Tornado 4.5.3 (loop created before fork) for `tornado4` when TORNADO45 is set
+//    (else 6.2's figures stand in, and the calibration says so). With `--only cold`, only this
+//    step runs, twice, and its figures replace those of the presets file; the other costs and
+//    their methods stay, and the cold costs' methods say when they were timed.
 // 5. The work burn's rate (--pace-burn work, native/pace.cc): timed in this process, then one paced
 //    worker burning the tornado4 costs as work at that rate under the end-to-end loads, its
 //    counters saying how much longer or shorter than their costs the burns ran (pace_us ÷
@@ -55,6 +60,7 @@ import {
   presetsProblems,
   shippedPresets,
   type PaceCost,
+  type PaceCosts,
   type PacePresets,
 } from '../lab/server/pace';
 
@@ -101,12 +107,18 @@ function keyErrorInTornado45(dir: string | undefined): KeyError45 | undefined {
   }
 }
 
-/** cold_start.py's output. */
+/** cold_start.py's output (medians over its forks). */
 interface ColdStart {
+  coldConnection: number;
+  coldRequest: number;
+  /** coldConnection + coldRequest: what the pass that timed lower is chosen by. */
   cold: number;
-  first: number;
-  warm: number;
-  firstFaults: number;
+  firstProbe: number;
+  warmProbe: number;
+  firstRequest: number;
+  warmRequest: number;
+  probeFaults: number;
+  firstRequestFaults: number;
   tornado: string;
   loop: string;
 }
@@ -141,16 +153,22 @@ function microTimings(t45: string | undefined, pass: string): MicroTimings {
       `  KeyError in Tornado ${ke45.tornado}'s PollIOLoop.start: ${ke45.keyerror.toFixed(1)} µs ` +
         `(a pass with it ${ke45.passWithKeyError.toFixed(1)} µs, an empty pass ${ke45.emptyPass.toFixed(1)} µs)`,
     );
+  return { micro, ke45, ...coldStarts(t45) };
+}
+
+/** Both cold starts, each printed. */
+function coldStarts(t45: string | undefined): { cold6: ColdStart; cold45: ColdStart | undefined } {
   const cold6 = coldStart();
   const cold45 = t45 ? coldStart(t45) : undefined;
   for (const c of [cold6, cold45]) {
     if (c)
       console.log(
-        `  cold start, Tornado ${c.tornado}: first connection ${c.first.toFixed(0)} µs, ` +
-          `warm ${c.warm.toFixed(0)} µs → ${c.cold.toFixed(0)} µs`,
+        `  cold start, Tornado ${c.tornado}: first probe ${c.firstProbe.toFixed(0)} µs, warm ` +
+          `${c.warmProbe.toFixed(0)} µs → connection ${c.coldConnection.toFixed(0)} µs; first request ` +
+          `${c.firstRequest.toFixed(0)} µs, warm ${c.warmRequest.toFixed(0)} µs → request ${c.coldRequest.toFixed(0)} µs`,
       );
   }
-  return { micro, ke45, cold6, cold45 };
+  return { cold6, cold45 };
 }
 
 /** Why the presets burn as they do (lab/server/pace-presets.json burn.preset; README, the pace model). */
@@ -187,9 +205,75 @@ function coldStart(tornado45?: string): ColdStart {
 }
 
 const describeCold = (c: ColdStart): string =>
-  `Tornado ${c.tornado} (loop ${c.loop}): CPU of a freshly forked worker's first connection ` +
-  `(${c.first.toFixed(0)} µs, ${c.firstFaults} minor page faults) minus a warm one's ` +
-  `(${c.warm.toFixed(0)} µs), one connection at a time, /proc/<pid>/schedstat, medians of 5 forks`;
+  `Tornado ${c.tornado} (loop ${c.loop}): CPU of a freshly forked worker's first connection, ` +
+  `closed without a request as wrk's first connection is (${c.firstProbe.toFixed(0)} µs, ` +
+  `${c.probeFaults} minor page faults), minus a warm one's (${c.warmProbe.toFixed(0)} µs)`;
+const describeColdRequest = (c: ColdStart): string =>
+  `Tornado ${c.tornado} (loop ${c.loop}): CPU of the same worker's first connection with a ` +
+  `request (${c.firstRequest.toFixed(0)} µs, ${c.firstRequestFaults} minor page faults) minus a ` +
+  `warm one's (${c.warmRequest.toFixed(0)} µs)`;
+const COLD_HOW =
+  ', one connection at a time, /proc/<pid>/schedstat, medians of 5 forks (scripts/calibrate/cold_start.py)';
+
+/** The cold costs of both presets and their methods. */
+function coldCosts(
+  cold6: ColdStart,
+  cold45: ColdStart | undefined,
+  how: string,
+): {
+  tornado4: Pick<PaceCosts, 'coldUs' | 'coldRequestUs'>;
+  asyncio: Pick<PaceCosts, 'coldUs' | 'coldRequestUs'>;
+  method: Pick<Record<PaceCost, string>, 'coldUs' | 'coldRequestUs'>;
+} {
+  const of = (c: ColdStart): Pick<PaceCosts, 'coldUs' | 'coldRequestUs'> => ({
+    coldUs: Math.max(0, Math.round(c.coldConnection)),
+    coldRequestUs: Math.max(0, Math.round(c.coldRequest)),
+  });
+  const text = (d: (c: ColdStart) => string): string =>
+    (cold45
+      ? `tornado4: ${d(cold45)}; asyncio: ${d(cold6)}`
+      : `tornado4 AND asyncio (TORNADO45 not set, Tornado 6.2 stands in for 4.5): ${d(cold6)}`
+    ).concat(COLD_HOW, how);
+  return {
+    tornado4: of(cold45 ?? cold6),
+    asyncio: of(cold6),
+    method: { coldUs: text(describeCold), coldRequestUs: text(describeColdRequest) },
+  };
+}
+
+/**
+ * `--only cold`: times the cold starts twice, the lower pass kept, and writes them into the
+ * presets file as it is; its other costs and their methods stay.
+ */
+function calibrateColdOnly(t45: string | undefined, out: string): void {
+  const lower = (a: ColdStart | undefined, b: ColdStart | undefined): ColdStart | undefined =>
+    a === undefined ? b : b === undefined ? a : b.cold < a.cold ? b : a;
+  console.log(`calibrate: the cold starts only, with ${PYTHON} (first pass)`);
+  const a = coldStarts(t45);
+  console.log('calibrate: the cold starts (second pass)');
+  const b = coldStarts(t45);
+  const cold = coldCosts(
+    lower(a.cold6, b.cold6)!,
+    lower(a.cold45, b.cold45),
+    `; the lower of two passes, timed at ${new Date().toISOString()} by \`npm run calibrate -- --only cold\` (the other costs are the calibration's)`,
+  );
+  const doc = JSON.parse(readFileSync(out, 'utf8')) as PacePresets;
+  doc.calibration.method = { ...doc.calibration.method, ...cold.method };
+  doc.presets.tornado4 = { ...doc.presets.tornado4, ...cold.tornado4 };
+  doc.presets.asyncio = { ...doc.presets.asyncio, ...cold.asyncio };
+  writePresets(doc, out);
+}
+
+function writePresets(doc: PacePresets, out: string): void {
+  const problems = presetsProblems(doc);
+  if (problems.length > 0) throw new Error(`calibration out of range: ${problems.join('; ')}`);
+  writeFileSync(out, JSON.stringify(doc, null, 2) + '\n');
+  for (const name of ['tornado4', 'asyncio'] as const) {
+    const p = doc.presets[name];
+    console.log(`calibrate: ${name}: ${PACE_COSTS.map((c) => `${c} ${p[c]}`).join(', ')}`);
+  }
+  console.log(`calibrate: wrote ${path.relative(REPO, out)}`);
+}
 
 interface Micro {
   keyerror: number;
@@ -463,9 +547,14 @@ async function main(): Promise<void> {
       rounds: { type: 'string', default: '3' },
       duration: { type: 'string', default: '5' },
       out: { type: 'string', default: path.join(REPO, 'lab', 'server', 'pace-presets.json') },
+      only: { type: 'string' },
     },
     strict: true,
   });
+  if (values.only !== undefined && values.only !== 'cold')
+    throw new Error(
+      `--only: the one step that runs alone is \`cold\`, got ${JSON.stringify(values.only)}`,
+    );
   const rounds = Number(values.rounds);
   const duration = Number(values.duration);
   if (!Number.isInteger(rounds) || rounds < 1) throw new Error('--rounds: an integer ≥ 1');
@@ -474,6 +563,10 @@ async function main(): Promise<void> {
 
   // Checked before anything runs: a wrong TORNADO45 is named with its fix at once.
   const t45 = process.env.TORNADO45 ? tornado45Dir(process.env) : undefined;
+  if (values.only === 'cold') {
+    calibrateColdOnly(t45, values.out);
+    return;
+  }
   // Timed twice, before and after the end-to-end runs, each figure the lower of the two: this
   // host's CPUs intermittently run Python up to 1.5× slower (measured: the same loop pinned to one
   // vCPU or the other, seconds apart), and the burns stand for the interpreter on a CPU of its own.
@@ -513,8 +606,9 @@ async function main(): Promise<void> {
       .join('; ')
       .concat(own);
   const own = `; minus the unpaced engine's own (one worker, same load: keep-alive ${list(native.keepAlive)} µs, churn ${list(native.churn)} µs per request)`;
+  const cold = coldCosts(cold6, cold45, LOWER_OF_TWO);
   const costs: Record<PaceCost, number> = {
-    coldUs: Math.max(0, Math.round(cold6.cold)),
+    ...cold.asyncio,
     ...paths(e2e6),
     closeUs: 0,
     eventUs: event,
@@ -526,7 +620,7 @@ async function main(): Promise<void> {
   const presets: PacePresets['presets'] = {
     tornado4: {
       ...costs,
-      ...(cold45 ? { coldUs: Math.max(0, Math.round(cold45.cold)) } : {}),
+      ...cold.tornado4,
       ...(e2e45 ? paths(e2e45) : {}),
     },
     asyncio: { ...costs },
@@ -542,10 +636,7 @@ async function main(): Promise<void> {
       tornado: micro.tornado,
       command: `npm run calibrate -- --rounds ${rounds} --duration ${duration}`,
       method: {
-        coldUs: (cold45
-          ? `tornado4: ${describeCold(cold45)}; asyncio: ${describeCold(cold6)}`
-          : `tornado4 AND asyncio (TORNADO45 not set, Tornado 6.2 stands in for 4.5): ${describeCold(cold6)}`
-        ).concat(LOWER_OF_TWO),
+        ...cold.method,
         acceptUs: perServer(
           (e) =>
             `${e.label} HTTPServer (1 process) under wrk -t1 -c32 -d${duration}s, CPU per request with Connection: close (${list(e.churn)} µs) minus keep-alive (${list(e.keepAlive)} µs), medians`,
@@ -579,14 +670,7 @@ async function main(): Promise<void> {
     },
     presets,
   };
-  const problems = presetsProblems(doc);
-  if (problems.length > 0) throw new Error(`calibration out of range: ${problems.join('; ')}`);
-  writeFileSync(values.out, JSON.stringify(doc, null, 2) + '\n');
-  for (const name of ['tornado4', 'asyncio'] as const) {
-    const p = doc.presets[name];
-    console.log(`calibrate: ${name}: ${PACE_COSTS.map((c) => `${c} ${p[c]}`).join(', ')}`);
-  }
-  console.log(`calibrate: wrote ${path.relative(REPO, values.out)}`);
+  writePresets(doc, values.out);
 }
 
 main().then(

@@ -12,23 +12,40 @@ import {
   type PacePresets,
 } from '../lab/server/pace';
 import { churnLoad, keepAliveLoad, parseResponse } from './support/http-client';
-import { sleep, startServe, stopAll } from './support/serve-process';
+import { sleep, startServe, stopAll, waitFor } from './support/serve-process';
 
 afterEach(stopAll);
 
 const PRESETS_FILE = path.join(__dirname, '..', 'lab', 'server', 'pace-presets.json');
 const onDisk = (): PacePresets => JSON.parse(readFileSync(PRESETS_FILE, 'utf8')) as PacePresets;
 
+const COST_FLAGS = [
+  'cold',
+  'cold-request',
+  'accept',
+  'close',
+  'request',
+  'event',
+  'keyerror',
+  'skip',
+] as const;
+
 /** Every cost 0 except the ones given: the burns can then be attributed to one place. */
-function only(
-  costs: Partial<
-    Record<'cold' | 'accept' | 'close' | 'request' | 'event' | 'keyerror' | 'skip', number>
-  >,
-) {
+function only(costs: Partial<Record<(typeof COST_FLAGS)[number], number>>) {
   const args: string[] = [];
-  for (const c of ['cold', 'accept', 'close', 'request', 'event', 'keyerror', 'skip'] as const)
-    args.push(`--pace-${c}-us`, String(costs[c] ?? 0));
+  for (const c of COST_FLAGS) args.push(`--pace-${c}-us`, String(costs[c] ?? 0));
   return args;
+}
+
+/** Connects and closes without a request, as wrk's first connection (its address check) does. */
+async function probe(port: number): Promise<void> {
+  const sock = net.connect(port, '127.0.0.1');
+  await new Promise<void>((resolve, reject) => {
+    sock.on('error', reject);
+    sock.on('connect', resolve);
+  });
+  sock.end();
+  await new Promise<void>((resolve) => sock.on('close', () => resolve()));
 }
 
 /** utime + stime of a process in µs (/proc/<pid>/stat, clock ticks of 10 ms). */
@@ -169,6 +186,42 @@ test('each worker burns the cold-start cost once, on its first connection, and n
     expect(w.counters.pace_burns).toBe(hasOne ? 1 : 0);
     if (hadOne) expect(w.counters.pace_us).toBe(mid.workers[i]!.counters.pace_us);
   }
+});
+
+// The cold start in two parts, as a forked Tornado worker spends it: the connection path on the
+// first connection, the request path on the first request. A probe (no request) pays only the first.
+test('the cold start: its connection part on the first connection, its request part on the first request, each once', async () => {
+  const cold = 20_000;
+  const coldRequest = 30_000;
+  const s = await startServe([
+    '--workers',
+    '1',
+    '--pace',
+    'tornado4',
+    ...only({ cold, 'cold-request': coldRequest }),
+  ]);
+  await probe(s.port);
+  const afterProbe = await waitFor('the probe counted as accepted and closed', async () => {
+    const c = (await s.snapshot()).workers[0]!.counters;
+    return c.connections_closed === 1 ? c : undefined;
+  });
+  expect(afterProbe.requests).toBe(0);
+  expect(afterProbe.pace_burns).toBe(1);
+  expect(afterProbe.pace_cost_us).toBe(cold);
+  expect(afterProbe.pace_us).toBeGreaterThanOrEqual(cold);
+  // Two more probes: nothing more is burned.
+  await probe(s.port);
+  await probe(s.port);
+  // Requests on connections after that: the first request burns the request part, once.
+  const r = await keepAliveLoad({ port: s.port, connections: 2, perConnection: 10 });
+  expect(r.responses).toBe(20);
+  await sleep(100);
+  const last = (await s.snapshot()).workers[0]!.counters;
+  expect(last.accepts_ok).toBe(5);
+  expect(last.pace_burns).toBe(2);
+  expect(last.pace_cost_us).toBe(cold + coldRequest);
+  expect(last.pace_us).toBeGreaterThanOrEqual(cold + coldRequest);
+  expect(last.pace_us).toBeLessThan(cold + coldRequest + 5_000);
 });
 
 test('pre-fork: every KeyError burns the KeyError cost, and only KeyErrors do', async () => {

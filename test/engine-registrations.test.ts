@@ -49,6 +49,8 @@ test('paced tornado4: a request already there is read inline and never registere
     'tornado4',
     '--pace-cold-us',
     '0',
+    '--pace-cold-request-us',
+    '0',
     '--pace-accept-us',
     '20000',
   ]);

@@ -195,6 +195,7 @@ describe('start-up order', () => {
     // The costs resolved from the preset (native: none), not the -1 placeholders of ServeConfig.
     expect(engine.config.pace).toEqual({
       coldUs: 0,
+      coldRequestUs: 0,
       acceptUs: 0,
       closeUs: 0,
       requestUs: 0,

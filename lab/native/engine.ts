@@ -57,8 +57,10 @@ export interface EngineConfig {
 }
 
 export interface EnginePace {
-  /** Once per worker, on its first connection: the forked interpreter's cold start. */
+  /** Once per worker, on its first connection: the connection path's share of the cold start. */
   coldUs: number;
+  /** Once per worker, on its first request answered: the request path's share of the cold start. */
+  coldRequestUs: number;
   /** Per connection accepted, before its first read. */
   acceptUs: number;
   /** Per connection closed, after its close(): the framework's teardown. */

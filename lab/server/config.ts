@@ -21,6 +21,7 @@ export interface ServeConfig extends Omit<EngineConfig, 'pace'> {
   pace: PaceName;
   /** Explicit costs in µs of CPU, each beating the preset's; -1 takes the preset's. */
   paceColdUs: number;
+  paceColdRequestUs: number;
   paceAcceptUs: number;
   paceCloseUs: number;
   paceRequestUs: number;
@@ -53,6 +54,7 @@ export const ON_EEXIST = ['fail', 'ignore'] as const satisfies readonly OnEexist
 /** The explicit-cost fields of ServeConfig, by the cost they set. */
 export const PACE_COST_FIELDS = {
   coldUs: 'paceColdUs',
+  coldRequestUs: 'paceColdRequestUs',
   acceptUs: 'paceAcceptUs',
   closeUs: 'paceCloseUs',
   requestUs: 'paceRequestUs',
@@ -252,7 +254,16 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
     kind: { type: 'int', min: 0, max: MAX_PACE_US, alt: [-1, 'the --pace preset'] },
     default: -1,
     value: 'US',
-    help: "CPU µs a worker burns once, on its first connection: the forked interpreter's cold start (beats the preset)",
+    help: "CPU µs a worker burns once, on its first connection: the connection path's share of the forked interpreter's cold start (beats the preset)",
+  },
+  {
+    key: 'paceColdRequestUs',
+    flag: '--pace-cold-request-us',
+    env: 'FORKLAB_PACE_COLD_REQUEST_US',
+    kind: { type: 'int', min: 0, max: MAX_PACE_US, alt: [-1, 'the --pace preset'] },
+    default: -1,
+    value: 'US',
+    help: "CPU µs a worker burns once, on its first request answered: the request path's share of the cold start (beats the preset)",
   },
   {
     key: 'paceAcceptUs',

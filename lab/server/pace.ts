@@ -13,6 +13,7 @@ export type PaceName = (typeof PACES)[number];
 /** The costs, in microseconds of CPU per occurrence. */
 export const PACE_COSTS = [
   'coldUs',
+  'coldRequestUs',
   'acceptUs',
   'closeUs',
   'requestUs',
@@ -81,6 +82,7 @@ export interface ResolvedPace extends PaceCosts {
 
 export const NATIVE_COSTS: Readonly<PaceCosts> = Object.freeze({
   coldUs: 0,
+  coldRequestUs: 0,
   acceptUs: 0,
   closeUs: 0,
   requestUs: 0,

@@ -126,10 +126,11 @@ export function resolveServePace(c: ServeConfig): ResolvedPace {
 }
 
 function enginePace(p: ResolvedPace): EnginePace {
-  const { coldUs, acceptUs, closeUs, requestUs, eventUs, keyErrorUs, skipUs } = p;
+  const { coldUs, coldRequestUs, acceptUs, closeUs, requestUs, eventUs, keyErrorUs, skipUs } = p;
   const { inlineRead, deferAnswer, nextReadInline, workPerUs } = p;
   return {
     coldUs,
+    coldRequestUs,
     acceptUs,
     closeUs,
     requestUs,
