@@ -104,6 +104,7 @@ EngineConfig ConfigFromJs(const Napi::Object& o) {
   c.pace.accept_us = static_cast<int>(IntField(p, "acceptUs"));
   c.pace.close_us = static_cast<int>(IntField(p, "closeUs"));
   c.pace.request_us = static_cast<int>(IntField(p, "requestUs"));
+  c.pace.request_after_us = static_cast<int>(IntField(p, "requestAfterUs"));
   c.pace.event_us = static_cast<int>(IntField(p, "eventUs"));
   c.pace.keyerror_us = static_cast<int>(IntField(p, "keyErrorUs"));
   c.pace.skip_us = static_cast<int>(IntField(p, "skipUs"));

@@ -35,6 +35,7 @@ std::vector<std::string> Validate(const EngineConfig& c) {
   AtLeast(&errs, "pace.acceptUs", c.pace.accept_us, 0);
   AtLeast(&errs, "pace.closeUs", c.pace.close_us, 0);
   AtLeast(&errs, "pace.requestUs", c.pace.request_us, 0);
+  AtLeast(&errs, "pace.requestAfterUs", c.pace.request_after_us, 0);
   AtLeast(&errs, "pace.eventUs", c.pace.event_us, 0);
   AtLeast(&errs, "pace.keyErrorUs", c.pace.keyerror_us, 0);
   AtLeast(&errs, "pace.skipUs", c.pace.skip_us, 0);

@@ -439,11 +439,14 @@ void HttpConnection::FlushOutput() {
   out_sent_ = 0;
   awaiting_response_ = false;
   want_write_ = false;
+  const int after = worker_->config().pace.request_after_us;
   if (close_after_write_ || !keep_alive_) {
-    Close();
-  } else if (worker_->config().pace.next_read_inline && !worker_->edge()) {
-    Park();
+    Close();  // frees this object: only locals from here
+    Pace(slot, after);
+    return;
   }
+  Pace(slot, after);
+  if (worker_->config().pace.next_read_inline && !worker_->edge()) Park();
 }
 
 void HttpConnection::Park() {

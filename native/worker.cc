@@ -416,7 +416,8 @@ void Worker::OnRequest() {
 // worker empties its sockets quickly and does the request's work afterwards. Tornado 4 runs a
 // coroutine whose future is already done at once: the request read inline at accept is answered
 // there; asyncio (Tornado 5+) always goes through the loop. The request's cost is burned where the
-// work happens: just before the response is written.
+// work happens: request_us just before the response is written, request_after_us once it is sent
+// (HttpConnection::FlushOutput).
 bool Worker::DeferAnswer(HttpConnection* c) {
   const PaceCosts& p = config_->pace;
   if (!p.defer_answer || (inline_reading_ && config_->flavour == Flavour::kTornado4)) {

@@ -2,7 +2,6 @@
 // real `tornado` package, and writes them with how they were obtained to lab/server/pace-presets.json.
 //
 //   npm run calibrate -- [--rounds 3] [--duration 5] [--out lab/server/pace-presets.json]
-//   npm run calibrate -- --only cold [--out …]   (step 4 only, into the presets file as it is)
 //
 // 1. Micro timings (scripts/calibrate/tornado_costs.py micro), CPU time per operation:
 //    the KeyError with its logged traceback (Tornado 4's path), one event dispatched through a
@@ -12,7 +11,10 @@
 //    unpaced engine's own under the same load (its system calls and parsing are in both). Tornado
 //    6.2 for `asyncio`; with TORNADO45, Tornado 4.5.3 (bench/tornado45/server.py, one worker) for
 //    `tornado4`, whose request path costs less than 6.2's (else 6.2's figures stand in).
-//    request = keep-alive CPU per request − event (each keep-alive request is one event);
+//    request = keep-alive CPU per request − event (each keep-alive request is one event), split
+//    at the response's send: requestAfter = the CPU a real Tornado worker spends from the send to
+//    its next read of the connection under one keep-alive client (scripts/calibrate/send_to_read.py,
+//    a run of its own, 6.2 and with TORNADO45 4.5.3) − event; request keeps the rest;
 //    accept = churn CPU per request − keep-alive CPU per request (a churned request adds an
 //    accept, whose listening-socket event stands in for the request's own event: Tornado reads
 //    the request inline, with no event of its own).
@@ -30,9 +32,7 @@
 //    probe) minus a warm probe's; coldRequestUs, its first request's connection minus a warm
 //    one's. Connections one after the other: Tornado 6.2 (asyncio, loop created after fork) for
 //    `asyncio`, Tornado 4.5.3 (loop created before fork) for `tornado4` when TORNADO45 is set
-//    (else 6.2's figures stand in, and the calibration says so). With `--only cold`, only this
-//    step runs, twice, and its figures replace those of the presets file; the other costs and
-//    their methods stay, and the cold costs' methods say when they were timed.
+//    (else 6.2's figures stand in, and the calibration says so).
 // 5. The work burn's rate (--pace-burn work, native/pace.cc): timed in this process, then one paced
 //    worker burning the tornado4 costs as work at that rate under the end-to-end loads, its
 //    counters saying how much longer or shorter than their costs the burns ran (pace_us ÷
@@ -55,6 +55,7 @@ import {
 import { tornado45Dir, TORNADO45_FIX, TORNADO45_SERVER } from '../bench/support/fidelity-options';
 import { runWrk } from '../bench/support/wrk';
 import { measureWorkRate } from '../lab/native/engine';
+import { PACE_COST_FIELDS, SERVE_OPTIONS } from '../lab/server/config';
 import {
   PACE_COSTS,
   presetsProblems,
@@ -69,6 +70,7 @@ const PYTHON = '/usr/bin/python3'; // Debian's, with python3-tornado (scripts/se
 const SCRIPT = path.join(REPO, 'scripts', 'calibrate', 'tornado_costs.py');
 const SCRIPT_45 = path.join(REPO, 'scripts', 'calibrate', 'tornado45_keyerror.py');
 const SCRIPT_COLD = path.join(REPO, 'scripts', 'calibrate', 'cold_start.py');
+const SCRIPT_SEND = path.join(REPO, 'scripts', 'calibrate', 'send_to_read.py');
 const CLK_TCK = 100;
 const READY_LIMIT_MS = 20_000;
 
@@ -241,29 +243,6 @@ function coldCosts(
   };
 }
 
-/**
- * `--only cold`: times the cold starts twice, the lower pass kept, and writes them into the
- * presets file as it is; its other costs and their methods stay.
- */
-function calibrateColdOnly(t45: string | undefined, out: string): void {
-  const lower = (a: ColdStart | undefined, b: ColdStart | undefined): ColdStart | undefined =>
-    a === undefined ? b : b === undefined ? a : b.cold < a.cold ? b : a;
-  console.log(`calibrate: the cold starts only, with ${PYTHON} (first pass)`);
-  const a = coldStarts(t45);
-  console.log('calibrate: the cold starts (second pass)');
-  const b = coldStarts(t45);
-  const cold = coldCosts(
-    lower(a.cold6, b.cold6)!,
-    lower(a.cold45, b.cold45),
-    `; the lower of two passes, timed at ${new Date().toISOString()} by \`npm run calibrate -- --only cold\` (the other costs are the calibration's)`,
-  );
-  const doc = JSON.parse(readFileSync(out, 'utf8')) as PacePresets;
-  doc.calibration.method = { ...doc.calibration.method, ...cold.method };
-  doc.presets.tornado4 = { ...doc.presets.tornado4, ...cold.tornado4 };
-  doc.presets.asyncio = { ...doc.presets.asyncio, ...cold.asyncio };
-  writePresets(doc, out);
-}
-
 function writePresets(doc: PacePresets, out: string): void {
   const problems = presetsProblems(doc);
   if (problems.length > 0) throw new Error(`calibration out of range: ${problems.join('; ')}`);
@@ -383,6 +362,73 @@ async function phasesOfTornado45(dir: string, duration: number): Promise<Phases4
   return p;
 }
 
+/** The serve flag that sets a cost (`--pace-request-after-us` for requestAfterUs). */
+function paceFlag(cost: PaceCost): string {
+  const spec = SERVE_OPTIONS.find((o) => o.key === PACE_COST_FIELDS[cost]);
+  if (!spec) throw new Error(`no serve flag sets ${cost}`);
+  return spec.flag;
+}
+
+/** send_to_read.py's output: µs of the worker thread's CPU. */
+interface SendToRead {
+  before: number;
+  after: number;
+  afterP10: number;
+  afterP90: number;
+  hits: number;
+  misses: number;
+  n: number;
+  tornado: string;
+}
+
+/**
+ * Where a keep-alive request's CPU goes around its response's send: a real Tornado (4.5.3 from
+ * `t45`, else the installed 6.2) in one process under one keep-alive client (wrk -t1 -c1), timed
+ * by the server itself (scripts/calibrate/send_to_read.py). A run of its own: the timing calls are
+ * not in the CPU figures of endToEnd.
+ */
+async function sendToRead(t45: string | undefined, duration: number): Promise<SendToRead> {
+  let ready: (port: number) => void = () => {};
+  const isReady = new Promise<number>((r) => (ready = r));
+  const child = startChild('send_to_read', PYTHON, t45 ? [SCRIPT_SEND, t45] : [SCRIPT_SEND], {
+    onLine: (l) => {
+      const m = /^READY (\d+)\s*$/.exec(l);
+      if (m) ready(Number(m[1]));
+    },
+  });
+  let wrk: { requests: number };
+  try {
+    const port = await readyOf(child, isReady, 'READY <port>');
+    wrk = await runWrk({
+      url: `http://127.0.0.1:${port}/`,
+      threads: 1,
+      connections: 1,
+      durationSec: duration,
+      timeoutSec: 2,
+    });
+  } finally {
+    await stopChild(child);
+  }
+  await child.closed;
+  const line = child
+    .output()
+    .split('\n')
+    .find((l) => l.startsWith('{'));
+  const r = line ? (JSON.parse(line) as SendToRead & { error?: string }) : undefined;
+  if (!r || r.error !== undefined || !(r.after > 0) || !(r.before > 0))
+    throw new Error(
+      `send_to_read${t45 ? ' (Tornado 4.5.3)' : ''}: ${wrk.requests} requests gave ${line ?? 'no report'}:\n${child.output()}`,
+    );
+  console.log(
+    `  Tornado ${r.tornado}, one keep-alive client: read → send ${r.before} µs, send → next read ` +
+      `${r.after} µs [${r.afterP10}–${r.afterP90}], the next request there in ${r.hits} of ${r.hits + r.misses} reads`,
+  );
+  return r;
+}
+
+const describeSendToRead = (r: SendToRead): string =>
+  `Tornado ${r.tornado} (1 process) under one keep-alive client (wrk -t1 -c1): the worker's CPU from the send of a response to its next read of the connection, median ${r.after} µs [p10 ${r.afterP10}, p90 ${r.afterP90}] of ${r.n} (from the read that brought the request to the send: ${r.before} µs; the next request was there in ${r.hits} of ${r.hits + r.misses} reads), scripts/calibrate/send_to_read.py`;
+
 /**
  * The unpaced engine (one worker), to subtract what the engine itself spends per request (its
  * system calls and parsing, which the interpreter's measured cost includes too); its CPU is the
@@ -400,10 +446,7 @@ async function workRate(
   duration: number,
 ): Promise<{ workPerUs: number; method: string }> {
   const r0 = measureWorkRate(10);
-  const costArgs = PACE_COSTS.flatMap((c) => [
-    `--pace-${c.replace(/Us$/, '').replace('keyError', 'keyerror')}-us`,
-    String(costs[c]),
-  ]);
+  const costArgs = PACE_COSTS.flatMap((c) => [paceFlag(c), String(costs[c])]);
   const engine = await startNativeEngine([
     '--pace',
     'tornado4',
@@ -547,14 +590,9 @@ async function main(): Promise<void> {
       rounds: { type: 'string', default: '3' },
       duration: { type: 'string', default: '5' },
       out: { type: 'string', default: path.join(REPO, 'lab', 'server', 'pace-presets.json') },
-      only: { type: 'string' },
     },
     strict: true,
   });
-  if (values.only !== undefined && values.only !== 'cold')
-    throw new Error(
-      `--only: the one step that runs alone is \`cold\`, got ${JSON.stringify(values.only)}`,
-    );
   const rounds = Number(values.rounds);
   const duration = Number(values.duration);
   if (!Number.isInteger(rounds) || rounds < 1) throw new Error('--rounds: an integer ≥ 1');
@@ -563,10 +601,6 @@ async function main(): Promise<void> {
 
   // Checked before anything runs: a wrong TORNADO45 is named with its fix at once.
   const t45 = process.env.TORNADO45 ? tornado45Dir(process.env) : undefined;
-  if (values.only === 'cold') {
-    calibrateColdOnly(t45, values.out);
-    return;
-  }
   // Timed twice, before and after the end-to-end runs, each figure the lower of the two: this
   // host's CPUs intermittently run Python up to 1.5× slower (measured: the same loop pinned to one
   // vCPU or the other, seconds apart), and the burns stand for the interpreter on a CPU of its own.
@@ -577,6 +611,8 @@ async function main(): Promise<void> {
     ? await endToEnd('Tornado 4.5.3', await startTornado45(t45), rounds, duration)
     : undefined;
   const phases45 = t45 ? await phasesOfTornado45(t45, duration) : undefined;
+  const send6 = await sendToRead(undefined, duration);
+  const send45 = t45 ? await sendToRead(t45, duration) : undefined;
   const { micro, ke45, cold6, cold45 } = lowerOf(first, microTimings(t45, 'second pass'));
   if (phases45)
     console.log(
@@ -588,13 +624,29 @@ async function main(): Promise<void> {
   const list = (xs: number[]): string => xs.map((x) => x.toFixed(0)).join(', ');
   // What the interpreter adds to what the engine spends anyway (medians):
   // accept = (churn − keep-alive) − the engine's (churn − keep-alive);
-  // request = keep-alive − the engine's keep-alive − one event.
+  // request = keep-alive − the engine's keep-alive − one event, split at the send: after = the
+  // share of the worker's CPU Tornado spends from the send to its next read (send_to_read: after ÷
+  // (before + after), a share, as its run may fall in a slower or faster moment than endToEnd's)
+  // of the keep-alive request, less the event that read burns in the engine.
   const ownKeepAlive = median(native.keepAlive);
   const ownAccept = median(native.churn) - ownKeepAlive;
-  const paths = (e: EndToEnd): { acceptUs: number; requestUs: number } => ({
-    acceptUs: Math.max(0, Math.round(median(e.churn) - median(e.keepAlive) - ownAccept)),
-    requestUs: Math.max(0, Math.round(median(e.keepAlive) - ownKeepAlive - eventCpu)),
-  });
+  const paths = (
+    e: EndToEnd,
+    send: SendToRead,
+  ): { acceptUs: number; requestUs: number; requestAfterUs: number } => {
+    const perRequest = median(e.keepAlive) - ownKeepAlive;
+    const request = Math.max(0, Math.round(perRequest - eventCpu));
+    const share = send.after / (send.before + send.after);
+    const requestAfterUs = Math.min(
+      request,
+      Math.max(0, Math.round(perRequest * share - eventCpu)),
+    );
+    return {
+      acceptUs: Math.max(0, Math.round(median(e.churn) - median(e.keepAlive) - ownAccept)),
+      requestUs: request - requestAfterUs,
+      requestAfterUs,
+    };
+  };
   /** A method text per preset's server, then what both subtract. */
   const perServer = (describe: (e: EndToEnd) => string): string =>
     (e2e45
@@ -605,11 +657,12 @@ async function main(): Promise<void> {
     )
       .join('; ')
       .concat(own);
+  const sendOf = (e: EndToEnd): SendToRead => (e === e2e45 && send45 ? send45 : send6);
   const own = `; minus the unpaced engine's own (one worker, same load: keep-alive ${list(native.keepAlive)} µs, churn ${list(native.churn)} µs per request)`;
   const cold = coldCosts(cold6, cold45, LOWER_OF_TWO);
   const costs: Record<PaceCost, number> = {
     ...cold.asyncio,
-    ...paths(e2e6),
+    ...paths(e2e6, send6),
     closeUs: 0,
     eventUs: event,
     keyErrorUs: Math.round(ke45 ? ke45.keyerror : micro.keyerror),
@@ -621,7 +674,7 @@ async function main(): Promise<void> {
     tornado4: {
       ...costs,
       ...cold.tornado4,
-      ...(e2e45 ? paths(e2e45) : {}),
+      ...(e2e45 && send45 ? paths(e2e45, send45) : {}),
     },
     asyncio: { ...costs },
   };
@@ -643,11 +696,15 @@ async function main(): Promise<void> {
         ),
         closeUs:
           e2e45 && phases45
-            ? `0: the accept cost is all spent before the first read. Where Tornado 4.5.3 spends a churned connection's life, one worker under wrk -t1 -c32 -d${duration}s with Connection: close, timed per connection by bench/tornado45/server.py (TORNADO45_PHASES, medians of ${phases45.n}): accept → first read ${phases45.accept_to_read} µs, first read → close ${phases45.read_to_close} µs, close → the next accept or epoll_wait ${phases45.close_to_next} µs. Spending only what Tornado spends before the read there and the rest after the close (--pace-accept-us ${Math.min(paths(e2e45).acceptUs, Math.round(phases45.accept_to_read))} --pace-close-us ${paths(e2e45).acceptUs - Math.min(paths(e2e45).acceptUs, Math.round(phases45.accept_to_read))}) sent several times as many connections into epoll as real Tornado 4.5.3 does (README, the pace model), so the presets do not split it`
+            ? `0: the accept cost is all spent before the first read. Where Tornado 4.5.3 spends a churned connection's life, one worker under wrk -t1 -c32 -d${duration}s with Connection: close, timed per connection by bench/tornado45/server.py (TORNADO45_PHASES, medians of ${phases45.n}): accept → first read ${phases45.accept_to_read} µs, first read → close ${phases45.read_to_close} µs, close → the next accept or epoll_wait ${phases45.close_to_next} µs. Spending only what Tornado spends before the read there and the rest after the close (--pace-accept-us ${Math.min(paths(e2e45, send45!).acceptUs, Math.round(phases45.accept_to_read))} --pace-close-us ${paths(e2e45, send45!).acceptUs - Math.min(paths(e2e45, send45!).acceptUs, Math.round(phases45.accept_to_read))}) sent several times as many connections into epoll as real Tornado 4.5.3 does (README, the pace model), so the presets do not split it`
             : `0: the accept cost is all spent before the first read (TORNADO45 not set: Tornado 4.5.3's phases are not timed)`,
         requestUs: perServer(
           (e) =>
-            `${e.label} HTTPServer under wrk keep-alive: CPU per request, median of ${list(e.keepAlive)} µs, minus one event (${eventCpu.toFixed(1)} µs)`,
+            `${e.label} HTTPServer under wrk keep-alive: CPU per request, median of ${list(e.keepAlive)} µs, minus one event (${eventCpu.toFixed(1)} µs), minus what is spent after the send (requestAfterUs ${paths(e, sendOf(e)).requestAfterUs})`,
+        ),
+        requestAfterUs: perServer(
+          (e) =>
+            `${describeSendToRead(sendOf(e))}: that share (${(sendOf(e).after / (sendOf(e).before + sendOf(e).after)).toFixed(3)}) of ${e.label}'s keep-alive CPU per request (${list(e.keepAlive)} µs, medians, minus the unpaced engine's own), minus one event (${eventCpu.toFixed(1)} µs: the engine burns it for that read); taken out of the request's cost, so a request costs what it did`,
         ),
         eventUs:
           `Tornado IOLoop: CPU per event dispatched to an add_handler handler, pass included (median of 5 × 10000): ${micro.event.toFixed(1)} µs; plus an IOStream waiting for a request head handling a READ event whose recv finds nothing (median of 5 × 20000): ${micro.streamRead.toFixed(1)} µs`.concat(

@@ -25,6 +25,7 @@ const COST_FLAGS = [
   'accept',
   'close',
   'request',
+  'request-after',
   'event',
   'keyerror',
   'skip',
@@ -36,6 +37,10 @@ function only(costs: Partial<Record<(typeof COST_FLAGS)[number], number>>) {
   for (const c of COST_FLAGS) args.push(`--pace-${c}-us`, String(costs[c] ?? 0));
   return args;
 }
+
+/** One paced worker burning only the costs given. */
+const pacedWorker = (costs: Parameters<typeof only>[0]) =>
+  startServe(['--workers', '1', '--pace', 'tornado4', ...only(costs)]);
 
 /** Connects and closes without a request, as wrk's first connection (its address check) does. */
 async function probe(port: number): Promise<void> {
@@ -92,7 +97,7 @@ test('each answered request burns the request cost once, and the worker really s
 // (native/pace.cc): they must still last their cost and be CPU the worker really spent.
 test('short burns (event cost 10 µs) last their cost each and are CPU the worker spent', async () => {
   const cost = 10;
-  const s = await startServe(['--workers', '1', '--pace', 'tornado4', ...only({ event: cost })]);
+  const s = await pacedWorker({ event: cost });
   const before = await s.snapshot();
   const r = await keepAliveLoad({ port: s.port, connections: 8, perConnection: 500 });
   expect(r.responses).toBe(4000);
@@ -135,7 +140,7 @@ test.each([
 // counted and the burn (100 ms) is not yet.
 test('the close cost is burned after the close: the client has its end of stream first', async () => {
   const cost = 100_000;
-  const s = await startServe(['--workers', '1', '--pace', 'tornado4', ...only({ close: cost })]);
+  const s = await pacedWorker({ close: cost });
   const sock = net.connect(s.port, '127.0.0.1');
   const got: Buffer[] = [];
   sock.on('data', (b: Buffer) => got.push(b));
@@ -153,6 +158,59 @@ test('the close cost is burned after the close: the client has its end of stream
   const later = (await s.snapshot()).workers[0]!.counters;
   expect(later.pace_burns).toBe(1);
   expect(later.pace_us).toBeGreaterThanOrEqual(cost);
+});
+
+// Tornado's work after a response's send (the rest of finish, the coroutines' ends, the way to the
+// next read) lies between the answer and the next read of the connection: a client that answers at
+// once has its next request waiting by then.
+test('the after-send cost lies between an answer and the next read of its connection', async () => {
+  const cost = 100_000;
+  const s = await pacedWorker({ 'request-after': cost });
+  const sock = net.connect(s.port, '127.0.0.1');
+  let got: Buffer = Buffer.alloc(0);
+  const answers: { at: number; status: number }[] = [];
+  const twoAnswers = new Promise<void>((resolve, reject) => {
+    sock.on('error', reject);
+    sock.on('data', (b: Buffer) => {
+      got = Buffer.concat([got, b]);
+      for (let r = parseResponse(got); r !== null; r = parseResponse(got)) {
+        answers.push({ at: performance.now(), status: r.status });
+        got = r.rest;
+        // The second request goes out the moment the first answer is in.
+        if (answers.length === 1) sock.write('GET / HTTP/1.1\r\nHost: t\r\n\r\n');
+        if (answers.length === 2) resolve();
+      }
+    });
+  });
+  sock.write('GET / HTTP/1.1\r\nHost: t\r\n\r\n');
+  await twoAnswers;
+  // At the second answer the second burn is under way: only the first one is counted.
+  const atSecond = (await s.snapshot()).workers[0]!.counters;
+  sock.destroy();
+  expect(answers.map((a) => a.status)).toEqual([200, 200]);
+  expect(atSecond.pace_burns).toBe(1);
+  // The second request waited in its socket while the worker burned the first answer's cost:
+  // 100 ms of CPU take at least 100 ms.
+  expect(answers[1]!.at - answers[0]!.at).toBeGreaterThanOrEqual(cost / 1000);
+  await sleep(250);
+  const later = (await s.snapshot()).workers[0]!.counters;
+  expect(later.requests).toBe(2);
+  expect(later.pace_burns).toBe(2);
+  expect(later.pace_cost_us).toBe(2 * cost);
+});
+
+test('a connection that closes with its answer burns the after-send cost after the close', async () => {
+  const cost = 100_000;
+  const s = await pacedWorker({ 'request-after': cost });
+  const r = await churnLoad({ port: s.port, total: 1, concurrency: 1 });
+  expect(r.responses).toBe(1);
+  const atEnd = (await s.snapshot()).workers[0]!.counters;
+  expect(atEnd.connections_closed).toBe(1);
+  expect(atEnd.pace_burns).toBe(0);
+  await sleep(250);
+  const later = (await s.snapshot()).workers[0]!.counters;
+  expect(later.pace_burns).toBe(1);
+  expect(later.pace_cost_us).toBe(cost);
 });
 
 test('each worker burns the cold-start cost once, on its first connection, and never again', async () => {
@@ -193,13 +251,7 @@ test('each worker burns the cold-start cost once, on its first connection, and n
 test('the cold start: its connection part on the first connection, its request part on the first request, each once', async () => {
   const cold = 20_000;
   const coldRequest = 30_000;
-  const s = await startServe([
-    '--workers',
-    '1',
-    '--pace',
-    'tornado4',
-    ...only({ cold, 'cold-request': coldRequest }),
-  ]);
+  const s = await pacedWorker({ cold, 'cold-request': coldRequest });
   await probe(s.port);
   const afterProbe = await waitFor('the probe counted as accepted and closed', async () => {
     const c = (await s.snapshot()).workers[0]!.counters;
@@ -282,7 +334,7 @@ async function pipelined(port: number, requests: string, count: number): Promise
 // it finds the next request in the buffer, in the socket, or nothing (then the fd asks for READ).
 // So with only the event cost set, the burns are one per dispatched event plus one per response.
 test('tornado4: every answered keep-alive request is followed by one inline read, paced as an event', async () => {
-  const s = await startServe(['--workers', '1', '--pace', 'tornado4', ...only({ event: 50 })]);
+  const s = await pacedWorker({ event: 50 });
   const before = await s.snapshot();
   const get = 'GET / HTTP/1.1\r\nHost: x\r\n\r\n';
   // Three requests in one write: the first is answered (inline at accept, or on the pass after its
@@ -306,7 +358,7 @@ test('tornado4: a connection answered inline at accept and closed was never in e
   // closes after its answer without ever being registered, and closing it must not ask epoll to
   // remove it (EPOLL_CTL_DEL of an fd not in epoll fails: an epoll_ctl error). Every connection
   // closes, and none was registered twice (EEXIST).
-  const s = await startServe(['--workers', '1', '--pace', 'tornado4', ...only({})]);
+  const s = await pacedWorker({});
   const r = await churnLoad({ port: s.port, total: 200, concurrency: 4 });
   expect(r.responses).toBe(200);
   const k = await keepAliveLoad({ port: s.port, connections: 4, perConnection: 50 });

@@ -199,6 +199,7 @@ describe('start-up order', () => {
       acceptUs: 0,
       closeUs: 0,
       requestUs: 0,
+      requestAfterUs: 0,
       eventUs: 0,
       keyErrorUs: 0,
       skipUs: 0,

@@ -65,7 +65,10 @@ export interface EnginePace {
   acceptUs: number;
   /** Per connection closed, after its close(): the framework's teardown. */
   closeUs: number;
+  /** Per request answered, before its response is sent. */
   requestUs: number;
+  /** Per request answered, after its response is sent (after the close for a closing one). */
+  requestAfterUs: number;
   eventUs: number;
   keyErrorUs: number;
   skipUs: number;

@@ -25,6 +25,7 @@ export interface ServeConfig extends Omit<EngineConfig, 'pace'> {
   paceAcceptUs: number;
   paceCloseUs: number;
   paceRequestUs: number;
+  paceRequestAfterUs: number;
   paceEventUs: number;
   paceKeyErrorUs: number;
   paceSkipUs: number;
@@ -58,6 +59,7 @@ export const PACE_COST_FIELDS = {
   acceptUs: 'paceAcceptUs',
   closeUs: 'paceCloseUs',
   requestUs: 'paceRequestUs',
+  requestAfterUs: 'paceRequestAfterUs',
   eventUs: 'paceEventUs',
   keyErrorUs: 'paceKeyErrorUs',
   skipUs: 'paceSkipUs',
@@ -290,7 +292,16 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
     kind: { type: 'int', min: 0, max: MAX_PACE_US, alt: [-1, 'the --pace preset'] },
     default: -1,
     value: 'US',
-    help: 'CPU µs per request parsed and answered (beats the preset)',
+    help: 'CPU µs per request parsed and answered, before its response is sent (beats the preset)',
+  },
+  {
+    key: 'paceRequestAfterUs',
+    flag: '--pace-request-after-us',
+    env: 'FORKLAB_PACE_REQUEST_AFTER_US',
+    kind: { type: 'int', min: 0, max: MAX_PACE_US, alt: [-1, 'the --pace preset'] },
+    default: -1,
+    value: 'US',
+    help: "CPU µs per request answered, after its response is sent: the framework's way to its next read (beats the preset)",
   },
   {
     key: 'paceEventUs',

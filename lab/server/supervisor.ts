@@ -126,14 +126,15 @@ export function resolveServePace(c: ServeConfig): ResolvedPace {
 }
 
 function enginePace(p: ResolvedPace): EnginePace {
-  const { coldUs, coldRequestUs, acceptUs, closeUs, requestUs, eventUs, keyErrorUs, skipUs } = p;
-  const { inlineRead, deferAnswer, nextReadInline, workPerUs } = p;
+  const { coldUs, coldRequestUs, acceptUs, closeUs, requestUs, requestAfterUs } = p;
+  const { eventUs, keyErrorUs, skipUs, inlineRead, deferAnswer, nextReadInline, workPerUs } = p;
   return {
     coldUs,
     coldRequestUs,
     acceptUs,
     closeUs,
     requestUs,
+    requestAfterUs,
     eventUs,
     keyErrorUs,
     skipUs,
