@@ -61,7 +61,7 @@ namespace forklab {
   X(utime_us, counter, "user CPU time in microseconds (getrusage in the worker)")                  \
   X(stime_us, counter, "system CPU time in microseconds (getrusage in the worker)")                \
   X(pace_us, counter, "CPU microseconds burned by the pace model (the steps the burn ran)")  \
-  X(pace_burns, counter, "burns of the pace model (per paced accept, request, event, KeyError, skip)")\
+  X(pace_burns, counter, "burns of the pace model (one per paced occurrence of a cost)")\
   X(pace_cost_us, counter, "CPU microseconds the pace model's burns stood for (their costs at the calibration's speed)") \
   X(open_connections, gauge, "connections open now")                                               \
   X(stuck_connections, gauge, "connections with unread data and no progress for stuckAfterMs")     \

@@ -12,9 +12,10 @@
 //    6.2 for `asyncio`; with TORNADO45, Tornado 4.5.3 (bench/tornado45/server.py, one worker) for
 //    `tornado4`, whose request path costs less than 6.2's (else 6.2's figures stand in).
 //    request = keep-alive CPU per request − event (each keep-alive request is one event), split
-//    at the response's send: requestAfter = the CPU a real Tornado worker spends from the send to
-//    its next read of the connection under one keep-alive client (scripts/calibrate/send_to_read.py,
-//    a run of its own, 6.2 and with TORNADO45 4.5.3) − event; request keeps the rest;
+//    at the response's send: requestAfter = the share of a real Tornado worker's CPU spent from
+//    the send to its next read of the connection under one keep-alive client
+//    (scripts/calibrate/send_to_read.py, a run of its own, 6.2 and with TORNADO45 4.5.3) of the
+//    keep-alive CPU per request, − event; request keeps the rest;
 //    accept = churn CPU per request − keep-alive CPU per request (a churned request adds an
 //    accept, whose listening-socket event stands in for the request's own event: Tornado reads
 //    the request inline, with no event of its own).
@@ -221,7 +222,6 @@ const COLD_HOW =
 function coldCosts(
   cold6: ColdStart,
   cold45: ColdStart | undefined,
-  how: string,
 ): {
   tornado4: Pick<PaceCosts, 'coldUs' | 'coldRequestUs'>;
   asyncio: Pick<PaceCosts, 'coldUs' | 'coldRequestUs'>;
@@ -235,7 +235,7 @@ function coldCosts(
     (cold45
       ? `tornado4: ${d(cold45)}; asyncio: ${d(cold6)}`
       : `tornado4 AND asyncio (TORNADO45 not set, Tornado 6.2 stands in for 4.5): ${d(cold6)}`
-    ).concat(COLD_HOW, how);
+    ).concat(COLD_HOW, LOWER_OF_TWO);
   return {
     tornado4: of(cold45 ?? cold6),
     asyncio: of(cold6),
@@ -426,14 +426,12 @@ async function sendToRead(t45: string | undefined, duration: number): Promise<Se
   return r;
 }
 
+/** The share of a keep-alive request's CPU Tornado spends from the send to the next read. */
+const afterShare = (r: SendToRead): number => r.after / (r.before + r.after);
+
 const describeSendToRead = (r: SendToRead): string =>
   `Tornado ${r.tornado} (1 process) under one keep-alive client (wrk -t1 -c1): the worker's CPU from the send of a response to its next read of the connection, median ${r.after} µs [p10 ${r.afterP10}, p90 ${r.afterP90}] of ${r.n} (from the read that brought the request to the send: ${r.before} µs; the next request was there in ${r.hits} of ${r.hits + r.misses} reads), scripts/calibrate/send_to_read.py`;
 
-/**
- * The unpaced engine (one worker), to subtract what the engine itself spends per request (its
- * system calls and parsing, which the interpreter's measured cost includes too); its CPU is the
- * worker's.
- */
 /**
  * The work burn's rate (lab/server/pace.ts BurnCalibration): the best rate timed in this process
  * (r0), then one paced worker burning `costs` as work at r0 under the end-to-end loads; each run
@@ -498,6 +496,11 @@ async function workRate(
   };
 }
 
+/**
+ * The engine with one worker (unpaced unless `extra` says otherwise), to subtract what the engine
+ * itself spends per request (its system calls and parsing, which the interpreter's measured cost
+ * includes too); its CPU is the worker's.
+ */
 async function startNativeEngine(
   extra: string[] = ['--pace', 'native'],
 ): Promise<{ child: Child; url: string; pid: number; metricsPort: number }> {
@@ -636,10 +639,9 @@ async function main(): Promise<void> {
   ): { acceptUs: number; requestUs: number; requestAfterUs: number } => {
     const perRequest = median(e.keepAlive) - ownKeepAlive;
     const request = Math.max(0, Math.round(perRequest - eventCpu));
-    const share = send.after / (send.before + send.after);
     const requestAfterUs = Math.min(
       request,
-      Math.max(0, Math.round(perRequest * share - eventCpu)),
+      Math.max(0, Math.round(perRequest * afterShare(send) - eventCpu)),
     );
     return {
       acceptUs: Math.max(0, Math.round(median(e.churn) - median(e.keepAlive) - ownAccept)),
@@ -658,8 +660,9 @@ async function main(): Promise<void> {
       .join('; ')
       .concat(own);
   const sendOf = (e: EndToEnd): SendToRead => (e === e2e45 && send45 ? send45 : send6);
+  const paths45 = e2e45 && send45 ? paths(e2e45, send45) : undefined;
   const own = `; minus the unpaced engine's own (one worker, same load: keep-alive ${list(native.keepAlive)} µs, churn ${list(native.churn)} µs per request)`;
-  const cold = coldCosts(cold6, cold45, LOWER_OF_TWO);
+  const cold = coldCosts(cold6, cold45);
   const costs: Record<PaceCost, number> = {
     ...cold.asyncio,
     ...paths(e2e6, send6),
@@ -674,7 +677,7 @@ async function main(): Promise<void> {
     tornado4: {
       ...costs,
       ...cold.tornado4,
-      ...(e2e45 && send45 ? paths(e2e45, send45) : {}),
+      ...paths45,
     },
     asyncio: { ...costs },
   };
@@ -695,8 +698,8 @@ async function main(): Promise<void> {
             `${e.label} HTTPServer (1 process) under wrk -t1 -c32 -d${duration}s, CPU per request with Connection: close (${list(e.churn)} µs) minus keep-alive (${list(e.keepAlive)} µs), medians`,
         ),
         closeUs:
-          e2e45 && phases45
-            ? `0: the accept cost is all spent before the first read. Where Tornado 4.5.3 spends a churned connection's life, one worker under wrk -t1 -c32 -d${duration}s with Connection: close, timed per connection by bench/tornado45/server.py (TORNADO45_PHASES, medians of ${phases45.n}): accept → first read ${phases45.accept_to_read} µs, first read → close ${phases45.read_to_close} µs, close → the next accept or epoll_wait ${phases45.close_to_next} µs. Spending only what Tornado spends before the read there and the rest after the close (--pace-accept-us ${Math.min(paths(e2e45, send45!).acceptUs, Math.round(phases45.accept_to_read))} --pace-close-us ${paths(e2e45, send45!).acceptUs - Math.min(paths(e2e45, send45!).acceptUs, Math.round(phases45.accept_to_read))}) sent several times as many connections into epoll as real Tornado 4.5.3 does (README, the pace model), so the presets do not split it`
+          paths45 && phases45
+            ? `0: the accept cost is all spent before the first read. Where Tornado 4.5.3 spends a churned connection's life, one worker under wrk -t1 -c32 -d${duration}s with Connection: close, timed per connection by bench/tornado45/server.py (TORNADO45_PHASES, medians of ${phases45.n}): accept → first read ${phases45.accept_to_read} µs, first read → close ${phases45.read_to_close} µs, close → the next accept or epoll_wait ${phases45.close_to_next} µs. Spending only what Tornado spends before the read there and the rest after the close (--pace-accept-us ${Math.min(paths45.acceptUs, Math.round(phases45.accept_to_read))} --pace-close-us ${paths45.acceptUs - Math.min(paths45.acceptUs, Math.round(phases45.accept_to_read))}) sent several times as many connections into epoll as real Tornado 4.5.3 does (README, the pace model), so the presets do not split it`
             : `0: the accept cost is all spent before the first read (TORNADO45 not set: Tornado 4.5.3's phases are not timed)`,
         requestUs: perServer(
           (e) =>
@@ -704,7 +707,7 @@ async function main(): Promise<void> {
         ),
         requestAfterUs: perServer(
           (e) =>
-            `${describeSendToRead(sendOf(e))}: that share (${(sendOf(e).after / (sendOf(e).before + sendOf(e).after)).toFixed(3)}) of ${e.label}'s keep-alive CPU per request (${list(e.keepAlive)} µs, medians, minus the unpaced engine's own), minus one event (${eventCpu.toFixed(1)} µs: the engine burns it for that read); taken out of the request's cost, so a request costs what it did`,
+            `${describeSendToRead(sendOf(e))}: that share (${afterShare(sendOf(e)).toFixed(3)}) of ${e.label}'s keep-alive CPU per request (${list(e.keepAlive)} µs, medians, minus the unpaced engine's own), minus one event (${eventCpu.toFixed(1)} µs: the engine burns it for that read); taken out of the request's cost, so a request costs what it did`,
         ),
         eventUs:
           `Tornado IOLoop: CPU per event dispatched to an add_handler handler, pass included (median of 5 × 10000): ${micro.event.toFixed(1)} µs; plus an IOStream waiting for a request head handling a READ event whose recv finds nothing (median of 5 × 20000): ${micro.streamRead.toFixed(1)} µs`.concat(

@@ -179,7 +179,7 @@ export const FIELD_METRICS: Readonly<Record<string, FieldMetric>> = {
   ),
   pace_burns: c(
     'forklab_pace_burns_total',
-    'burns of the pace model (per paced accept, request, event, KeyError, skip)',
+    'burns of the pace model (one per paced occurrence of a cost)',
   ),
   pace_cost_us: c(
     'forklab_pace_cost_seconds_total',
