@@ -32,7 +32,11 @@
 // and after the last, a CPU check times a short Python loop pinned to each CPU
 // (bench/support/cpu-spread.ts): a verdict whose runs include some taken while one CPU ran Python
 // more than 1.2× slower than another says so under it, as real Tornado slows there and the engine's
-// timed burns do not. The exit code
+// timed burns do not.
+//
+// Every server, the engine's as Tornado's, runs in a session of its own (started detached, so
+// setsid), wrk in the bench's. That decides how the CPUs are shared (SERVER_SESSION, below).
+// The exit code
 // is 1 only when something failed to run; targets not met are reported, not fatal.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -78,6 +82,30 @@ const REFERENCE: Record<Load, { keyErrors: [number, number, number]; ratio: numb
 const RATIO_TOLERANCE = 0.2;
 const KEYERROR_FACTOR = 3;
 const READY_TIMEOUT_MS = 30_000;
+
+// SERVER_SESSION. Linux's autogroup (`kernel.sched_autogroup_enabled`, on in Debian's kernels and
+// here) shares the CPUs fairly between sessions first and between the processes of a session
+// second. A server started in wrk's session has its N workers and wrk take turns as N + 1 equals,
+// so under load wrk waits behind them; a server in a session of its own has its workers share one
+// session's weight against wrk's, as a production server's clients never wait for its workers.
+// Which one decides what the bench measures: with four workers under churn (2026-11-27, one 4 s
+// run each) real Tornado 4.5.3 in wrk's session sent 28–34 % of its connections into epoll
+// post-fork and 14–22 % pre-fork (its read after the accept found the request not yet written),
+// with 504–850 KeyErrors per 1000 requests; in a session of its own 4.1 %, 2.7 % and 142. The
+// engine: 14–17.5 %, 9.6–10.2 % and 389–419 against 2.7 %, 1.9 % and 95. The bench had started only
+// Tornado 4.5.3 on its own (to stop it as a group), and the engine in wrk's session: its N = 4
+// churn KeyErrors were 2.6–3.8× the real ones (590 against 205 at 07:38), 16.7 % of its
+// connections into epoll against 3.9 %. Every server now gets a session of its own (`group`), as
+// the lab's own local runtime (detached) and Docker (a cgroup per container) give it.
+
+/** `kernel.sched_autogroup_enabled` ('0' or '1'), or undefined where /proc does not say. */
+function autogroup(): string | undefined {
+  try {
+    return readFileSync('/proc/sys/kernel/sched_autogroup_enabled', 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
 
 interface Snapshot {
   /** The engine's pace; absent for Tornado. */
@@ -215,6 +243,7 @@ async function runWithMetrics(
       : [DEBIAN_PYTHON, tornadoArgs(workers, loop)];
   const child = startChild(kind, command, args, {
     cwd: REPO,
+    group: true, // a session of its own (SERVER_SESSION)
     onLine: (line) => {
       const m = /^FORKLAB_READY (\{.*\})\s*$/.exec(line);
       if (m) onReady(JSON.parse(m[1]!) as { port: number; metricsPort: number });
@@ -312,7 +341,7 @@ async function runTornado45(
     {
       cwd: REPO,
       env: { ...process.env, TORNADO45: dir },
-      group: true,
+      group: true, // a session of its own (SERVER_SESSION)
       onLine: (line) => {
         const m = /^READY (\d+)\s*$/.exec(line);
         if (m) onReady(Number(m[1]));
@@ -563,7 +592,8 @@ async function main(): Promise<number> {
       .join(' ');
   console.log(
     `machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), ${os.type()} ${os.release()}; ` +
-      `load average at start ${loadAvg()}`,
+      `load average at start ${loadAvg()}; ` +
+      `autogroup ${autogroup() ?? 'unknown'} (every server in a session of its own, wrk in the bench's)`,
   );
   const runs: Run[] = [];
   // The CPU check before every run and once after the last; a run gets the larger of its two.
