@@ -102,6 +102,7 @@ EngineConfig ConfigFromJs(const Napi::Object& o) {
   c.pace.cold_us = static_cast<int>(IntField(p, "coldUs"));
   c.pace.cold_request_us = static_cast<int>(IntField(p, "coldRequestUs"));
   c.pace.accept_us = static_cast<int>(IntField(p, "acceptUs"));
+  c.pace.first_request_us = static_cast<int>(IntField(p, "firstRequestUs"));
   c.pace.close_us = static_cast<int>(IntField(p, "closeUs"));
   c.pace.request_us = static_cast<int>(IntField(p, "requestUs"));
   c.pace.request_after_us = static_cast<int>(IntField(p, "requestAfterUs"));
@@ -271,7 +272,7 @@ forklab::LoadDriverConfig LoadConfigFromJs(const Napi::Object& o) {
     Napi::Value t = a.Get(i);
     if (!t.IsObject()) throw Napi::TypeError::New(o.Env(), "load driver: targets[] must be objects");
     Napi::Object to = t.As<Napi::Object>();
-    c.targets.push_back({StringField(to, "host"), IntField(to, "port")});
+    c.targets.push_back({StringField(to, "host"), static_cast<int>(IntField(to, "port"))});
   }
   c.path = StringField(o, "path");
   c.churn = StringField(o, "mode") == "churn";

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "deadline_lists.h"
 #include "ioloop.h"
@@ -69,6 +70,8 @@ class HttpConnection : public Handler, public DeadlineNode {
   void StartUnregistered();
   // Between two requests of Tornado 4's request loop: input is buffered, not parsed.
   bool parked() const { return parked_; }
+  // True once per connection: for the first request whose cost is paced (first_request_us).
+  bool TakeFirstPaced() { return !std::exchange(paced_any_, true); }
 
  private:
   // `after_event`: the loop reported the fd (a read that finds nothing is then spurious); false for
@@ -103,6 +106,7 @@ class HttpConnection : public Handler, public DeadlineNode {
   bool read_eof_ = false;           // read() returned 0
   bool rdhup_ = false;              // the client's FIN seen (EPOLLRDHUP) while reading was off
   bool served_any_ = false;         // a request was dispatched on this connection
+  bool paced_any_ = false;          // a request's cost was paced (Worker::PaceRequest)
   bool new_request_ = false;        // since the last Settle: a request was dispatched
   bool progress_ = false;           // since the last Settle: body bytes read or response bytes sent
   bool parked_ = false;             // waiting for ResumeRequestLoop (pace next_read_inline)

@@ -421,7 +421,7 @@ void Worker::OnRequest() {
 bool Worker::DeferAnswer(HttpConnection* c) {
   const PaceCosts& p = config_->pace;
   if (!p.defer_answer || (inline_reading_ && config_->flavour == Flavour::kTornado4)) {
-    PaceRequest();
+    PaceRequest(c);
     return false;
   }
   if (answers_.empty()) loop_->AddCallback([this] { AnswerDeferred(); });
@@ -429,12 +429,14 @@ bool Worker::DeferAnswer(HttpConnection* c) {
   return true;
 }
 
-// A request's cost, and the first request's share of the cold start on top.
-void Worker::PaceRequest() {
+// A request's cost; on top, the worker's first request's share of the cold start and the
+// connection's first request's share of the connection's cost.
+void Worker::PaceRequest(HttpConnection* c) {
   if (!answered_any_) {
     answered_any_ = true;
     Pace(slot_, config_->pace.cold_request_us);
   }
+  if (c->TakeFirstPaced()) Pace(slot_, config_->pace.first_request_us);
   Pace(slot_, config_->pace.request_us);
 }
 
@@ -444,7 +446,7 @@ void Worker::AnswerDeferred() {
   for (std::size_t i = 0; i < answering_.size(); ++i) {
     HttpConnection* c = answering_[i];
     if (c == nullptr) continue;  // closed while waiting (OnConnectionClosed cleared it)
-    PaceRequest();
+    PaceRequest(c);
     c->AnswerNow();  // may close c, or defer another answer (a pipelined request): next pass
   }
   answering_.clear();

@@ -123,7 +123,7 @@ class Worker : public PassObserver {
   bool inline_reading_ = false;
   bool accepted_any_ = false;  // pace cold_us: burned on the first connection only
   bool answered_any_ = false;  // pace cold_request_us: burned on the first request only
-  void PaceRequest();
+  void PaceRequest(HttpConnection* c);
   void AnswerDeferred();
   std::unique_ptr<char[]> read_buffer_;
   int reserve_fd_ = -1;

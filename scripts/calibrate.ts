@@ -20,8 +20,12 @@
 //    accept, whose listening-socket event stands in for the request's own event: Tornado reads
 //    the request inline, with no event of its own).
 //    With TORNADO45, a run of its own times where Tornado 4.5.3 spends a churned connection's life
-//    (bench/tornado45/server.py TORNADO45_PHASES), reported with closeUs; the presets' closeUs stays
-//    0, all of the accept cost before the first read (the measured split made the model worse).
+//    (bench/tornado45/server.py TORNADO45_PHASES), and `tornado4`'s accept cost is split over the
+//    same places (scripts/calibrate/connection-split.ts): acceptUs before the first read,
+//    firstRequestUs with the connection's first request before its send, closeUs after the close,
+//    in proportion to what each phase spends beyond a keep-alive request (the phases and the
+//    send-to-read run each timed twice, the faster run kept). Without TORNADO45, and for
+//    `asyncio`, all of it before the first read.
 // 3. The KeyError in the frame Tornado 4.5 raises it in (scripts/calibrate/tornado45_keyerror.py),
 //    when TORNADO45 names a directory holding Tornado 4.5.3's `tornado` package: a real
 //    PollIOLoop pass whose epoll returns an unknown fd, minus an empty pass. Python 3.11 walks the
@@ -56,6 +60,11 @@ import {
 import { tornado45Dir, TORNADO45_FIX, TORNADO45_SERVER } from '../bench/support/fidelity-options';
 import { runWrk } from '../bench/support/wrk';
 import { measureWorkRate } from '../lab/native/engine';
+import {
+  connectionSplit,
+  type ConnectionPhases,
+  type ConnectionSplit,
+} from './calibrate/connection-split';
 import { PACE_COST_FIELDS, SERVE_OPTIONS } from '../lab/server/config';
 import {
   PACE_COSTS,
@@ -179,6 +188,11 @@ const BURN_CHOICE = 'The presets burn for time (README, the pace model: the work
 const LOWER_OF_TWO = '; the lower of two passes, before and after the end-to-end runs';
 
 /** Each figure from the pass that timed it lower. */
+/** Of two timed runs, the one whose figures add up to less: the machine's faster moment. */
+function fasterRun<T>(a: T, b: T, total: (t: T) => number): T {
+  return total(b) < total(a) ? b : a;
+}
+
 function lowerOf(a: MicroTimings, b: MicroTimings): MicroTimings {
   const low = <T>(x: T | undefined, y: T | undefined, key: (t: T) => number): T | undefined =>
     x === undefined ? y : y === undefined ? x : key(y) < key(x) ? y : x;
@@ -281,6 +295,7 @@ async function startTornado(): Promise<{ child: Child; url: string }> {
   let ready: () => void = () => {};
   const isReady = new Promise<void>((r) => (ready = r));
   const child = startChild('tornado', PYTHON, [SCRIPT, 'serve', String(port)], {
+    group: true, // a session of its own, as in bench:fidelity (its SERVER_SESSION)
     onLine: (l) => l.trim() === 'READY' && ready(),
   });
   await readyOf(child, isReady, 'READY');
@@ -305,7 +320,7 @@ async function startTornado45(
     [TORNADO45_SERVER, '0', '1', 'post-fork', path.join(tmp, 'out')],
     {
       env: { ...process.env, ...env, TORNADO45: dir },
-      group: true,
+      group: true, // a session of its own, as in bench:fidelity (its SERVER_SESSION)
       onLine: (l) => {
         const m = /^READY (\d+)\s*$/.exec(l);
         if (m) ready(Number(m[1]));
@@ -326,11 +341,22 @@ async function startTornado45(
 }
 
 /** bench/tornado45/server.py's TORNADO45_PHASES figures: medians in µs of wall time. */
-interface Phases45 {
-  accept_to_read: number;
-  read_to_close: number;
-  close_to_next: number;
+interface Phases45 extends ConnectionPhases {
   n: number;
+}
+
+/** The phases a ConnectionSplit was taken from, for the presets' method texts. */
+function connectionPhases(
+  c: ConnectionSplit,
+  p: Phases45,
+  s: SendToRead,
+  duration: number,
+): string {
+  const f = (x: number): string => x.toFixed(1);
+  return (
+    `Tornado 4.5.3's churned connections, one worker under wrk -t1 -c32 -d${duration}s with Connection: close, timed by bench/tornado45/server.py (TORNADO45_PHASES, medians of ${p.n}): accept → first read ${f(p.accept_to_read)} µs, first read → close ${f(p.read_to_close)} µs (a keep-alive request's read → send: ${f(s.before)} µs, scripts/calibrate/send_to_read.py), close → the next accept or epoll_wait ${f(p.close_to_next)} µs (a keep-alive request's send → next read: ${f(s.after)} µs); ` +
+    `the connection's cost goes before the first read (acceptUs), before the first send (firstRequestUs) and after the close (closeUs) in proportion ${f(c.beforeRead)} : ${f(c.pastRequest)} : ${f(c.pastAfter)}`
+  );
 }
 
 /**
@@ -391,6 +417,7 @@ async function sendToRead(t45: string | undefined, duration: number): Promise<Se
   let ready: (port: number) => void = () => {};
   const isReady = new Promise<number>((r) => (ready = r));
   const child = startChild('send_to_read', PYTHON, t45 ? [SCRIPT_SEND, t45] : [SCRIPT_SEND], {
+    group: true, // a session of its own, as in bench:fidelity (its SERVER_SESSION)
     onLine: (l) => {
       const m = /^READY (\d+)\s*$/.exec(l);
       if (m) ready(Number(m[1]));
@@ -523,6 +550,7 @@ async function startNativeEngine(
       'calibrate-native',
     ],
     {
+      group: true, // a session of its own, as in bench:fidelity (its SERVER_SESSION)
       onLine: (l) => {
         const m = /^FORKLAB_READY (\{.*\})\s*$/.exec(l);
         if (m) ready(JSON.parse(m[1]!) as { port: number; metricsPort: number });
@@ -608,14 +636,30 @@ async function main(): Promise<void> {
   // host's CPUs intermittently run Python up to 1.5× slower (measured: the same loop pinned to one
   // vCPU or the other, seconds apart), and the burns stand for the interpreter on a CPU of its own.
   const first = microTimings(t45, 'first pass');
+  // Tornado 4.5.3's phases and its keep-alive request's read → send are set against each other
+  // (connectionSplit), so both are timed twice as well, before and after the end-to-end runs, and
+  // each is the faster whole run of its two: a ratio of figures from a slow and a fast moment
+  // (one calibration here had read → send 118 µs against a usual 75) misplaces the cost.
+  const phasesFirst = t45 ? await phasesOfTornado45(t45, duration) : undefined;
+  const send45First = t45 ? await sendToRead(t45, duration) : undefined;
   const native = await endToEnd('engine (unpaced)', await startNativeEngine(), rounds, duration);
   const e2e6 = await endToEnd('Tornado 6.2', await startTornado(), rounds, duration);
   const e2e45 = t45
     ? await endToEnd('Tornado 4.5.3', await startTornado45(t45), rounds, duration)
     : undefined;
-  const phases45 = t45 ? await phasesOfTornado45(t45, duration) : undefined;
+  const phases45 =
+    t45 && phasesFirst
+      ? fasterRun(
+          phasesFirst,
+          await phasesOfTornado45(t45, duration),
+          (p) => p.accept_to_read + p.read_to_close + p.close_to_next,
+        )
+      : undefined;
   const send6 = await sendToRead(undefined, duration);
-  const send45 = t45 ? await sendToRead(t45, duration) : undefined;
+  const send45 =
+    t45 && send45First
+      ? fasterRun(send45First, await sendToRead(t45, duration), (r) => r.before + r.after)
+      : undefined;
   const { micro, ke45, cold6, cold45 } = lowerOf(first, microTimings(t45, 'second pass'));
   if (phases45)
     console.log(
@@ -661,11 +705,14 @@ async function main(): Promise<void> {
       .concat(own);
   const sendOf = (e: EndToEnd): SendToRead => (e === e2e45 && send45 ? send45 : send6);
   const paths45 = e2e45 && send45 ? paths(e2e45, send45) : undefined;
+  const split45 =
+    paths45 && phases45 && send45 ? connectionSplit(paths45.acceptUs, phases45, send45) : undefined;
   const own = `; minus the unpaced engine's own (one worker, same load: keep-alive ${list(native.keepAlive)} µs, churn ${list(native.churn)} µs per request)`;
   const cold = coldCosts(cold6, cold45);
   const costs: Record<PaceCost, number> = {
     ...cold.asyncio,
     ...paths(e2e6, send6),
+    firstRequestUs: 0,
     closeUs: 0,
     eventUs: event,
     keyErrorUs: Math.round(ke45 ? ke45.keyerror : micro.keyerror),
@@ -678,6 +725,11 @@ async function main(): Promise<void> {
       ...costs,
       ...cold.tornado4,
       ...paths45,
+      ...(split45 && {
+        acceptUs: split45.acceptUs,
+        firstRequestUs: split45.firstRequestUs,
+        closeUs: split45.closeUs,
+      }),
     },
     asyncio: { ...costs },
   };
@@ -696,11 +748,17 @@ async function main(): Promise<void> {
         acceptUs: perServer(
           (e) =>
             `${e.label} HTTPServer (1 process) under wrk -t1 -c32 -d${duration}s, CPU per request with Connection: close (${list(e.churn)} µs) minus keep-alive (${list(e.keepAlive)} µs), medians`,
+        ).concat(
+          split45
+            ? `; tornado4 burns ${split45.acceptUs} of its ${paths45!.acceptUs} µs here, before the first read, in proportion to ${split45.beforeRead.toFixed(1)} µs: ${connectionPhases(split45, phases45!, send45!, duration)}`
+            : '',
         ),
-        closeUs:
-          paths45 && phases45
-            ? `0: the accept cost is all spent before the first read. Where Tornado 4.5.3 spends a churned connection's life, one worker under wrk -t1 -c32 -d${duration}s with Connection: close, timed per connection by bench/tornado45/server.py (TORNADO45_PHASES, medians of ${phases45.n}): accept → first read ${phases45.accept_to_read} µs, first read → close ${phases45.read_to_close} µs, close → the next accept or epoll_wait ${phases45.close_to_next} µs. Spending only what Tornado spends before the read there and the rest after the close (--pace-accept-us ${Math.min(paths45.acceptUs, Math.round(phases45.accept_to_read))} --pace-close-us ${paths45.acceptUs - Math.min(paths45.acceptUs, Math.round(phases45.accept_to_read))}) sent several times as many connections into epoll as real Tornado 4.5.3 does (README, the pace model), so the presets do not split it`
-            : `0: the accept cost is all spent before the first read (TORNADO45 not set: Tornado 4.5.3's phases are not timed)`,
+        firstRequestUs: split45
+          ? `tornado4: ${split45.firstRequestUs} of the connection's ${paths45!.acceptUs} µs (acceptUs), in proportion to ${split45.pastRequest.toFixed(1)} µs: ${connectionPhases(split45, phases45!, send45!, duration)}; asyncio: 0 (Tornado 6.2's phases are not timed: all of its connection's cost is burned before the first read)`
+          : `0: all of a connection's cost is burned before its first read (TORNADO45 not set: Tornado 4.5.3's phases are not timed)`,
+        closeUs: split45
+          ? `tornado4: ${split45.closeUs} of the connection's ${paths45!.acceptUs} µs (acceptUs), in proportion to ${split45.pastAfter.toFixed(1)} µs: ${connectionPhases(split45, phases45!, send45!, duration)}; asyncio: 0`
+          : `0: all of a connection's cost is burned before its first read (TORNADO45 not set: Tornado 4.5.3's phases are not timed)`,
         requestUs: perServer(
           (e) =>
             `${e.label} HTTPServer under wrk keep-alive: CPU per request, median of ${list(e.keepAlive)} µs, minus one event (${eventCpu.toFixed(1)} µs), minus what is spent after the send (requestAfterUs ${paths(e, sendOf(e)).requestAfterUs})`,

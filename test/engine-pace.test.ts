@@ -23,6 +23,7 @@ const COST_FLAGS = [
   'cold',
   'cold-request',
   'accept',
+  'first-request',
   'close',
   'request',
   'request-after',
@@ -116,6 +117,7 @@ test('short burns (event cost 10 µs) last their cost each and are CPU the worke
 // client's by a moment, hence the pause before the last snapshot).
 test.each([
   ['accept', 'accepts_ok', 700, 300],
+  ['first-request', 'requests', 800, 250],
   ['close', 'connections_closed', 900, 200],
 ] as const)(
   'each connection burns the %s cost once (churn, tornado4 inline first read)',
@@ -197,6 +199,45 @@ test('the after-send cost lies between an answer and the next read of its connec
   expect(later.requests).toBe(2);
   expect(later.pace_burns).toBe(2);
   expect(later.pace_cost_us).toBe(2 * cost);
+});
+
+// The rest of a connection's set-up (Tornado 4.5.3: the HTTP1ServerConnection, its request loop and
+// the first HTTP1Connection) comes with its first request, before that answer's send: once per
+// connection, however many requests it carries, and a probe without a request burns none.
+test('the first-request cost: once per connection, with its first request, before the answer', async () => {
+  const cost = 50_000;
+  const s = await pacedWorker({ 'first-request': cost });
+  await probe(s.port);
+  await waitFor('the probe counted as closed', async () => {
+    const c = (await s.snapshot()).workers[0]!.counters;
+    return c.connections_closed === 1 ? c : undefined;
+  });
+  const sock = net.connect(s.port, '127.0.0.1');
+  let got: Buffer = Buffer.alloc(0);
+  const firstAnswer = new Promise<number>((resolve, reject) => {
+    sock.on('error', reject);
+    sock.on('data', (b: Buffer) => {
+      got = Buffer.concat([got, b]);
+      const r = parseResponse(got);
+      if (r !== null) resolve(r.status);
+    });
+  });
+  sock.write('GET / HTTP/1.1\r\nHost: t\r\n\r\n');
+  expect(await firstAnswer).toBe(200);
+  // At the answer the burn is done and counted: it came before the send.
+  const atAnswer = (await s.snapshot()).workers[0]!.counters;
+  sock.destroy();
+  expect(atAnswer.pace_burns).toBe(1);
+  expect(atAnswer.pace_cost_us).toBe(cost);
+  expect(atAnswer.pace_us).toBeGreaterThanOrEqual(cost);
+  // Three keep-alive connections of 20 requests each: three more burns, not sixty.
+  const r = await keepAliveLoad({ port: s.port, connections: 3, perConnection: 20 });
+  expect(r.responses).toBe(60);
+  await sleep(100);
+  const last = (await s.snapshot()).workers[0]!.counters;
+  expect(last.requests).toBe(61);
+  expect(last.pace_burns).toBe(4);
+  expect(last.pace_cost_us).toBe(4 * cost);
 });
 
 test('a connection that closes with its answer burns the after-send cost after the close', async () => {

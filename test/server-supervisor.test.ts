@@ -197,6 +197,7 @@ describe('start-up order', () => {
       coldUs: 0,
       coldRequestUs: 0,
       acceptUs: 0,
+      firstRequestUs: 0,
       closeUs: 0,
       requestUs: 0,
       requestAfterUs: 0,

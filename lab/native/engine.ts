@@ -63,6 +63,8 @@ export interface EnginePace {
   coldRequestUs: number;
   /** Per connection accepted, before its first read. */
   acceptUs: number;
+  /** Per connection, with its first request, before that response is sent. */
+  firstRequestUs: number;
   /** Per connection closed, after its close(): the framework's teardown. */
   closeUs: number;
   /** Per request answered, before its response is sent. */

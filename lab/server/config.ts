@@ -23,6 +23,7 @@ export interface ServeConfig extends Omit<EngineConfig, 'pace'> {
   paceColdUs: number;
   paceColdRequestUs: number;
   paceAcceptUs: number;
+  paceFirstRequestUs: number;
   paceCloseUs: number;
   paceRequestUs: number;
   paceRequestAfterUs: number;
@@ -57,6 +58,7 @@ export const PACE_COST_FIELDS = {
   coldUs: 'paceColdUs',
   coldRequestUs: 'paceColdRequestUs',
   acceptUs: 'paceAcceptUs',
+  firstRequestUs: 'paceFirstRequestUs',
   closeUs: 'paceCloseUs',
   requestUs: 'paceRequestUs',
   requestAfterUs: 'paceRequestAfterUs',
@@ -275,6 +277,15 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
     default: -1,
     value: 'US',
     help: 'CPU µs per accepted connection, before its first read (beats the preset)',
+  },
+  {
+    key: 'paceFirstRequestUs',
+    flag: '--pace-first-request-us',
+    env: 'FORKLAB_PACE_FIRST_REQUEST_US',
+    kind: { type: 'int', min: 0, max: MAX_PACE_US, alt: [-1, 'the --pace preset'] },
+    default: -1,
+    value: 'US',
+    help: "CPU µs per connection, with its first request, before that response is sent: the rest of the connection's set-up (beats the preset)",
   },
   {
     key: 'paceCloseUs',
