@@ -88,15 +88,9 @@ const READY_TIMEOUT_MS = 30_000;
 // second. A server started in wrk's session has its N workers and wrk take turns as N + 1 equals,
 // so under load wrk waits behind them; a server in a session of its own has its workers share one
 // session's weight against wrk's, as a production server's clients never wait for its workers.
-// Which one decides what the bench measures: with four workers under churn (2026-11-27, one 4 s
-// run each) real Tornado 4.5.3 in wrk's session sent 28–34 % of its connections into epoll
-// post-fork and 14–22 % pre-fork (its read after the accept found the request not yet written),
-// with 504–850 KeyErrors per 1000 requests; in a session of its own 4.1 %, 2.7 % and 142. The
-// engine: 14–17.5 %, 9.6–10.2 % and 389–419 against 2.7 %, 1.9 % and 95. The bench had started only
-// Tornado 4.5.3 on its own (to stop it as a group), and the engine in wrk's session: its N = 4
-// churn KeyErrors were 2.6–3.8× the real ones (590 against 205 at 07:38), 16.7 % of its
-// connections into epoll against 3.9 %. Every server now gets a session of its own (`group`), as
-// the lab's own local runtime (detached) and Docker (a cgroup per container) give it.
+// It decides the figures (README, "Every server in a session of its own"), so every server gets a
+// session of its own (`group`), as the lab's local runtime (detached) and Docker (a cgroup per
+// container) give it.
 
 /** `kernel.sched_autogroup_enabled` ('0' or '1'), or undefined where /proc does not say. */
 function autogroup(): string | undefined {

@@ -754,10 +754,10 @@ async function main(): Promise<void> {
             : '',
         ),
         firstRequestUs: split45
-          ? `tornado4: ${split45.firstRequestUs} of the connection's ${paths45!.acceptUs} µs (acceptUs), in proportion to ${split45.pastRequest.toFixed(1)} µs: ${connectionPhases(split45, phases45!, send45!, duration)}; asyncio: 0 (Tornado 6.2's phases are not timed: all of its connection's cost is burned before the first read)`
+          ? `tornado4: ${split45.firstRequestUs} of the connection's ${paths45!.acceptUs} µs (acceptUs), in proportion to ${split45.pastRequest.toFixed(1)} µs of Tornado 4.5.3's phases (acceptUs says which); asyncio: 0 (Tornado 6.2's phases are not timed: all of its connection's cost is burned before the first read)`
           : `0: all of a connection's cost is burned before its first read (TORNADO45 not set: Tornado 4.5.3's phases are not timed)`,
         closeUs: split45
-          ? `tornado4: ${split45.closeUs} of the connection's ${paths45!.acceptUs} µs (acceptUs), in proportion to ${split45.pastAfter.toFixed(1)} µs: ${connectionPhases(split45, phases45!, send45!, duration)}; asyncio: 0`
+          ? `tornado4: ${split45.closeUs} of the connection's ${paths45!.acceptUs} µs (acceptUs), in proportion to ${split45.pastAfter.toFixed(1)} µs of Tornado 4.5.3's phases (acceptUs says which); asyncio: 0`
           : `0: all of a connection's cost is burned before its first read (TORNADO45 not set: Tornado 4.5.3's phases are not timed)`,
         requestUs: perServer(
           (e) =>

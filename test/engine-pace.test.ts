@@ -54,6 +54,31 @@ async function probe(port: number): Promise<void> {
   await new Promise<void>((resolve) => sock.on('close', () => resolve()));
 }
 
+/**
+ * Requests one after another on one keep-alive connection, each sent the moment the answer before
+ * it is in; resolves at the `count`-th answer, the connection still open, with when each came.
+ */
+async function answersInTurn(port: number, count: number) {
+  const sock = net.connect(port, '127.0.0.1');
+  let got: Buffer = Buffer.alloc(0);
+  const answers: { at: number; status: number }[] = [];
+  const all = new Promise<void>((resolve, reject) => {
+    sock.on('error', reject);
+    sock.on('data', (b: Buffer) => {
+      got = Buffer.concat([got, b]);
+      for (let r = parseResponse(got); r !== null; r = parseResponse(got)) {
+        answers.push({ at: performance.now(), status: r.status });
+        got = r.rest;
+        if (answers.length < count) sock.write('GET / HTTP/1.1\r\nHost: t\r\n\r\n');
+        else resolve();
+      }
+    });
+  });
+  sock.write('GET / HTTP/1.1\r\nHost: t\r\n\r\n');
+  await all;
+  return { sock, answers };
+}
+
 /** utime + stime of a process in µs (/proc/<pid>/stat, clock ticks of 10 ms). */
 function procCpuUs(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -168,24 +193,8 @@ test('the close cost is burned after the close: the client has its end of stream
 test('the after-send cost lies between an answer and the next read of its connection', async () => {
   const cost = 100_000;
   const s = await pacedWorker({ 'request-after': cost });
-  const sock = net.connect(s.port, '127.0.0.1');
-  let got: Buffer = Buffer.alloc(0);
-  const answers: { at: number; status: number }[] = [];
-  const twoAnswers = new Promise<void>((resolve, reject) => {
-    sock.on('error', reject);
-    sock.on('data', (b: Buffer) => {
-      got = Buffer.concat([got, b]);
-      for (let r = parseResponse(got); r !== null; r = parseResponse(got)) {
-        answers.push({ at: performance.now(), status: r.status });
-        got = r.rest;
-        // The second request goes out the moment the first answer is in.
-        if (answers.length === 1) sock.write('GET / HTTP/1.1\r\nHost: t\r\n\r\n');
-        if (answers.length === 2) resolve();
-      }
-    });
-  });
-  sock.write('GET / HTTP/1.1\r\nHost: t\r\n\r\n');
-  await twoAnswers;
+  // The second request goes out the moment the first answer is in.
+  const { sock, answers } = await answersInTurn(s.port, 2);
   // At the second answer the second burn is under way: only the first one is counted.
   const atSecond = (await s.snapshot()).workers[0]!.counters;
   sock.destroy();
@@ -212,21 +221,11 @@ test('the first-request cost: once per connection, with its first request, befor
     const c = (await s.snapshot()).workers[0]!.counters;
     return c.connections_closed === 1 ? c : undefined;
   });
-  const sock = net.connect(s.port, '127.0.0.1');
-  let got: Buffer = Buffer.alloc(0);
-  const firstAnswer = new Promise<number>((resolve, reject) => {
-    sock.on('error', reject);
-    sock.on('data', (b: Buffer) => {
-      got = Buffer.concat([got, b]);
-      const r = parseResponse(got);
-      if (r !== null) resolve(r.status);
-    });
-  });
-  sock.write('GET / HTTP/1.1\r\nHost: t\r\n\r\n');
-  expect(await firstAnswer).toBe(200);
+  const { sock, answers } = await answersInTurn(s.port, 1);
   // At the answer the burn is done and counted: it came before the send.
   const atAnswer = (await s.snapshot()).workers[0]!.counters;
   sock.destroy();
+  expect(answers.map((a) => a.status)).toEqual([200]);
   expect(atAnswer.pace_burns).toBe(1);
   expect(atAnswer.pace_cost_us).toBe(cost);
   expect(atAnswer.pace_us).toBeGreaterThanOrEqual(cost);
