@@ -103,6 +103,7 @@ EngineConfig ConfigFromJs(const Napi::Object& o) {
   c.pace.cold_request_us = static_cast<int>(IntField(p, "coldRequestUs"));
   c.pace.accept_us = static_cast<int>(IntField(p, "acceptUs"));
   c.pace.first_request_us = static_cast<int>(IntField(p, "firstRequestUs"));
+  c.pace.register_us = static_cast<int>(IntField(p, "registerUs"));
   c.pace.close_us = static_cast<int>(IntField(p, "closeUs"));
   c.pace.request_us = static_cast<int>(IntField(p, "requestUs"));
   c.pace.request_after_us = static_cast<int>(IntField(p, "requestAfterUs"));

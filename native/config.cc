@@ -34,6 +34,7 @@ std::vector<std::string> Validate(const EngineConfig& c) {
   AtLeast(&errs, "pace.coldRequestUs", c.pace.cold_request_us, 0);
   AtLeast(&errs, "pace.acceptUs", c.pace.accept_us, 0);
   AtLeast(&errs, "pace.firstRequestUs", c.pace.first_request_us, 0);
+  AtLeast(&errs, "pace.registerUs", c.pace.register_us, 0);
   AtLeast(&errs, "pace.closeUs", c.pace.close_us, 0);
   AtLeast(&errs, "pace.requestUs", c.pace.request_us, 0);
   AtLeast(&errs, "pace.requestAfterUs", c.pace.request_after_us, 0);

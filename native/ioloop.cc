@@ -79,7 +79,10 @@ int IOLoop::UpdateHandler(int fd, std::uint32_t events) {
     deferred_.erase(d);
     // IOStream._add_io_state with _state None: add_handler. Only connections are deferred.
     const int e = AddHandler(fd, h, events);
-    if (e == 0) Add(slot_, F_connections_registered);
+    if (e == 0) {
+      Add(slot_, F_connections_registered);
+      Pace(slot_, pace_.register_us);
+    }
     return e;
   }
   epoll_event ev{};

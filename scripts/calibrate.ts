@@ -25,7 +25,10 @@
 //    firstRequestUs with the connection's first request before its send, closeUs after the close,
 //    in proportion to what each phase spends beyond a keep-alive request (the phases and the
 //    send-to-read run each timed twice, the faster run kept). Without TORNADO45, and for
-//    `asyncio`, all of it before the first read.
+//    `asyncio`, all of it before the first read. During the phase runs, 200 connections without a
+//    request, opened in bursts (scripts/calibrate/idle-connections.ts), time Tornado 4.5.3's path
+//    for a connection whose first read finds nothing: registerUs, the lower of the two runs'
+//    medians (0 for `asyncio` and without TORNADO45: not timed).
 // 3. The KeyError in the frame Tornado 4.5 raises it in (scripts/calibrate/tornado45_keyerror.py),
 //    when TORNADO45 names a directory holding Tornado 4.5.3's `tornado` package: a real
 //    PollIOLoop pass whose epoll returns an unknown fd, minus an empty pass. Python 3.11 walks the
@@ -47,6 +50,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import {
   freePort,
@@ -60,6 +64,7 @@ import {
 import { tornado45Dir, TORNADO45_FIX, TORNADO45_SERVER } from '../bench/support/fidelity-options';
 import { runWrk } from '../bench/support/wrk';
 import { measureWorkRate } from '../lab/native/engine';
+import { idleConnections } from './calibrate/idle-connections';
 import {
   connectionSplit,
   type ConnectionPhases,
@@ -343,7 +348,15 @@ async function startTornado45(
 /** bench/tornado45/server.py's TORNADO45_PHASES figures: medians in µs of wall time. */
 interface Phases45 extends ConnectionPhases {
   n: number;
+  /** Connections whose first read found nothing (server.py's n_empty)... */
+  n_empty: number;
+  /** ...and the median µs from that read to TCPServer._handle_connection's return. */
+  empty_read_to_return: number;
 }
+
+/** Connections without a request opened during the phase run, in bursts of IDLE_BURST. */
+const IDLE_CONNECTIONS = 200;
+const IDLE_BURST = 8;
 
 /** The phases a ConnectionSplit was taken from, for the presets' method texts. */
 function connectionPhases(
@@ -363,27 +376,46 @@ function connectionPhases(
  * Where Tornado 4.5.3 spends a churned connection's life: one worker (busy under the load, so its
  * wall time is its CPU) under wrk `Connection: close`, timed per connection by the server itself
  * (TORNADO45_PHASES). A run of its own: the timing calls are not in the CPU figures of endToEnd.
+ * Meanwhile IDLE_CONNECTIONS connections that send nothing are opened in bursts, so that the
+ * same busy worker also times the path of a connection whose request has not come when it first
+ * reads it (one worker under wrk alone reads every request at once; N workers that catch up with
+ * wrk take its fresh connections before their requests are written).
  */
 async function phasesOfTornado45(dir: string, duration: number): Promise<Phases45> {
   const server = await startTornado45(dir, { TORNADO45_PHASES: '1' });
+  const port = Number(new URL(server.url).port);
+  // Spread over the middle of the run, past the worker's cold start.
+  const gapMs = Math.max(1, Math.floor((duration * 1000 * 0.6 * IDLE_BURST) / IDLE_CONNECTIONS));
   let wrk: { requests: number };
   try {
-    wrk = await runWrk({
-      url: server.url,
-      threads: 1,
-      connections: 32,
-      durationSec: duration,
-      timeoutSec: 2,
-      headers: ['Connection: close'],
-    });
+    [wrk] = await Promise.all([
+      runWrk({
+        url: server.url,
+        threads: 1,
+        connections: 32,
+        durationSec: duration,
+        timeoutSec: 2,
+        headers: ['Connection: close'],
+      }),
+      sleep(duration * 100).then(() =>
+        idleConnections(port, IDLE_CONNECTIONS, { burst: IDLE_BURST, gapMs }),
+      ),
+    ]);
   } finally {
     await stopChild(server.child);
   }
   const stats = JSON.parse(readFileSync(server.stats, 'utf8')) as { phases?: Phases45 };
   const p = stats.phases;
-  if (!p || p.n < 100 || !(p.accept_to_read > 0) || !(p.close_to_next > 0))
+  if (
+    !p ||
+    p.n < 100 ||
+    !(p.accept_to_read > 0) ||
+    !(p.close_to_next > 0) ||
+    p.n_empty < IDLE_CONNECTIONS / 2 ||
+    !(p.empty_read_to_return > 0)
+  )
     throw new Error(
-      `tornado45 phases: ${wrk.requests} requests gave ${JSON.stringify(p)} (want n ≥ 100 and every phase timed)`,
+      `tornado45 phases: ${wrk.requests} requests and ${IDLE_CONNECTIONS} idle connections gave ${JSON.stringify(p)} (want n ≥ 100, n_empty ≥ ${IDLE_CONNECTIONS / 2} and every phase timed)`,
     );
   return p;
 }
@@ -647,12 +679,20 @@ async function main(): Promise<void> {
   const e2e45 = t45
     ? await endToEnd('Tornado 4.5.3', await startTornado45(t45), rounds, duration)
     : undefined;
+  const phasesSecond = t45 ? await phasesOfTornado45(t45, duration) : undefined;
   const phases45 =
-    t45 && phasesFirst
+    phasesFirst && phasesSecond
       ? fasterRun(
           phasesFirst,
-          await phasesOfTornado45(t45, duration),
+          phasesSecond,
           (p) => p.accept_to_read + p.read_to_close + p.close_to_next,
+        )
+      : undefined;
+  // A figure of its own, so the lower of the two runs', as for the micro timings.
+  const empty45 =
+    phasesFirst && phasesSecond
+      ? [phasesFirst, phasesSecond].reduce((a, b) =>
+          b.empty_read_to_return < a.empty_read_to_return ? b : a,
         )
       : undefined;
   const send6 = await sendToRead(undefined, duration);
@@ -664,7 +704,8 @@ async function main(): Promise<void> {
   if (phases45)
     console.log(
       `  Tornado 4.5.3, a churned connection: accept → first read ${phases45.accept_to_read} µs, ` +
-        `→ close ${phases45.read_to_close} µs, close → next ${phases45.close_to_next} µs (medians of ${phases45.n})`,
+        `→ close ${phases45.read_to_close} µs, close → next ${phases45.close_to_next} µs (medians of ${phases45.n}); ` +
+        `a first read that found nothing → _handle_connection's return ${phasesFirst!.empty_read_to_return} and ${phasesSecond!.empty_read_to_return} µs in the two runs (medians of ${phasesFirst!.n_empty} and ${phasesSecond!.n_empty})`,
     );
   const eventCpu = micro.event + micro.streamRead;
   const event = Math.round(eventCpu);
@@ -713,6 +754,7 @@ async function main(): Promise<void> {
     ...cold.asyncio,
     ...paths(e2e6, send6),
     firstRequestUs: 0,
+    registerUs: 0,
     closeUs: 0,
     eventUs: event,
     keyErrorUs: Math.round(ke45 ? ke45.keyerror : micro.keyerror),
@@ -730,6 +772,7 @@ async function main(): Promise<void> {
         firstRequestUs: split45.firstRequestUs,
         closeUs: split45.closeUs,
       }),
+      ...(empty45 && { registerUs: Math.round(empty45.empty_read_to_return) }),
     },
     asyncio: { ...costs },
   };
@@ -756,6 +799,9 @@ async function main(): Promise<void> {
         firstRequestUs: split45
           ? `tornado4: ${split45.firstRequestUs} of the connection's ${paths45!.acceptUs} µs (acceptUs), in proportion to ${split45.pastRequest.toFixed(1)} µs of Tornado 4.5.3's phases (acceptUs says which); asyncio: 0 (Tornado 6.2's phases are not timed: all of its connection's cost is burned before the first read)`
           : `0: all of a connection's cost is burned before its first read (TORNADO45 not set: Tornado 4.5.3's phases are not timed)`,
+        registerUs: empty45
+          ? `tornado4: Tornado 4.5.3, the runs that timed the phases (acceptUs says how), during each of which ${IDLE_CONNECTIONS} connections were opened without a request in bursts of ${IDLE_BURST} (as wrk's fresh connections come to a worker that has caught up with it): from a connection's first read that found nothing to the return of TCPServer._handle_connection (IOStream._add_io_state → IOLoop.add_handler, the request coroutines suspending), median of ${empty45.n_empty}: ${empty45.empty_read_to_return.toFixed(1)} µs (the other run: ${(empty45 === phasesFirst ? phasesSecond! : phasesFirst!).empty_read_to_return.toFixed(1)}), the lower of the two runs. Not taken out of acceptUs: one worker under wrk alone reads its connections' requests at once, so its CPU per churned request holds next to none of it. asyncio: 0 (not timed for Tornado 6.2)`
+          : `0: not timed (TORNADO45 not set: Tornado 4.5.3's path for a connection whose request has not come is not timed; Tornado 6.2's is not timed)`,
         closeUs: split45
           ? `tornado4: ${split45.closeUs} of the connection's ${paths45!.acceptUs} µs (acceptUs), in proportion to ${split45.pastAfter.toFixed(1)} µs of Tornado 4.5.3's phases (acceptUs says which); asyncio: 0`
           : `0: all of a connection's cost is burned before its first read (TORNADO45 not set: Tornado 4.5.3's phases are not timed)`,

@@ -24,6 +24,7 @@ const COST_FLAGS = [
   'cold-request',
   'accept',
   'first-request',
+  'register',
   'close',
   'request',
   'request-after',
@@ -237,6 +238,43 @@ test('the first-request cost: once per connection, with its first request, befor
   expect(last.requests).toBe(61);
   expect(last.pace_burns).toBe(4);
   expect(last.pace_cost_us).toBe(4 * cost);
+});
+
+// A connection whose request has not come when the worker first reads it goes into epoll, and the
+// worker burns the framework's cost of waiting for it (Tornado 4.5.3: add_handler, the coroutines
+// suspending) right there, in its accept loop: a connection accepted after it waits that long, and
+// finds its request there. A connection whose request is there at the first read burns none.
+test('the register cost: once for a connection whose first read finds nothing, in the accept loop', async () => {
+  const cost = 100_000;
+  const s = await pacedWorker({ register: cost });
+  const idle = net.connect(s.port, '127.0.0.1');
+  idle.on('error', () => {});
+  await new Promise<void>((resolve) => idle.on('connect', () => resolve()));
+  // Connected and written while the worker burns for the first: accepted after that burn, in the
+  // same accept loop, with its request there.
+  const answered = await churnLoad({ port: s.port, total: 1, concurrency: 1 });
+  const atAnswer = (await s.snapshot()).workers[0]!.counters;
+  expect(answered.responses).toBe(1);
+  expect(atAnswer.accepts_ok).toBe(2);
+  expect(atAnswer.connections_registered).toBe(1);
+  expect(atAnswer.pace_burns).toBe(1);
+  expect(atAnswer.pace_cost_us).toBe(cost);
+  expect(atAnswer.pace_us).toBeGreaterThanOrEqual(cost);
+  // The idle connection's request, once sent, is read after an event: no second burn.
+  const r = await new Promise<Buffer>((resolve, reject) => {
+    let got = Buffer.alloc(0);
+    idle.on('data', (b: Buffer) => {
+      got = Buffer.concat([got, b]);
+      if (parseResponse(got)) resolve(got);
+    });
+    idle.on('error', reject);
+    idle.write('GET / HTTP/1.1\r\nHost: t\r\n\r\n');
+  });
+  idle.destroy();
+  expect(parseResponse(r)?.status).toBe(200);
+  const last = (await s.snapshot()).workers[0]!.counters;
+  expect(last.requests).toBe(2);
+  expect(last.pace_burns).toBe(1);
 });
 
 test('a connection that closes with its answer burns the after-send cost after the close', async () => {

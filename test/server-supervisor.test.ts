@@ -198,6 +198,7 @@ describe('start-up order', () => {
       coldRequestUs: 0,
       acceptUs: 0,
       firstRequestUs: 0,
+      registerUs: 0,
       closeUs: 0,
       requestUs: 0,
       requestAfterUs: 0,

@@ -65,6 +65,8 @@ export interface EnginePace {
   acceptUs: number;
   /** Per connection, with its first request, before that response is sent. */
   firstRequestUs: number;
+  /** Per connection whose read after the accept would block, as it goes into epoll. */
+  registerUs: number;
   /** Per connection closed, after its close(): the framework's teardown. */
   closeUs: number;
   /** Per request answered, before its response is sent. */

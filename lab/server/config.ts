@@ -24,6 +24,7 @@ export interface ServeConfig extends Omit<EngineConfig, 'pace'> {
   paceColdRequestUs: number;
   paceAcceptUs: number;
   paceFirstRequestUs: number;
+  paceRegisterUs: number;
   paceCloseUs: number;
   paceRequestUs: number;
   paceRequestAfterUs: number;
@@ -59,6 +60,7 @@ export const PACE_COST_FIELDS = {
   coldRequestUs: 'paceColdRequestUs',
   acceptUs: 'paceAcceptUs',
   firstRequestUs: 'paceFirstRequestUs',
+  registerUs: 'paceRegisterUs',
   closeUs: 'paceCloseUs',
   requestUs: 'paceRequestUs',
   requestAfterUs: 'paceRequestAfterUs',
@@ -286,6 +288,15 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
     default: -1,
     value: 'US',
     help: "CPU µs per connection, with its first request, before that response is sent: the rest of the connection's set-up (beats the preset)",
+  },
+  {
+    key: 'paceRegisterUs',
+    flag: '--pace-register-us',
+    env: 'FORKLAB_PACE_REGISTER_US',
+    kind: { type: 'int', min: 0, max: MAX_PACE_US, alt: [-1, 'the --pace preset'] },
+    default: -1,
+    value: 'US',
+    help: 'CPU µs per connection whose read after the accept would block, as it goes into epoll: the framework waiting for its request (beats the preset)',
   },
   {
     key: 'paceCloseUs',

@@ -126,13 +126,15 @@ export function resolveServePace(c: ServeConfig): ResolvedPace {
 }
 
 function enginePace(p: ResolvedPace): EnginePace {
-  const { coldUs, coldRequestUs, acceptUs, firstRequestUs, closeUs, requestUs, requestAfterUs } = p;
+  const { coldUs, coldRequestUs, acceptUs, firstRequestUs, registerUs, closeUs } = p;
+  const { requestUs, requestAfterUs } = p;
   const { eventUs, keyErrorUs, skipUs, inlineRead, deferAnswer, nextReadInline, workPerUs } = p;
   return {
     coldUs,
     coldRequestUs,
     acceptUs,
     firstRequestUs,
+    registerUs,
     closeUs,
     requestUs,
     requestAfterUs,
