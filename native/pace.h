@@ -53,11 +53,11 @@ struct PaceCosts {
   // Per connection whose read after the accept would block, when it goes into epoll: what the
   // framework does to wait for the request instead of answering it (Tornado 4.5.3: after the recv's
   // EAGAIN, IOStream._add_io_state and IOLoop.add_handler, the request coroutines suspending on
-  // their futures: 27–40 µs from the empty read to TCPServer._handle_connection's return in a busy
-  // worker, bench/tornado45/server.py TORNADO45_PHASES). Burned right after the epoll_ctl(ADD), in
-  // the accept loop, so that a worker that catches up with its clients takes their fresh
-  // connections no faster than the framework does (README, "A connection whose request has not
-  // come").
+  // their futures; timed from the empty read to TCPServer._handle_connection's return by
+  // bench/tornado45/server.py TORNADO45_PHASES). Burned right after the epoll_ctl(ADD), in the
+  // accept loop, so that a worker that catches up with its clients takes their fresh connections
+  // no faster than the framework does. The figures: README, "A connection whose request has not
+  // come".
   int register_us = 0;
   // Per connection closed, after its close(): the rest of the connection's life in the framework
   // (the stream's close callbacks, the request coroutine's end, the accept loop's way back to its
