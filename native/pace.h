@@ -41,14 +41,14 @@ struct PaceCosts {
   // address check has paid only cold_us when the load's burst arrives.
   int cold_request_us = 0;
   // Per connection accepted, before its first read: the socket object and the IOStream (Tornado
-  // 4.5.3: 19–21 µs from TCPServer._handle_connection to the first IOStream.read_from_fd). Tornado
-  // runs it inside its accept loop, between two accept calls.
+  // 4.5.3: from TCPServer._handle_connection to the first IOStream.read_from_fd). Tornado runs it
+  // inside its accept loop, between two accept calls.
   int accept_us = 0;
   // Per connection, with its first request, before that response's send: the rest of what a
   // connection costs the framework beyond a keep-alive request (Tornado 4.5.3: the
-  // HTTP1ServerConnection and its request loop, the first HTTP1Connection; from the first read to
-  // the close 141–150 µs under churn, against 74–81 from a keep-alive request's read to its send,
-  // bench/tornado45/server.py TORNADO45_PHASES). Burned with the request's cost.
+  // HTTP1ServerConnection and its request loop, the first HTTP1Connection: what the first read to
+  // the close costs beyond a keep-alive request's read to its send). Burned with the request's
+  // cost.
   int first_request_us = 0;
   // Per connection whose read after the accept would block, when it goes into epoll: what the
   // framework does to wait for the request instead of answering it (Tornado 4.5.3: after the recv's
@@ -61,9 +61,11 @@ struct PaceCosts {
   int register_us = 0;
   // Per connection closed, after its close(): the rest of the connection's life in the framework
   // (the stream's close callbacks, the request coroutine's end, the accept loop's way back to its
-  // next accept) beyond what a keep-alive request spends after its send. Real Tornado 4.5.3 spends
-  // 42–46 µs there, no more than a keep-alive request's 48–52 after its send, so the calibration
-  // gives it the share of the connection's cost that exceeds that: 0 as measured so far.
+  // next accept) beyond what a keep-alive request spends after its send: 0 in every calibration so
+  // far, as real Tornado 4.5.3 spends no more there than a keep-alive request does after its send.
+  // accept_us, first_request_us and close_us split the connection's cost as the calibration timed
+  // Tornado 4.5.3's phases (bench/tornado45/server.py TORNADO45_PHASES); the figures: README,
+  // "Where a connection's cost goes".
   int close_us = 0;
   // Per request parsed and answered: header parsing, routing, the handler, up to the response's
   // send. Burned before the response is written.

@@ -56,11 +56,12 @@ async function probe(port: number): Promise<void> {
 }
 
 /**
- * Requests one after another on one keep-alive connection, each sent the moment the answer before
- * it is in; resolves at the `count`-th answer, the connection still open, with when each came.
+ * Requests one after another on one keep-alive connection (a new one to `to` when it is a port),
+ * each sent the moment the answer before it is in; resolves at the `count`-th answer, the
+ * connection still open, with when each came.
  */
-async function answersInTurn(port: number, count: number) {
-  const sock = net.connect(port, '127.0.0.1');
+async function answersInTurn(to: number | net.Socket, count: number) {
+  const sock = typeof to === 'number' ? net.connect(to, '127.0.0.1') : to;
   let got: Buffer = Buffer.alloc(0);
   const answers: { at: number; status: number }[] = [];
   const all = new Promise<void>((resolve, reject) => {
@@ -261,17 +262,9 @@ test('the register cost: once for a connection whose first read finds nothing, i
   expect(atAnswer.pace_cost_us).toBe(cost);
   expect(atAnswer.pace_us).toBeGreaterThanOrEqual(cost);
   // The idle connection's request, once sent, is read after an event: no second burn.
-  const r = await new Promise<Buffer>((resolve, reject) => {
-    let got = Buffer.alloc(0);
-    idle.on('data', (b: Buffer) => {
-      got = Buffer.concat([got, b]);
-      if (parseResponse(got)) resolve(got);
-    });
-    idle.on('error', reject);
-    idle.write('GET / HTTP/1.1\r\nHost: t\r\n\r\n');
-  });
+  const { answers } = await answersInTurn(idle, 1);
   idle.destroy();
-  expect(parseResponse(r)?.status).toBe(200);
+  expect(answers.map((a) => a.status)).toEqual([200]);
   const last = (await s.snapshot()).workers[0]!.counters;
   expect(last.requests).toBe(2);
   expect(last.pace_burns).toBe(1);
