@@ -110,6 +110,10 @@ EngineConfig ConfigFromJs(const Napi::Object& o) {
   c.pace.event_us = static_cast<int>(IntField(p, "eventUs"));
   c.pace.keyerror_us = static_cast<int>(IntField(p, "keyErrorUs"));
   c.pace.skip_us = static_cast<int>(IntField(p, "skipUs"));
+  c.pace.gc_every = static_cast<int>(IntField(p, "gcEvery"));
+  c.pace.gc_young_us = static_cast<int>(IntField(p, "gcYoungUs"));
+  c.pace.gc_middle_us = static_cast<int>(IntField(p, "gcMiddleUs"));
+  c.pace.gc_full_us = static_cast<int>(IntField(p, "gcFullUs"));
   c.pace.inline_read = BoolField(p, "inlineRead");
   c.pace.defer_answer = BoolField(p, "deferAnswer");
   c.pace.next_read_inline = BoolField(p, "nextReadInline");

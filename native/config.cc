@@ -41,6 +41,10 @@ std::vector<std::string> Validate(const EngineConfig& c) {
   AtLeast(&errs, "pace.eventUs", c.pace.event_us, 0);
   AtLeast(&errs, "pace.keyErrorUs", c.pace.keyerror_us, 0);
   AtLeast(&errs, "pace.skipUs", c.pace.skip_us, 0);
+  AtLeast(&errs, "pace.gcEvery", c.pace.gc_every, 0);
+  AtLeast(&errs, "pace.gcYoungUs", c.pace.gc_young_us, 0);
+  AtLeast(&errs, "pace.gcMiddleUs", c.pace.gc_middle_us, 0);
+  AtLeast(&errs, "pace.gcFullUs", c.pace.gc_full_us, 0);
   if (!(c.pace.work_per_us >= 0 && c.pace.work_per_us <= kMaxWorkPerUs)) {
     errs.push_back("pace.workPerUs: must be from 0 (a timed burn) to " +
                    std::to_string(kMaxWorkPerUs) + " work units per microsecond, got " +

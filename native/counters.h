@@ -63,6 +63,8 @@ namespace forklab {
   X(pace_us, counter, "CPU microseconds burned by the pace model (the steps the burn ran)")  \
   X(pace_burns, counter, "burns of the pace model (one per paced occurrence of a cost)")\
   X(pace_cost_us, counter, "CPU microseconds the pace model's burns stood for (their costs at the calibration's speed)") \
+  X(pace_gc_collections, counter, "collections of the pace model's cyclic collector (young, middle and full)") \
+  X(pace_gc_full, counter, "full collections of the pace model's cyclic collector")                \
   X(open_connections, gauge, "connections open now")                                               \
   X(stuck_connections, gauge, "connections with unread data and no progress for stuckAfterMs")     \
   X(pid, gauge, "pid of the running incarnation once it is set up, 0 otherwise")                   \

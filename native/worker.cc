@@ -272,6 +272,14 @@ void Worker::OnConnection(int fd) {
     accepted_any_ = true;
     Pace(slot_, config_->pace.cold_us);
   }
+  // The new connection's first objects are what pass the collector's threshold: it runs before
+  // the connection's own work, in the accept loop.
+  const CycleCollector::Generation gen = gc_.OnConnection(config_->pace.gc_every);
+  if (gen != CycleCollector::kNone) {
+    Add(slot_, F_pace_gc_collections);
+    if (gen == CycleCollector::kFull) Add(slot_, F_pace_gc_full);
+    Pace(slot_, CycleCollector::Cost(config_->pace, gen));
+  }
   Pace(slot_, config_->pace.accept_us);
   auto owned = std::make_unique<HttpConnection>(this, fd, loop_->now());
   HttpConnection* conn = owned.get();

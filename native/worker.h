@@ -123,6 +123,7 @@ class Worker : public PassObserver {
   bool inline_reading_ = false;
   bool accepted_any_ = false;  // pace cold_us: burned on the first connection only
   bool answered_any_ = false;  // pace cold_request_us: burned on the first request only
+  CycleCollector gc_;          // pace gc_every: the interpreter's cyclic collector
   void PaceRequest(HttpConnection* c);
   void AnswerDeferred();
   std::unique_ptr<char[]> read_buffer_;

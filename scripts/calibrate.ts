@@ -28,7 +28,16 @@
 //    `asyncio`, all of it before the first read. During the phase runs, 200 connections without a
 //    request, opened in bursts (scripts/calibrate/idle-connections.ts), time Tornado 4.5.3's path
 //    for a connection whose first read finds nothing: registerUs, the lower of the two runs'
-//    medians (0 for `asyncio` and without TORNADO45: not timed).
+//    medians (0 for `asyncio` and without TORNADO45: not timed). The same runs time CPython's
+//    cyclic collector (gc.callbacks, the worker's CPU): gcEvery = connections ÷ collections,
+//    gcYoungUs, gcMiddleUs and gcFullUs the mean of each generation's collections
+//    (scripts/calibrate/cycle-collector.ts), from the run whose collections cost a connection
+//    less; their share per connection is taken out of the connection's cost before it is split,
+//    as the engine burns it in lumps (0 for `asyncio` and without TORNADO45: not timed).
+//    Then one paced worker burning the costs so found (each preset) runs the same loads, and what
+//    it spends itself per request (its CPU less its burns) beyond the unpaced engine's own comes
+//    out of them: per request from requestUs, per connection from firstRequestUs or acceptUs
+//    (scripts/calibrate/paced-own.ts).
 // 3. The KeyError in the frame Tornado 4.5 raises it in (scripts/calibrate/tornado45_keyerror.py),
 //    when TORNADO45 names a directory holding Tornado 4.5.3's `tornado` package: a real
 //    PollIOLoop pass whose epoll returns an unknown fd, minus an empty pass. Python 3.11 walks the
@@ -65,6 +74,12 @@ import { tornado45Dir, TORNADO45_FIX, TORNADO45_SERVER } from '../bench/support/
 import { runWrk } from '../bench/support/wrk';
 import { measureWorkRate } from '../lab/native/engine';
 import { idleConnections } from './calibrate/idle-connections';
+import { lessPacedExcess } from './calibrate/paced-own';
+import {
+  collectorSettings,
+  type CollectorSettings,
+  type GcRuns,
+} from './calibrate/cycle-collector';
 import {
   connectionSplit,
   type ConnectionPhases,
@@ -352,6 +367,10 @@ interface Phases45 extends ConnectionPhases {
   n_empty: number;
   /** ...and the median µs from that read to TCPServer._handle_connection's return. */
   empty_read_to_return: number;
+  /** What CPython's cyclic collector did meanwhile (server.py's phases.gc). */
+  gc: GcRuns;
+  /** Connections the worker accepted in the run (server.py's accepts). */
+  accepts: number;
 }
 
 /** Connections without a request opened during the phase run, in bursts of IDLE_BURST. */
@@ -404,8 +423,11 @@ async function phasesOfTornado45(dir: string, duration: number): Promise<Phases4
   } finally {
     await stopChild(server.child);
   }
-  const stats = JSON.parse(readFileSync(server.stats, 'utf8')) as { phases?: Phases45 };
-  const p = stats.phases;
+  const stats = JSON.parse(readFileSync(server.stats, 'utf8')) as {
+    phases?: Omit<Phases45, 'accepts'>;
+    accepts: number;
+  };
+  const p = stats.phases && { ...stats.phases, accepts: stats.accepts };
   if (
     !p ||
     p.n < 100 ||
@@ -418,6 +440,36 @@ async function phasesOfTornado45(dir: string, duration: number): Promise<Phases4
       `tornado45 phases: ${wrk.requests} requests and ${IDLE_CONNECTIONS} idle connections gave ${JSON.stringify(p)} (want n ≥ 100, n_empty ≥ ${IDLE_CONNECTIONS / 2} and every phase timed)`,
     );
   return p;
+}
+
+/** The presets' method texts for the collector's settings. */
+function gcMethodTexts(
+  chosen: { p: Phases45; s: CollectorSettings } | undefined,
+  runs: (Phases45 | undefined)[],
+): Record<'gcEvery' | 'gcYoungUs' | 'gcMiddleUs' | 'gcFullUs', string> {
+  const none = 'asyncio: 0 (not timed for Tornado 6.2)';
+  if (!chosen) {
+    const text = `0: not timed (TORNADO45 not set: Tornado 4.5.3's collections are not timed; Tornado 6.2's are not timed)`;
+    return { gcEvery: text, gcYoungUs: text, gcMiddleUs: text, gcFullUs: text };
+  }
+  const other = runs.find((r) => r !== undefined && r !== chosen.p);
+  const of = (p: Phases45, g: '0' | '1' | '2'): string =>
+    `${p.gc[g][0]} collections, mean ${p.gc[g][1].toFixed(1)} µs`;
+  const gen = (g: '0' | '1' | '2', name: string): string =>
+    `tornado4: the mean CPU of a ${name} collection of CPython's cyclic collector in that run (gcEvery says which): ${of(chosen.p, g)}` +
+    (other ? ` (the other run: ${of(other, g)})` : '') +
+    `; ${none}`;
+  const perConn = (p: Phases45): string =>
+    collectorSettings(p.gc, p.accepts).perConnectionUs.toFixed(1);
+  return {
+    gcEvery:
+      `tornado4: Tornado 4.5.3, the runs that timed the phases (acceptUs says how): CPython's cyclic garbage collector, timed by gc.callbacks with time.thread_time, ran ${chosen.p.gc['0'][0]} young, ${chosen.p.gc['1'][0]} middle and ${chosen.p.gc['2'][0]} full collections while the worker accepted ${chosen.p.accepts} connections: one collection every ${chosen.s.gcEvery} connections (a keep-alive request leaves no cycles); the run whose collections cost a connection less, ${perConn(chosen.p)} µs` +
+      (other ? ` (the other run: ${perConn(other)} µs)` : '') +
+      `, taken out of the connection's cost (acceptUs); ${none}`,
+    gcYoungUs: gen('0', 'young'),
+    gcMiddleUs: gen('1', 'middle'),
+    gcFullUs: gen('2', 'full'),
+  };
 }
 
 /** The serve flag that sets a cost (`--pace-request-after-us` for requestAfterUs). */
@@ -497,6 +549,31 @@ const describeSendToRead = (r: SendToRead): string =>
  * ran its burns `pace_us ÷ pace_cost_us` times their costs' time, so the rate at which a cost's
  * work takes its time in a worker under load is r0 divided by the median of those.
  */
+/** The calibration's load: wrk -t1 -c32 for `duration` s, keep-alive or `Connection: close`. */
+function calibrationLoad(
+  url: string,
+  load: 'keepAlive' | 'churn',
+  duration: number,
+): ReturnType<typeof runWrk> {
+  return runWrk({
+    url,
+    threads: 1,
+    connections: 32,
+    durationSec: duration,
+    timeoutSec: 2,
+    headers: load === 'churn' ? ['Connection: close'] : [],
+  });
+}
+
+/** The counters of a one-worker engine's worker (its /snapshot.json). */
+async function workerCounters(metricsPort: number): Promise<Record<string, number>> {
+  const res = await fetch(`http://127.0.0.1:${metricsPort}/snapshot.json`, {
+    signal: AbortSignal.timeout(5000),
+  });
+  return ((await res.json()) as { workers: { counters: Record<string, number> }[] }).workers[0]!
+    .counters;
+}
+
 async function workRate(
   costs: Record<PaceCost, number>,
   rounds: number,
@@ -516,11 +593,7 @@ async function workRate(
   const ratios: number[] = [];
   try {
     const paced = async (): Promise<{ ran: number; cost: number }> => {
-      const res = await fetch(`http://127.0.0.1:${engine.metricsPort}/snapshot.json`, {
-        signal: AbortSignal.timeout(5000),
-      });
-      const w = ((await res.json()) as { workers: { counters: Record<string, number> }[] })
-        .workers[0]!.counters;
+      const w = await workerCounters(engine.metricsPort);
       return { ran: w.pace_us ?? 0, cost: w.pace_cost_us ?? 0 };
     };
     // The worker's cold start (its first connection) out of the way first.
@@ -528,14 +601,7 @@ async function workRate(
     for (let round = 1; round <= rounds; round++) {
       for (const load of ['keepAlive', 'churn'] as const) {
         const before = await paced();
-        await runWrk({
-          url: engine.url,
-          threads: 1,
-          connections: 32,
-          durationSec: duration,
-          timeoutSec: 2,
-          headers: load === 'churn' ? ['Connection: close'] : [],
-        });
+        await calibrationLoad(engine.url, load, duration);
         const after = await paced();
         const cost = after.cost - before.cost;
         if (cost <= 0) throw new Error(`work burn ${load}: the paced worker burned nothing`);
@@ -622,14 +688,7 @@ async function endToEnd(
     for (let round = 1; round <= rounds; round++) {
       for (const load of ['keepAlive', 'churn'] as const) {
         const before = cpuUs(pid);
-        const wrk = await runWrk({
-          url: server.url,
-          threads: 1,
-          connections: 32,
-          durationSec: duration,
-          timeoutSec: 2,
-          headers: load === 'churn' ? ['Connection: close'] : [],
-        });
+        const wrk = await calibrationLoad(server.url, load, duration);
         const cpu = cpuUs(pid) - before;
         if (wrk.requests < 100)
           throw new Error(`${label} ${load}: wrk completed only ${wrk.requests}`);
@@ -637,6 +696,49 @@ async function endToEnd(
         console.log(
           `  ${label} round ${round} ${load.padEnd(9)} ${wrk.requests} requests, ` +
             `${(cpu / wrk.requests).toFixed(0)} µs CPU per request`,
+        );
+      }
+    }
+  } finally {
+    await stopAll();
+  }
+  return e;
+}
+
+/**
+ * One paced worker burning `costs` for their time under the end-to-end loads: what it spends
+ * itself per request, its CPU (/proc) less its burns (pace_us), per round and load.
+ */
+async function pacedOwn(
+  pace: 'tornado4' | 'asyncio',
+  costs: Record<PaceCost, number>,
+  rounds: number,
+  duration: number,
+): Promise<EndToEnd> {
+  const engine = await startNativeEngine([
+    '--pace',
+    pace,
+    '--flavour',
+    pace,
+    '--pace-burn',
+    'time',
+    ...PACE_COSTS.flatMap((c) => [paceFlag(c), String(costs[c])]),
+  ]);
+  const label = `engine (paced ${pace})`;
+  const e: EndToEnd = { label, keepAlive: [], churn: [] };
+  const burned = async (): Promise<number> =>
+    (await workerCounters(engine.metricsPort)).pace_us ?? 0;
+  try {
+    // The worker's cold start (its first connection and request) out of the way first.
+    await runWrk({ url: engine.url, threads: 1, connections: 4, durationSec: 1, timeoutSec: 2 });
+    for (let round = 1; round <= rounds; round++) {
+      for (const load of ['keepAlive', 'churn'] as const) {
+        const [cpu0, pace0] = [cpuUs(engine.pid), await burned()];
+        const wrk = await calibrationLoad(engine.url, load, duration);
+        const own = (cpuUs(engine.pid) - cpu0 - ((await burned()) - pace0)) / wrk.requests;
+        e[load].push(own);
+        console.log(
+          `  ${label} round ${round} ${load.padEnd(9)} ${wrk.requests} requests, ${own.toFixed(1)} µs of its own CPU per request`,
         );
       }
     }
@@ -695,6 +797,13 @@ async function main(): Promise<void> {
           b.empty_read_to_return < a.empty_read_to_return ? b : a,
         )
       : undefined;
+  // The collector's settings from the run whose collections cost a connection less.
+  const gc45 =
+    phasesFirst && phasesSecond
+      ? [phasesFirst, phasesSecond]
+          .map((p) => ({ p, s: collectorSettings(p.gc, p.accepts) }))
+          .reduce((a, b) => (b.s.perConnectionUs < a.s.perConnectionUs ? b : a))
+      : undefined;
   const send6 = await sendToRead(undefined, duration);
   const send45 =
     t45 && send45First
@@ -746,10 +855,18 @@ async function main(): Promise<void> {
       .concat(own);
   const sendOf = (e: EndToEnd): SendToRead => (e === e2e45 && send45 ? send45 : send6);
   const paths45 = e2e45 && send45 ? paths(e2e45, send45) : undefined;
+  // The collections' share is burned in lumps (gc*), so it is not burned with the connection too.
+  const connection45 = paths45
+    ? Math.max(0, paths45.acceptUs - Math.round(gc45?.s.perConnectionUs ?? 0))
+    : undefined;
   const split45 =
-    paths45 && phases45 && send45 ? connectionSplit(paths45.acceptUs, phases45, send45) : undefined;
+    connection45 !== undefined && phases45 && send45
+      ? connectionSplit(connection45, phases45, send45)
+      : undefined;
   const own = `; minus the unpaced engine's own (one worker, same load: keep-alive ${list(native.keepAlive)} µs, churn ${list(native.churn)} µs per request)`;
   const cold = coldCosts(cold6, cold45);
+  const gcShare = (gc45?.s.perConnectionUs ?? 0).toFixed(1);
+  const gcMethods = gcMethodTexts(gc45, [phasesFirst, phasesSecond]);
   const costs: Record<PaceCost, number> = {
     ...cold.asyncio,
     ...paths(e2e6, send6),
@@ -759,6 +876,10 @@ async function main(): Promise<void> {
     eventUs: event,
     keyErrorUs: Math.round(ke45 ? ke45.keyerror : micro.keyerror),
     skipUs: Math.round(micro.skip),
+    gcEvery: 0,
+    gcYoungUs: 0,
+    gcMiddleUs: 0,
+    gcFullUs: 0,
   };
   const cpus = os.cpus();
   const load = os.loadavg().map((l) => l.toFixed(1));
@@ -773,9 +894,32 @@ async function main(): Promise<void> {
         closeUs: split45.closeUs,
       }),
       ...(empty45 && { registerUs: Math.round(empty45.empty_read_to_return) }),
+      ...(gc45 && {
+        gcEvery: gc45.s.gcEvery,
+        gcYoungUs: gc45.s.gcYoungUs,
+        gcMiddleUs: gc45.s.gcMiddleUs,
+        gcFullUs: gc45.s.gcFullUs,
+      }),
     },
     asyncio: { ...costs },
   };
+  // The paced engine's own CPU beyond the unpaced one's, out of the costs (paced-own.ts).
+  const unpacedOwn = { keepAlive: median(native.keepAlive), churn: median(native.churn) };
+  const pacedNotes: string[] = [];
+  const signed = (us: number, what: string): string =>
+    us >= 0 ? `${us} µs taken out of each ${what}` : `${-us} µs added to each ${what}`;
+  for (const name of ['tornado4', 'asyncio'] as const) {
+    const paced = await pacedOwn(name, presets[name], Math.min(rounds, 3), duration);
+    const c = lessPacedExcess(presets[name], unpacedOwn, {
+      keepAlive: median(paced.keepAlive),
+      churn: median(paced.churn),
+    });
+    presets[name] = c.costs;
+    pacedNotes.push(
+      `${name}: keep-alive ${list(paced.keepAlive)}, churn ${list(paced.churn)} µs per request, so ${signed(c.request, 'request')} and ${signed(c.connection, 'connection')}`,
+    );
+  }
+  const pacedNote = `; then less what the paced engine spends itself beyond that (scripts/calibrate/paced-own.ts: one worker burning the costs so found for their time, same loads, its CPU less its burns: ${pacedNotes.join('; ')})`;
   const burn = await workRate(presets.tornado4, rounds, duration);
   const doc: PacePresets = {
     calibration: {
@@ -791,24 +935,26 @@ async function main(): Promise<void> {
         acceptUs: perServer(
           (e) =>
             `${e.label} HTTPServer (1 process) under wrk -t1 -c32 -d${duration}s, CPU per request with Connection: close (${list(e.churn)} µs) minus keep-alive (${list(e.keepAlive)} µs), medians`,
-        ).concat(
-          split45
-            ? `; tornado4 burns ${split45.acceptUs} of its ${paths45!.acceptUs} µs here, before the first read, in proportion to ${split45.beforeRead.toFixed(1)} µs: ${connectionPhases(split45, phases45!, send45!, duration)}`
-            : '',
-        ),
+        )
+          .concat(
+            split45
+              ? `; tornado4 burns ${split45.acceptUs} of its ${connection45!} µs here (${paths45!.acceptUs} less ${gcShare} µs of garbage collections, burned in lumps: gcEvery), before the first read, in proportion to ${split45.beforeRead.toFixed(1)} µs: ${connectionPhases(split45, phases45!, send45!, duration)}`
+              : '',
+          )
+          .concat(pacedNote),
         firstRequestUs: split45
-          ? `tornado4: ${split45.firstRequestUs} of the connection's ${paths45!.acceptUs} µs (acceptUs), in proportion to ${split45.pastRequest.toFixed(1)} µs of Tornado 4.5.3's phases (acceptUs says which); asyncio: 0 (Tornado 6.2's phases are not timed: all of its connection's cost is burned before the first read)`
+          ? `tornado4: ${split45.firstRequestUs} of the connection's ${connection45!} µs (acceptUs), in proportion to ${split45.pastRequest.toFixed(1)} µs of Tornado 4.5.3's phases (acceptUs says which), less the paced engine's own excess (acceptUs says how); asyncio: 0 (Tornado 6.2's phases are not timed: all of its connection's cost is burned before the first read)`
           : `0: all of a connection's cost is burned before its first read (TORNADO45 not set: Tornado 4.5.3's phases are not timed)`,
         registerUs: empty45
           ? `tornado4: Tornado 4.5.3, the runs that timed the phases (acceptUs says how), during each of which ${IDLE_CONNECTIONS} connections were opened without a request in bursts of ${IDLE_BURST} (as wrk's fresh connections come to a worker that has caught up with it): from a connection's first read that found nothing to the return of TCPServer._handle_connection (IOStream._add_io_state → IOLoop.add_handler, the request coroutines suspending), median of ${empty45.n_empty}: ${empty45.empty_read_to_return.toFixed(1)} µs (the other run: ${(empty45 === phasesFirst ? phasesSecond! : phasesFirst!).empty_read_to_return.toFixed(1)}), the lower of the two runs. Not taken out of acceptUs: one worker under wrk alone reads its connections' requests at once, so its CPU per churned request holds next to none of it. asyncio: 0 (not timed for Tornado 6.2)`
           : `0: not timed (TORNADO45 not set: Tornado 4.5.3's path for a connection whose request has not come is not timed; Tornado 6.2's is not timed)`,
         closeUs: split45
-          ? `tornado4: ${split45.closeUs} of the connection's ${paths45!.acceptUs} µs (acceptUs), in proportion to ${split45.pastAfter.toFixed(1)} µs of Tornado 4.5.3's phases (acceptUs says which); asyncio: 0`
+          ? `tornado4: ${split45.closeUs} of the connection's ${connection45!} µs (acceptUs), in proportion to ${split45.pastAfter.toFixed(1)} µs of Tornado 4.5.3's phases (acceptUs says which); asyncio: 0`
           : `0: all of a connection's cost is burned before its first read (TORNADO45 not set: Tornado 4.5.3's phases are not timed)`,
         requestUs: perServer(
           (e) =>
             `${e.label} HTTPServer under wrk keep-alive: CPU per request, median of ${list(e.keepAlive)} µs, minus one event (${eventCpu.toFixed(1)} µs), minus what is spent after the send (requestAfterUs ${paths(e, sendOf(e)).requestAfterUs})`,
-        ),
+        ).concat(pacedNote),
         requestAfterUs: perServer(
           (e) =>
             `${describeSendToRead(sendOf(e))}: that share (${afterShare(sendOf(e)).toFixed(3)}) of ${e.label}'s keep-alive CPU per request (${list(e.keepAlive)} µs, medians, minus the unpaced engine's own), minus one event (${eventCpu.toFixed(1)} µs: the engine burns it for that read); taken out of the request's cost, so a request costs what it did`,
@@ -821,6 +967,7 @@ async function main(): Promise<void> {
           ? `Tornado ${ke45.tornado}'s own PollIOLoop (TORNADO45): a pass whose epoll returns an fd without a handler, self._handlers[fd] raising KeyError in start() and handle_callback_exception logging it with its traceback through tornado.log.LogFormatter to a file, minus an empty pass (medians of 5 × 5000): ${ke45.passWithKeyError.toFixed(1)} − ${ke45.emptyPass.toFixed(1)} µs; the same logging call raised from a small function: ${micro.keyerror.toFixed(1)} µs`
           : `LOWER BOUND, TORNADO45 not set: self._handlers[fd] raising KeyError in a small function, app_log.error("Exception in callback %r", None, exc_info=True) through tornado.log.LogFormatter to a file (median of 5 × 5000): ${micro.keyerror.toFixed(1)} µs; raised in Tornado 4.5's PollIOLoop.start the traceback costs about twice as much`
         ).concat(LOWER_OF_TWO),
+        ...gcMethods,
         skipUs:
           `asyncio loop._run_once whose epoll returns an fd the selector does not know (median of 5 × 20000): ${micro.skip.toFixed(1)} µs`.concat(
             LOWER_OF_TWO,

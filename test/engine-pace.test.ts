@@ -31,11 +31,17 @@ const COST_FLAGS = [
   'event',
   'keyerror',
   'skip',
+  'gc-young',
+  'gc-middle',
+  'gc-full',
 ] as const;
 
-/** Every cost 0 except the ones given: the burns can then be attributed to one place. */
-function only(costs: Partial<Record<(typeof COST_FLAGS)[number], number>>) {
-  const args: string[] = [];
+/**
+ * Every cost 0 except the ones given, and no collector unless `gcEvery` is given: the burns can
+ * then be attributed to one place.
+ */
+function only(costs: Partial<Record<(typeof COST_FLAGS)[number], number>>, gcEvery = 0) {
+  const args: string[] = ['--pace-gc-every', String(gcEvery)];
   for (const c of COST_FLAGS) args.push(`--pace-${c}-us`, String(costs[c] ?? 0));
   return args;
 }
@@ -268,6 +274,53 @@ test('the register cost: once for a connection whose first read finds nothing, i
   const last = (await s.snapshot()).workers[0]!.counters;
   expect(last.requests).toBe(2);
   expect(last.pace_burns).toBe(1);
+});
+
+// CPython's collector runs when its young generation's allocations pass the threshold, and then
+// collects the oldest generation whose count passed its own (gc.get_threshold() (700, 10, 10),
+// counts compared with >): the middle generation's count is the young collections since it was
+// collected, so 11 young collections come before each middle one; the full generation's count is
+// the middle collections since, so the first full collection is the one after 11 middle ones,
+// each 12 collections apart: collection 11 × 12 + 1 = 133.
+test("the collector: every gcEvery connections a collection, young, middle or full as CPython's thresholds choose", async () => {
+  const [young, middle, full] = [1, 20, 300];
+  const s = await startServe([
+    '--workers',
+    '1',
+    '--pace',
+    'tornado4',
+    ...only({ 'gc-young': young, 'gc-middle': middle, 'gc-full': full }, 2),
+  ]);
+  const counters = async () => (await s.snapshot()).workers[0]!.counters;
+  const accepted = (n: number) =>
+    waitFor(`${n} connections accepted`, async () =>
+      (await counters()).accepts_ok === n ? true : undefined,
+    );
+  for (let i = 0; i < 2 * 132; i++) await probe(s.port);
+  await accepted(264);
+  const before = await counters();
+  expect(before.pace_gc_collections).toBe(132);
+  expect(before.pace_gc_full).toBe(0);
+  expect(before.pace_cost_us).toBe(121 * young + 11 * middle);
+  // The 265th connection sets nothing off (one in two does); the 266th the first full collection.
+  await probe(s.port);
+  await accepted(265);
+  expect((await counters()).pace_gc_collections).toBe(132);
+  await probe(s.port);
+  await accepted(266);
+  const after = await counters();
+  expect(after.pace_gc_collections).toBe(133);
+  expect(after.pace_gc_full).toBe(1);
+  expect(after.pace_burns).toBe(133);
+  expect(after.pace_cost_us! - before.pace_cost_us!).toBe(full);
+  expect(after.pace_us! - before.pace_us!).toBeGreaterThanOrEqual(full);
+  // After the full collection the counts start again: the next collection is a young one.
+  await probe(s.port);
+  await probe(s.port);
+  await accepted(268);
+  const next = await counters();
+  expect(next.pace_gc_collections).toBe(134);
+  expect(next.pace_cost_us! - after.pace_cost_us!).toBe(young);
 });
 
 test('a connection that closes with its answer burns the after-send cost after the close', async () => {
@@ -546,6 +599,23 @@ describe('presets and settings', () => {
     expect(resolvePace('tornado4', {}, file, { burn: 'time', workPerMs: 12_345 }).workPerUs).toBe(
       0,
     );
+  });
+
+  test('--pace-scale-pct scales every µs cost, explicit ones too, and not how often the collector runs', () => {
+    const file = onDisk();
+    const t4 = file.presets.tornado4;
+    const p = resolvePace('tornado4', { requestUs: 200, gcEvery: 7 }, file, { scalePct: 150 });
+    expect(p.scalePct).toBe(150);
+    expect(p.requestUs).toBe(300);
+    expect(p.keyErrorUs).toBe(Math.round(t4.keyErrorUs * 1.5));
+    expect(p.acceptUs).toBe(Math.round(t4.acceptUs * 1.5));
+    expect(p.gcFullUs).toBe(Math.round(t4.gcFullUs * 1.5));
+    expect(p.gcEvery).toBe(7);
+    expect(resolvePace('tornado4', {}, file).scalePct).toBe(100);
+    expect(resolvePace('tornado4', {}, file)).toMatchObject(t4);
+    expect(parseServeConfig(['--pace-scale-pct', '5'], {}).errors).toEqual([
+      expect.stringMatching(/^--pace-scale-pct: must be an integer from 10 to 1000, got /),
+    ]);
   });
 
   test('a broken presets file names each bad field and the fix', () => {

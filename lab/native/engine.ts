@@ -76,6 +76,12 @@ export interface EnginePace {
   eventUs: number;
   keyErrorUs: number;
   skipUs: number;
+  /** Connections accepted per collection of the modelled cyclic garbage collector; 0: none. */
+  gcEvery: number;
+  /** The costs of its young, middle and full collections (native/pace.h CycleCollector). */
+  gcYoungUs: number;
+  gcMiddleUs: number;
+  gcFullUs: number;
   /** Read a new connection before registering it with epoll (Tornado's IOStream). */
   inlineRead: boolean;
   /** Answer a request read in an event handler on the next pass (Tornado's coroutines). */

@@ -31,6 +31,12 @@ export interface ServeConfig extends Omit<EngineConfig, 'pace'> {
   paceEventUs: number;
   paceKeyErrorUs: number;
   paceSkipUs: number;
+  paceGcEvery: number;
+  paceGcYoungUs: number;
+  paceGcMiddleUs: number;
+  paceGcFullUs: number;
+  /** Every pace cost × this ÷ 100: the framework on a host that runs it slower or faster. */
+  paceScalePct: number;
   /** How the costs are burned: for their time, as work, or as the presets say. */
   paceBurn: Burn | 'preset';
   /** The work burn's rate in units per millisecond of cost; -1 takes the presets' calibrated rate. */
@@ -67,6 +73,10 @@ export const PACE_COST_FIELDS = {
   eventUs: 'paceEventUs',
   keyErrorUs: 'paceKeyErrorUs',
   skipUs: 'paceSkipUs',
+  gcEvery: 'paceGcEvery',
+  gcYoungUs: 'paceGcYoungUs',
+  gcMiddleUs: 'paceGcMiddleUs',
+  gcFullUs: 'paceGcFullUs',
 } as const satisfies Record<PaceCost, keyof ServeConfig>;
 
 export function defaultName(loopCreation: LoopCreation, flavour: Flavour): string {
@@ -351,6 +361,51 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
     default: -1,
     value: 'US',
     help: 'CPU µs per unknown-fd event asyncio skips (beats the preset)',
+  },
+  {
+    key: 'paceGcEvery',
+    flag: '--pace-gc-every',
+    env: 'FORKLAB_PACE_GC_EVERY',
+    kind: { type: 'int', min: 0, max: MAX_PACE_US, alt: [-1, 'the --pace preset'] },
+    default: -1,
+    value: 'N',
+    help: "connections accepted per collection of the interpreter's cyclic garbage collector; 0: none (beats the preset)",
+  },
+  {
+    key: 'paceGcYoungUs',
+    flag: '--pace-gc-young-us',
+    env: 'FORKLAB_PACE_GC_YOUNG_US',
+    kind: { type: 'int', min: 0, max: MAX_PACE_US, alt: [-1, 'the --pace preset'] },
+    default: -1,
+    value: 'US',
+    help: "CPU µs of a young collection of the interpreter's cyclic garbage collector (beats the preset)",
+  },
+  {
+    key: 'paceGcMiddleUs',
+    flag: '--pace-gc-middle-us',
+    env: 'FORKLAB_PACE_GC_MIDDLE_US',
+    kind: { type: 'int', min: 0, max: MAX_PACE_US, alt: [-1, 'the --pace preset'] },
+    default: -1,
+    value: 'US',
+    help: 'CPU µs of a middle-generation collection, every 11th collection (beats the preset)',
+  },
+  {
+    key: 'paceGcFullUs',
+    flag: '--pace-gc-full-us',
+    env: 'FORKLAB_PACE_GC_FULL_US',
+    kind: { type: 'int', min: 0, max: MAX_PACE_US, alt: [-1, 'the --pace preset'] },
+    default: -1,
+    value: 'US',
+    help: 'CPU µs of a full collection, every 11th middle one: a stall of milliseconds (beats the preset)',
+  },
+  {
+    key: 'paceScalePct',
+    flag: '--pace-scale-pct',
+    env: 'FORKLAB_PACE_SCALE_PCT',
+    kind: { type: 'int', min: 10, max: 1000 },
+    default: 100,
+    value: 'PCT',
+    help: 'every pace cost (preset or explicit) × PCT ÷ 100: the framework on a host that runs it slower (above 100) or faster than the calibration did',
   },
   {
     key: 'paceBurn',

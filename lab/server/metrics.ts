@@ -186,6 +186,14 @@ export const FIELD_METRICS: Readonly<Record<string, FieldMetric>> = {
     "CPU microseconds the pace model's burns stood for (their costs at the calibration's speed)",
     { scale: 1e-6 },
   ),
+  pace_gc_collections: c(
+    'forklab_pace_gc_collections_total',
+    "collections of the pace model's cyclic collector (young, middle and full)",
+  ),
+  pace_gc_full: c(
+    'forklab_pace_gc_full_collections_total',
+    "full collections of the pace model's cyclic collector",
+  ),
   open_connections: g('forklab_open_connections', 'connections open now'),
   stuck_connections: g(
     'forklab_stuck_connections',

@@ -10,7 +10,10 @@ import presetsJson from './pace-presets.json';
 export const PACES = ['native', 'tornado4', 'asyncio'] as const;
 export type PaceName = (typeof PACES)[number];
 
-/** The costs, in microseconds of CPU per occurrence. */
+/**
+ * The costs, in microseconds of CPU per occurrence, and how often the modelled cyclic garbage
+ * collector runs (`gcEvery`: connections accepted per collection; native/pace.h CycleCollector).
+ */
 export const PACE_COSTS = [
   'coldUs',
   'coldRequestUs',
@@ -23,6 +26,10 @@ export const PACE_COSTS = [
   'eventUs',
   'keyErrorUs',
   'skipUs',
+  'gcEvery',
+  'gcYoungUs',
+  'gcMiddleUs',
+  'gcFullUs',
 ] as const;
 export type PaceCost = (typeof PACE_COSTS)[number];
 
@@ -79,6 +86,8 @@ export interface ResolvedPace extends PaceCosts {
   workPerUs: number;
   /** The costs set explicitly rather than taken from the preset. */
   overridden: PaceCost[];
+  /** Every µs cost above is the preset's (or the explicit one) × this ÷ 100 (--pace-scale-pct). */
+  scalePct: number;
   /** For a paced preset: when and where its costs were calibrated. */
   calibration?: { date: string; machine: string; python: string; tornado: string };
 }
@@ -95,6 +104,10 @@ export const NATIVE_COSTS: Readonly<PaceCosts> = Object.freeze({
   eventUs: 0,
   keyErrorUs: 0,
   skipUs: 0,
+  gcEvery: 0,
+  gcYoungUs: 0,
+  gcMiddleUs: 0,
+  gcFullUs: 0,
 });
 
 /** The largest cost a setting may ask for (native/pace.h kMaxPaceUs). */
@@ -164,7 +177,7 @@ export function resolvePace(
   pace: PaceName,
   explicit: Partial<Record<PaceCost, number>>,
   presets: PacePresets = shippedPresets(),
-  how: { burn?: Burn | 'preset'; workPerMs?: number } = {},
+  how: { burn?: Burn | 'preset'; workPerMs?: number; scalePct?: number } = {},
 ): ResolvedPace {
   const burnSetting = how.burn ?? 'preset';
   const base = pace === 'native' ? NATIVE_COSTS : presets.presets[pace];
@@ -176,6 +189,12 @@ export function resolvePace(
       costs[c] = v;
       overridden.push(c);
     }
+  }
+  // A framework on a host that runs it F times slower spends F times each cost; how often its
+  // collector runs (a count of connections) does not change.
+  const scalePct = how.scalePct ?? 100;
+  for (const c of PACE_COSTS) {
+    if (c !== 'gcEvery') costs[c] = Math.min(MAX_PACE_US, Math.round((costs[c] * scalePct) / 100));
   }
   const { date, machine, python, tornado } = presets.calibration;
   // Unpaced, nothing is burned; an explicit cost on the native pace burns for its time unless
@@ -196,6 +215,7 @@ export function resolvePace(
     deferAnswer: pace !== 'native',
     nextReadInline: pace === 'tornado4',
     overridden,
+    scalePct,
     ...(pace === 'native' ? {} : { calibration: { date, machine, python, tornado } }),
   };
 }
@@ -206,7 +226,8 @@ export function describePace(p: ResolvedPace): string {
   const costs = PACE_COSTS.map(
     (c) => `${c.replace(/Us$/, '')} ${p[c]}${p.overridden.includes(c) ? '*' : ''}`,
   ).join(', ');
+  const scale = p.scalePct !== 100 ? `; every cost × ${(p.scalePct / 100).toFixed(2)}` : '';
   const cal = p.calibration ? `; calibrated ${p.calibration.date.slice(0, 10)}` : '';
   const burn = p.burn === 'work' ? `; burned as work, ${p.workPerUs.toFixed(1)} units/µs` : '';
-  return `${p.pace} (${costs} µs CPU${p.overridden.length ? ', * explicit' : ''}${burn}${cal})`;
+  return `${p.pace} (${costs} µs CPU, gcEvery in connections${p.overridden.length ? ', * explicit' : ''}${scale}${burn}${cal})`;
 }

@@ -122,13 +122,18 @@ export function engineConfigOf(c: ServeConfig): EngineConfig {
 export function resolveServePace(c: ServeConfig): ResolvedPace {
   const explicit: Partial<Record<PaceCost, number>> = {};
   for (const cost of PACE_COSTS) explicit[cost] = c[PACE_COST_FIELDS[cost]];
-  return resolvePace(c.pace, explicit, undefined, { burn: c.paceBurn, workPerMs: c.paceWorkPerMs });
+  return resolvePace(c.pace, explicit, undefined, {
+    burn: c.paceBurn,
+    workPerMs: c.paceWorkPerMs,
+    scalePct: c.paceScalePct,
+  });
 }
 
 function enginePace(p: ResolvedPace): EnginePace {
   const { coldUs, coldRequestUs, acceptUs, firstRequestUs, registerUs, closeUs } = p;
   const { requestUs, requestAfterUs } = p;
   const { eventUs, keyErrorUs, skipUs, inlineRead, deferAnswer, nextReadInline, workPerUs } = p;
+  const { gcEvery, gcYoungUs, gcMiddleUs, gcFullUs } = p;
   return {
     coldUs,
     coldRequestUs,
@@ -141,6 +146,10 @@ function enginePace(p: ResolvedPace): EnginePace {
     eventUs,
     keyErrorUs,
     skipUs,
+    gcEvery,
+    gcYoungUs,
+    gcMiddleUs,
+    gcFullUs,
     inlineRead,
     deferAnswer,
     nextReadInline,
