@@ -5,12 +5,16 @@
 // throughput ratio next to the reference figures, with a verdict per target.
 //
 //   npm run bench:fidelity -- [--rounds 3] [--duration 10] [--workers 1,2] [--pace tornado4]
-//                             [--loads keep-alive,churn]
+//                             [--loads keep-alive,churn] [--speed reference|calibrated|PCT]
 //   npm run bench:fidelity -- --against tornado6 [--rounds 3] [--duration 10] [--workers 1,2,4]
-//                             [--loads keep-alive]
+//                             [--loads keep-alive] [--speed calibrated|match|PCT]
 //   TORNADO45=DIR npm run bench:fidelity -- --against tornado45 [--rounds 3] [--duration 10]
-//                             [--workers 1,2,4] [--loads keep-alive,churn]
+//                             [--workers 1,2,4] [--loads keep-alive,churn] [--speed calibrated|match|PCT]
 //   any of them: [--engine-arg=--pace-keyerror-us=200 ...] (passed to every engine run)
+//
+// --speed (SPEED, below): the fixed reference runs the engine at the reference runs' speed by
+// default; beside a real framework it runs the calibrated costs, or with `match` each engine run
+// at the real framework's CPU per request in the run just before it.
 //
 // --against tornado6 runs the paced `asyncio` engine (flavour asyncio) and real Tornado 6.2
 // (servers/tornado/app.py under Debian's python3, the same counters) under the same wrk load, in
@@ -74,11 +78,28 @@ type LoopCreation = 'pre-fork' | 'post-fork';
 /** What serves: the paced engine, real Tornado 6.2 (servers/tornado/app.py), or real 4.5.3. */
 type Kind = 'engine' | Against;
 
-/** Real Tornado 4.5.3, N = 2, median [min–max] of 3 runs, measured on a machine of this kind. */
-const REFERENCE: Record<Load, { keyErrors: [number, number, number]; ratio: number }> = {
-  'keep-alive': { keyErrors: [4.0, 0.2, 14.9], ratio: 4141 / 4523 },
-  churn: { keyErrors: [10.5, 9.8, 27.7], ratio: 1.1 },
+/**
+ * Real Tornado 4.5.3, N = 2, median [min–max] of 3 runs, measured on a machine of this kind, and
+ * the CPU its workers spent per request in those runs (µs, [min, max]).
+ */
+const REFERENCE: Record<
+  Load,
+  { keyErrors: [number, number, number]; ratio: number; cpuPerRequest: [number, number] }
+> = {
+  'keep-alive': { keyErrors: [4.0, 0.2, 14.9], ratio: 4141 / 4523, cpuPerRequest: [210, 250] },
+  churn: { keyErrors: [10.5, 9.8, 27.7], ratio: 1.1, cpuPerRequest: [320, 370] },
 };
+// SPEED. The reference runs' Tornado spent 210–250 µs of CPU per keep-alive request and 320–370
+// per churn request; calibrated on this machine in a quiet minute, 4.5.3 spends about 140 and 240
+// (lab/server/pace-presets.json). What a request costs against what the client's request costs
+// decides how often a worker catches up with wrk and takes a connection whose request is not
+// written yet, and so the churn KeyErrors (README, "At the reference's speed"). So `--speed
+// reference` (the default of the fixed reference) runs the engine at the reference runs' speed:
+// for each load, short probes (N = 2 pre-fork, the load) scale every cost until the engine's CPU
+// per request is the middle of the reference's range, and every engine run of that load, any N,
+// runs at that scale (--pace-scale-pct).
+const SPEED_PROBE_SEC = 3;
+const SPEED_PROBES = 3;
 const RATIO_TOLERANCE = 0.2;
 const KEYERROR_FACTOR = 3;
 const READY_TIMEOUT_MS = 30_000;
@@ -140,6 +161,8 @@ interface Run {
   paceShare?: number;
   /** Involuntary context switches of the workers per 1000 requests: preemption by other load. */
   preemptedPer1000?: number;
+  /** The engine's --pace-scale-pct, when --speed match set it for this run. */
+  scalePct?: number;
   /**
    * How unevenly the CPUs ran Python around the run (bench/support/cpu-spread.ts): the larger of
    * the checks just before and just after it. Absent when the check could not run.
@@ -175,7 +198,15 @@ function engineFlags(opts: Options): string[] {
   ];
 }
 
-function engineArgs(opts: Options, workers: number, loop: LoopCreation): string[] {
+/** --pace-scale-pct per load, when the engine runs at another speed than the calibration's. */
+const scalePctByLoad = new Map<Load, number>();
+
+function engineArgs(
+  opts: Options,
+  workers: number,
+  loop: LoopCreation,
+  pct: number | undefined,
+): string[] {
   return [
     path.join(REPO, 'bin', 'forklab.js'),
     'serve',
@@ -184,6 +215,7 @@ function engineArgs(opts: Options, workers: number, loop: LoopCreation): string[
     '--loop-creation',
     loop,
     ...engineFlags(opts),
+    ...(pct === undefined ? [] : ['--pace-scale-pct', String(pct)]),
     '--name',
     `fidelity-${loop}`,
   ];
@@ -221,19 +253,23 @@ function startLoad(opts: Options, port: number, load: Load): Promise<WrkResult> 
   return wrkRun;
 }
 
-/** The engine or real Tornado 6.2: both publish the engine's counters on a metrics port. */
+/**
+ * The engine (its costs at `scalePct` % of the calibrated ones, when given) or real Tornado 6.2:
+ * both publish the engine's counters on a metrics port.
+ */
 async function runWithMetrics(
   opts: Options,
   kind: 'engine' | 'tornado6',
   workers: number,
   load: Load,
   loop: LoopCreation,
+  scalePct?: number,
 ): Promise<{ run: Run; pace: Snapshot['pace'] }> {
   let onReady: (r: { port: number; metricsPort: number }) => void = () => {};
   const ready = new Promise<{ port: number; metricsPort: number }>((r) => (onReady = r));
   const [command, args] =
     kind === 'engine'
-      ? [process.execPath, engineArgs(opts, workers, loop)]
+      ? [process.execPath, engineArgs(opts, workers, loop, scalePct)]
       : [DEBIAN_PYTHON, tornadoArgs(workers, loop)];
   const child = startChild(kind, command, args, {
     cwd: REPO,
@@ -431,7 +467,8 @@ function describe(r: Run): string {
     `timeouts ${r.timeouts}  unknown-fd/1000 ${fmt(unknownPer1000(r), 0)}  ` +
     `CPU µs/request ${fmt(cpuPerRequest(r), 1)}` +
     (r.paceShare === undefined ? '' : `  pace ${fmt(100 * r.paceShare)} % of CPU`) +
-    (r.preemptedPer1000 === undefined ? '' : `  preempted/1000 ${fmt(r.preemptedPer1000, 1)}`)
+    (r.preemptedPer1000 === undefined ? '' : `  preempted/1000 ${fmt(r.preemptedPer1000, 1)}`) +
+    (r.scalePct === undefined ? '' : `  costs at ${r.scalePct} %`)
   );
 }
 
@@ -439,6 +476,92 @@ function describe(r: Run): string {
 function printUneven(rs: Run[]): void {
   const note = unevenNote(rs.flatMap((r) => (r.cpuSpread === undefined ? [] : [r.cpuSpread])));
   if (note) console.log(`      ${note}`);
+}
+
+/**
+ * The scale (--pace-scale-pct) at which the engine spends, N = 2 pre-fork under `load`, the
+ * middle of the reference runs' CPU per request (SPEED). Each probe takes the engine's own CPU
+ * per request (all of it less the pace's) as fixed and the pace's as proportional to the scale.
+ */
+async function referenceScale(opts: Options, load: Load): Promise<number> {
+  const [lo, hi] = REFERENCE[load].cpuPerRequest;
+  const target = (lo + hi) / 2;
+  let pct = 100;
+  const steps: string[] = [];
+  for (let i = 0; i < SPEED_PROBES; i++) {
+    const { run } = await runWithMetrics(
+      { ...opts, durationSec: SPEED_PROBE_SEC },
+      'engine',
+      2,
+      load,
+      'pre-fork',
+      pct,
+    );
+    const cpu = cpuPerRequest(run);
+    const pace = cpu * (run.paceShare ?? 0);
+    steps.push(`${pct} %: ${fmt(cpu, 1)} µs`);
+    if (!(pace > 0))
+      throw new Error(`--speed reference: the engine burned no pace at ${pct} % (${load})`);
+    const next = Math.round((pct * (target - (cpu - pace))) / pace);
+    if (next === pct) break;
+    pct = Math.min(1000, Math.max(10, next));
+  }
+  console.log(
+    `  speed, ${load}: the reference's Tornado spent ${lo}–${hi} µs of CPU per request; the engine, ` +
+      `N=2 pre-fork, ${SPEED_PROBE_SEC} s probes: ${steps.join(' → ')} → every cost at ${pct} %`,
+  );
+  return pct;
+}
+
+// --speed match: each engine run at the speed the real framework ran at just before it, under
+// the same N, load and placement. The engine's CPU per request is its own (taken as fixed) plus the
+// pace's (proportional to the scale); both are learnt per N, load and placement from a probe at
+// the calibrated costs and then from every matched run.
+type Matching = Map<string, { ownUs: number; pacePer100Us: number }>;
+const matchKey = (workers: number, load: Load, loop: LoopCreation): string =>
+  `${workers} ${load} ${loop}`;
+
+function learnScale(matching: Matching, run: Run): void {
+  const cpu = cpuPerRequest(run);
+  const pace = cpu * (run.paceShare ?? 0);
+  if (!(pace > 0) || run.scalePct === undefined) return;
+  matching.set(matchKey(run.workers, run.load, run.loop), {
+    ownUs: cpu - pace,
+    pacePer100Us: (pace * 100) / run.scalePct,
+  });
+}
+
+async function matchScale(
+  opts: Options,
+  matching: Matching,
+  workers: number,
+  load: Load,
+  loop: LoopCreation,
+  real: Run,
+): Promise<number> {
+  const key = matchKey(workers, load, loop);
+  if (!matching.has(key)) {
+    const { run } = await runWithMetrics(
+      { ...opts, durationSec: SPEED_PROBE_SEC },
+      'engine',
+      workers,
+      load,
+      loop,
+      100,
+    );
+    run.scalePct = 100;
+    learnScale(matching, run);
+  }
+  const m = matching.get(key);
+  if (!m)
+    throw new Error(`--speed match: the engine burned no pace (N=${workers} ${load} ${loop})`);
+  const target = cpuPerRequest(real);
+  const pct = Math.min(1000, Math.max(10, Math.round((100 * (target - m.ownUs)) / m.pacePer100Us)));
+  console.log(
+    `  speed: real ${fmt(target, 1)} µs/request; the engine's own ${fmt(m.ownUs, 1)} + pace ` +
+      `${fmt(m.pacePer100Us, 1)} at 100 % → every cost at ${pct} %`,
+  );
+  return pct;
 }
 
 /** The --against summary: the engine and the real framework side by side, per N and load. */
@@ -566,7 +689,8 @@ async function main(): Promise<number> {
   }
   console.log(
     `bench:fidelity: --pace ${opts.pace}${opts.against ? ` --against ${opts.against}` : ''}, wrk -t1 -c32 -d${opts.durationSec}s --timeout 2s, ` +
-      `${opts.rounds} round(s), N = ${opts.workers.join(', ')}, loads ${opts.loads.join(', ')}`,
+      `${opts.rounds} round(s), N = ${opts.workers.join(', ')}, loads ${opts.loads.join(', ')}, ` +
+      `speed ${typeof opts.speed === 'number' ? `${opts.speed} % of the calibrated costs` : opts.speed}`,
   );
   console.log(
     `engine: forklab serve --workers N --loop-creation pre-fork|post-fork ${engineFlags(opts).join(' ')}` +
@@ -607,6 +731,12 @@ async function main(): Promise<number> {
       spreads.push(undefined);
     }
   };
+  if (opts.speed === 'reference') {
+    for (const load of opts.loads) scalePctByLoad.set(load, await referenceScale(opts, load));
+  } else if (typeof opts.speed === 'number') {
+    for (const load of opts.loads) scalePctByLoad.set(load, opts.speed);
+  }
+  const matching: Matching = new Map();
   let paceShown = false;
   // Round-major: every N and load once per round, so that drift in the machine's load spreads over
   // all of them alike (the one-worker control included); pre- and post-fork alternate their order.
@@ -616,17 +746,30 @@ async function main(): Promise<number> {
         const order: LoopCreation[] =
           round % 2 === 1 ? ['pre-fork', 'post-fork'] : ['post-fork', 'pre-fork'];
         console.log(`\nround ${round}: N=${workers} ${load} (load average ${loadAvg()})`);
+        // --speed match: the real framework first, so the engine can run at its speed.
         const kinds: Kind[] = !opts.against
           ? ['engine']
-          : round % 2 === 1
+          : round % 2 === 1 && opts.speed !== 'match'
             ? ['engine', opts.against]
             : [opts.against, 'engine'];
         for (const [kind, loop] of kinds.flatMap((k) => order.map((l) => [k, l] as const))) {
+          let scalePct = scalePctByLoad.get(load);
+          if (kind === 'engine' && opts.speed === 'match') {
+            const real = runs.filter(
+              (r) =>
+                r.kind !== 'engine' && r.workers === workers && r.load === load && r.loop === loop,
+            );
+            scalePct = await matchScale(opts, matching, workers, load, loop, real.at(-1)!);
+          }
           checkCpus();
           const { run, pace } =
             kind === 'tornado45'
               ? { run: await runTornado45(opts, tornado45!, workers, load, loop), pace: undefined }
-              : await runWithMetrics(opts, kind, workers, load, loop);
+              : await runWithMetrics(opts, kind, workers, load, loop, scalePct);
+          if (kind === 'engine' && opts.speed === 'match') {
+            run.scalePct = scalePct;
+            learnScale(matching, run);
+          }
           if (!paceShown && pace) {
             console.log(`  pace: ${JSON.stringify(pace)}`);
             paceShown = true;
@@ -670,13 +813,21 @@ async function main(): Promise<number> {
       const ratios = pre.map((r, i) => r.rps / (post[i]?.rps ?? NaN));
       const ratio = median(ratios);
       const postKe = post.reduce((a, r) => a + r.keyErrors, 0);
+      const ref = REFERENCE[load];
+      const cpu = pre.map(cpuPerRequest);
       console.log(
         `  N=${workers} ${load.padEnd(10)} pre-fork KeyErrors/1000 ${fmt(keMedian, 2)} ` +
           `[${fmt(Math.min(...ke), 2)}–${fmt(Math.max(...ke), 2)}]; ` +
           `pre/post req/s ${fmt(ratio, 2)} [${ratios.map((x) => fmt(x, 2)).join(', ')}]; ` +
-          `post-fork KeyErrors ${postKe}`,
+          `post-fork KeyErrors ${postKe}; pre-fork CPU µs/request ${fmt(median(cpu), 1)} ` +
+          `[${fmt(Math.min(...cpu), 1)}–${fmt(Math.max(...cpu), 1)}]` +
+          (workers === 2 && opts.pace === 'tornado4'
+            ? ` (reference ${ref.cpuPerRequest[0]}–${ref.cpuPerRequest[1]})`
+            : ''),
       );
-      const ref = REFERENCE[load];
+      const pct = scalePctByLoad.get(load);
+      if (pct !== undefined)
+        console.log(`      the engine's costs at ${pct} % of the calibrated ones`);
       if (workers === 1) {
         const all = [...pre, ...post].reduce((a, r) => a + r.keyErrors, 0);
         console.log(

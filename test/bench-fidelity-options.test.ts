@@ -15,7 +15,30 @@ describe('parseFidelityOptions', () => {
       loads: ['keep-alive', 'churn'],
       against: undefined,
       engineArgs: [],
+      speed: 'reference',
     });
+  });
+
+  test('--speed: the reference speed by default against the fixed figures, the calibrated one beside a real framework', () => {
+    expect(parseFidelityOptions(['--against', 'tornado45'])?.speed).toBe('calibrated');
+    expect(parseFidelityOptions(['--pace', 'native'])?.speed).toBe('calibrated');
+    expect(parseFidelityOptions(['--speed', 'calibrated'])?.speed).toBe('calibrated');
+    expect(parseFidelityOptions(['--against', 'tornado6', '--speed', '150'])?.speed).toBe(150);
+    expect(parseFidelityOptions(['--against', 'tornado45', '--speed', 'match'])?.speed).toBe(
+      'match',
+    );
+    expect(() => parseFidelityOptions(['--speed', 'fast'])).toThrow(
+      /^--speed: reference, calibrated, match or a percentage .*got "fast"/,
+    );
+    expect(() => parseFidelityOptions(['--speed', '5'])).toThrow(
+      /^--speed: an integer from 10 to 1000, got "5"/,
+    );
+    expect(() => parseFidelityOptions(['--speed', 'match'])).toThrow(
+      /^--speed match: .*add --against tornado45 or --against tornado6/,
+    );
+    expect(() => parseFidelityOptions(['--against', 'tornado45', '--speed', 'reference'])).toThrow(
+      /^--speed reference: .*for --pace tornado4 without --against; use --speed calibrated/,
+    );
   });
 
   test('--against tornado45: the tornado4 pace, N = 1, 2, 4, keep-alive and churn', () => {

@@ -17,15 +17,24 @@ export interface FidelityOptions {
   against: Against | undefined;
   /** Extra arguments passed to every engine run (e.g. `--pace-keyerror-us=200`). */
   engineArgs: string[];
+  /**
+   * How fast the engine's framework runs: `reference` (the fixed reference's: each load's costs
+   * scaled until the engine spends the CPU per request the reference runs' Tornado spent),
+   * `calibrated` (the presets as calibrated on this machine), `match` (with --against: each engine
+   * run scaled to the real framework's CPU per request in the run just before it, same N, load
+   * and placement), or a percentage of the presets' costs.
+   */
+  speed: 'reference' | 'calibrated' | 'match' | number;
 }
 
 export const FIDELITY_USAGE =
   'usage: npm run bench:fidelity -- [--rounds 3] [--duration 10] [--workers 1,2] ' +
-  '[--pace tornado4|asyncio|native] [--loads keep-alive,churn] [--engine-arg=ARG ...]\n' +
+  '[--pace tornado4|asyncio|native] [--loads keep-alive,churn] [--speed reference|calibrated|PCT] ' +
+  '[--engine-arg=ARG ...]\n' +
   '       npm run bench:fidelity -- --against tornado6 [--rounds 3] [--duration 10] ' +
-  '[--workers 1,2,4] [--loads keep-alive] [--engine-arg=ARG ...]\n' +
+  '[--workers 1,2,4] [--loads keep-alive] [--speed calibrated|match|PCT] [--engine-arg=ARG ...]\n' +
   '       TORNADO45=DIR npm run bench:fidelity -- --against tornado45 [--rounds 3] [--duration 10] ' +
-  '[--workers 1,2,4] [--loads keep-alive,churn] [--engine-arg=ARG ...]';
+  '[--workers 1,2,4] [--loads keep-alive,churn] [--speed calibrated|match|PCT] [--engine-arg=ARG ...]';
 
 /** The pace preset each --against runs the engine with (and the flavour of the same name's model). */
 const PACE_AGAINST: Record<Against, string> = { tornado6: 'asyncio', tornado45: 'tornado4' };
@@ -46,6 +55,7 @@ export function parseFidelityOptions(argv: string[]): FidelityOptions | undefine
       pace: { type: 'string' },
       loads: { type: 'string' },
       against: { type: 'string' },
+      speed: { type: 'string' },
       'engine-arg': { type: 'string', multiple: true, default: [] },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -84,6 +94,26 @@ export function parseFidelityOptions(argv: string[]): FidelityOptions | undefine
           '(write --engine-arg=--pace-keyerror-us=200)',
       );
   }
+  // The fixed reference figures are Tornado's at the reference runs' speed; beside a real framework
+  // the engine runs at the calibrated speed unless told otherwise.
+  const speedText = values.speed ?? (!against && pace === 'tornado4' ? 'reference' : 'calibrated');
+  let speed: FidelityOptions['speed'];
+  if (speedText === 'reference' || speedText === 'calibrated' || speedText === 'match')
+    speed = speedText;
+  else if (!/^\d+$/.test(speedText))
+    throw new Error(
+      `--speed: reference, calibrated, match or a percentage of the calibrated costs (10 to 1000), got ${JSON.stringify(speedText)}`,
+    );
+  else speed = int('speed', speedText, 10, 1000);
+  if (speed === 'match' && !against)
+    throw new Error(
+      '--speed match: runs the engine at the speed of the real framework beside it; add --against tornado45 or --against tornado6',
+    );
+  if (speed === 'reference' && (against || pace !== 'tornado4'))
+    throw new Error(
+      `--speed reference: the reference runs are Tornado 4.5.3's, for --pace tornado4 without --against; ` +
+        'use --speed calibrated or a percentage of the costs (--speed 150)',
+    );
   return {
     rounds: int('rounds', values.rounds, 1, 100),
     durationSec: int('duration', values.duration, 1, 600),
@@ -94,6 +124,7 @@ export function parseFidelityOptions(argv: string[]): FidelityOptions | undefine
     loads: loads as Load[],
     against,
     engineArgs,
+    speed,
   };
 }
 
