@@ -89,11 +89,10 @@ const REFERENCE: Record<
   'keep-alive': { keyErrors: [4.0, 0.2, 14.9], ratio: 4141 / 4523, cpuPerRequest: [210, 250] },
   churn: { keyErrors: [10.5, 9.8, 27.7], ratio: 1.1, cpuPerRequest: [320, 370] },
 };
-// SPEED. The reference runs' Tornado spent 210–250 µs of CPU per keep-alive request and 320–370
-// per churn request; calibrated on this machine in a quiet minute, 4.5.3 spends about 140 and 240
-// (lab/server/pace-presets.json). What a request costs against what the client's request costs
-// decides how often a worker catches up with wrk and takes a connection whose request is not
-// written yet, and so the churn KeyErrors (README, "At the reference's speed"). So `--speed
+// SPEED. The reference runs' Tornado spent more CPU per request (REFERENCE.cpuPerRequest) than
+// 4.5.3 calibrated on this machine in a quiet minute (lab/server/pace-presets.json). What a
+// request costs against what the client's request costs decides how often a worker catches up
+// with wrk and takes a connection whose request is not written yet, and so the churn KeyErrors (README, "At the reference's speed"). So `--speed
 // reference` (the default of the fixed reference) runs the engine at the reference runs' speed:
 // for each load, short probes (N = 2 pre-fork, the load) scale every cost until the engine's CPU
 // per request is the middle of the reference's range, and every engine run of that load, any N,

@@ -387,7 +387,7 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
     kind: { type: 'int', min: 0, max: MAX_PACE_US, alt: [-1, 'the --pace preset'] },
     default: -1,
     value: 'US',
-    help: 'CPU µs of a middle-generation collection, every 11th collection (beats the preset)',
+    help: 'CPU µs of a middle-generation collection, run instead of a young one after every 11 young ones (beats the preset)',
   },
   {
     key: 'paceGcFullUs',
@@ -396,7 +396,7 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
     kind: { type: 'int', min: 0, max: MAX_PACE_US, alt: [-1, 'the --pace preset'] },
     default: -1,
     value: 'US',
-    help: 'CPU µs of a full collection, every 11th middle one: a stall of milliseconds (beats the preset)',
+    help: 'CPU µs of a full collection, run instead of a young one after every 11 middle ones: a stall of milliseconds (beats the preset)',
   },
   {
     key: 'paceScalePct',

@@ -3,11 +3,9 @@
 // The calibration's costs are Tornado's CPU per request less the engine's own (its system calls
 // and parsing, which Tornado's figure holds too), and that own figure comes from the unpaced
 // engine. Paced, the engine answers fewer requests per pass of its loop, so it makes more system
-// calls per request: one paced worker under the calibration's keep-alive load spent 30–40 µs of
-// its own per request against the unpaced 12 (bench:fidelity --speed match probes, 2026-11-27
-// 13:36–13:41), so the paced engine ran 20 % dearer than the Tornado it models. The calibration
-// measures the paced engine's own (its CPU less its burns) with the costs it found and takes the
-// excess out of them.
+// calls per request, and it ran dearer than the Tornado it models (README, "Calibration"). The
+// calibration measures the paced engine's own (its CPU less its burns) with the costs it found
+// and takes the excess out of them.
 import type { PaceCosts } from '../../lab/server/pace';
 
 /** CPU µs per request the engine spends itself (its CPU less its burns), medians per load. */
