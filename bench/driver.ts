@@ -18,6 +18,11 @@
 //     and this process's event-loop delay while a 100 ms sampler runs.
 // Prints, does not assert; the exit code is 1 only when something failed to run. Always stops
 // the server (and wrk), also on Ctrl-C.
+//
+// The server runs in a session of its own (started detached, so setsid) and is stopped as a group;
+// wrk and the drivers (threads of this process, or its child processes) run in the bench's: with
+// autogroup on, that decides how the CPUs are shared between them (support/machine.ts; the
+// `machine:` line prints the setting).
 import { parseBenchOptions, type BenchOptions } from './support/options';
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
@@ -30,6 +35,7 @@ import type { LoadDriverName } from '../lab/scenario/load-drivers';
 import type { LoadSpec } from '../lab/scenario/scenario';
 import type { ServerSnapshot } from '../lab/server/snapshot';
 import { killAllNow, startChild, stopAll, stopChild, type Child } from './support/children';
+import { machineLine } from './support/machine';
 import { ratioVerdict, samplingVerdict } from './support/verdict';
 import { parseWrk, wrkProblems, type WrkResult } from './support/wrk';
 
@@ -92,6 +98,7 @@ async function startServer(): Promise<Server> {
   const flags = ['--workers', '2', '--flavour', 'asyncio', '--port', '0', '--metrics-port', '0'];
   const args = [BIN, 'serve', ...flags];
   const child = startChild('forklab serve', process.execPath, args, {
+    group: true, // a session of its own (support/machine.ts), stopped as a group
     onLine: (line) => {
       const m = /^FORKLAB_READY (\{.*\})$/.exec(line);
       if (m) ready(JSON.parse(m[1]!) as { port: number; metricsPort: number });
@@ -568,6 +575,7 @@ async function main(): Promise<number> {
   }
   const run = (s: Section): boolean => o.only === undefined || o.only === s;
   if (run('compare')) await waitForWrk();
+  console.log(machineLine('wrk and the drivers'));
   const server = await startServer();
   try {
     if (run('compare')) await compare(o, server);

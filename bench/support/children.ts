@@ -23,6 +23,10 @@ export interface Child {
 }
 
 const OUTPUT_CAP = 64 * 1024;
+/**
+ * Children not yet stopped: a plain child until it exits, a group until stopChild (or killAllNow)
+ * has killed the group, as its leader's exit leaves the rest of the group running.
+ */
 const live = new Set<Child>();
 
 /** Starts a process tracked for clean-up; its output is kept, and passed to `onLine` by line. */
@@ -69,7 +73,7 @@ export function startChild(
   ]);
   const child: Child = { name, proc, group, output: () => output, exited, closed };
   live.add(child);
-  void exited.then(() => live.delete(child));
+  if (!group) void exited.then(() => live.delete(child));
   return child;
 }
 
@@ -101,10 +105,11 @@ function killQuietly(pid: number, signal: NodeJS.Signals): void {
 /** SIGTERM, then SIGKILL (to it and to its children) if it is still there after `graceMs`. */
 export async function stopChild(child: Child, graceMs = 5000): Promise<void> {
   const pid = child.proc.pid;
-  if (pid === undefined) return;
+  if (pid === undefined) return void live.delete(child);
   if (child.proc.exitCode !== null || child.proc.signalCode !== null) {
     // The leader is gone; whatever it left in its group goes too.
     if (child.group) killQuietly(-pid, 'SIGKILL');
+    live.delete(child);
     return;
   }
   const kids = childPids(pid);
@@ -115,7 +120,10 @@ export async function stopChild(child: Child, graceMs = 5000): Promise<void> {
     killQuietly(pid, 'SIGKILL');
     await child.exited;
   }
+  // The leader has exited (a server's supervisor or master stops its workers first): the rest of
+  // its group, if any, is killed.
   if (child.group) killQuietly(-pid, 'SIGKILL');
+  live.delete(child);
 }
 
 /** Stops every child still running. */
@@ -123,7 +131,10 @@ export async function stopAll(): Promise<void> {
   await Promise.all([...live].map((c) => stopChild(c)));
 }
 
-/** Last resort on process exit (synchronous): SIGKILL whatever is left, children first. */
+/**
+ * Last resort on process exit (synchronous): SIGKILL whatever is left, children first; for a group,
+ * the whole group, also when its leader has already exited.
+ */
 export function killAllNow(): void {
   for (const c of live) {
     const pid = c.proc.pid;
