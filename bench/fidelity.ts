@@ -47,6 +47,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { DEBIAN_PYTHON, TORNADO_APP } from '../lab/runtime/server-commands';
 import { measureCpuSpread, unevenNote, UNEVEN_SPREAD } from './support/cpu-spread';
+import { loadAverage as loadAvg, machineLine } from './support/machine';
 import {
   killAllNow,
   startChild,
@@ -59,6 +60,7 @@ import {
   FIDELITY_USAGE,
   parseFidelityOptions,
   tornado45Dir,
+  tornado45Python,
   TORNADO45_SERVER,
   type Against,
   type FidelityOptions as Options,
@@ -111,15 +113,6 @@ const READY_TIMEOUT_MS = 30_000;
 // It decides the figures (README, "Every server in a session of its own"), so every server gets a
 // session of its own (`group`), as the lab's local runtime (detached) and Docker (a cgroup per
 // container) give it.
-
-/** `kernel.sched_autogroup_enabled` ('0' or '1'), or undefined where /proc does not say. */
-function autogroup(): string | undefined {
-  try {
-    return readFileSync('/proc/sys/kernel/sched_autogroup_enabled', 'utf8').trim();
-  } catch {
-    return undefined;
-  }
-}
 
 interface Snapshot {
   /** The engine's pace; absent for Tornado. */
@@ -346,6 +339,12 @@ interface Tornado45Stats {
   cpu_s: number;
 }
 
+/** Real Tornado 4.5.3: the directory holding its package, and the Python that runs it. */
+interface Tornado45 {
+  dir: string;
+  python: string;
+}
+
 /**
  * Real Tornado 4.5.3 (bench/tornado45/server.py): a fresh server on a free port, the load, then
  * SIGTERM, on which each worker writes its counters (over its whole life: it served nothing but
@@ -353,7 +352,7 @@ interface Tornado45Stats {
  */
 async function runTornado45(
   opts: Options,
-  dir: string,
+  { dir, python }: Tornado45,
   workers: number,
   load: Load,
   loop: LoopCreation,
@@ -365,7 +364,7 @@ async function runTornado45(
   const ready = new Promise<number>((r) => (onReady = r));
   const child = startChild(
     'tornado45',
-    DEBIAN_PYTHON,
+    python,
     [TORNADO45_SERVER, '0', String(workers), loop, out],
     {
       cwd: REPO,
@@ -667,10 +666,13 @@ async function main(): Promise<number> {
     console.log(FIDELITY_USAGE);
     return 0;
   }
-  let tornado45: string | undefined;
+  let tornado45: Tornado45 | undefined;
   if (opts.against === 'tornado45') {
     try {
-      tornado45 = tornado45Dir(process.env);
+      tornado45 = {
+        dir: tornado45Dir(process.env),
+        python: tornado45Python(process.env, DEBIAN_PYTHON),
+      };
     } catch (e) {
       console.error(`bench:fidelity: ${(e as Error).message}`);
       return 2;
@@ -697,21 +699,17 @@ async function main(): Promise<number> {
   );
   if (tornado45) {
     const burn = process.env.TORNADO45_ACCEPT_BURN_US;
+    const slow = process.env.TORNADO45_SLOW_SHARE;
     console.log(
-      `real: ${DEBIAN_PYTHON} bench/tornado45/server.py, TORNADO45=${tornado45}` +
-        (burn ? `, TORNADO45_ACCEPT_BURN_US=${burn} (CPU added to each accept)` : ''),
+      `real: ${tornado45.python} bench/tornado45/server.py, TORNADO45=${tornado45.dir}` +
+        (tornado45.python === DEBIAN_PYTHON ? '' : ' (TORNADO45_PYTHON)') +
+        (burn ? `, TORNADO45_ACCEPT_BURN_US=${burn} (CPU added to each accept)` : '') +
+        (slow
+          ? `, TORNADO45_SLOW_SHARE=${slow} (that share of its loop passes profiled: a slower interpreter)`
+          : ''),
     );
   }
-  const loadAvg = (): string =>
-    os
-      .loadavg()
-      .map((x) => x.toFixed(2))
-      .join(' ');
-  console.log(
-    `machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), ${os.type()} ${os.release()}; ` +
-      `load average at start ${loadAvg()}; ` +
-      `autogroup ${autogroup() ?? 'unknown'} (every server in a session of its own, wrk in the bench's)`,
-  );
+  console.log(machineLine('wrk'));
   const runs: Run[] = [];
   // The CPU check before every run and once after the last; a run gets the larger of its two.
   const spreads: (number | undefined)[] = [];

@@ -2,7 +2,11 @@
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseFidelityOptions, tornado45Dir } from '../bench/support/fidelity-options';
+import {
+  parseFidelityOptions,
+  tornado45Dir,
+  tornado45Python,
+} from '../bench/support/fidelity-options';
 import { keyErrorVerdict } from '../bench/support/verdict';
 
 describe('parseFidelityOptions', () => {
@@ -162,5 +166,32 @@ describe('keyErrorVerdict', () => {
 
   test('no runs: no verdict', () => {
     expect(keyErrorVerdict([], [1], 2)).toBe('no verdict: no runs');
+  });
+});
+
+describe('tornado45Python', () => {
+  test("unset: Debian's", () => {
+    expect(tornado45Python({}, '/usr/bin/python3')).toBe('/usr/bin/python3');
+  });
+
+  test('a Python 3 that runs: that one', () => {
+    // The Python the lab runs Tornado with is itself a Python 3.7+.
+    expect(tornado45Python({ TORNADO45_PYTHON: '/usr/bin/python3' }, '/x')).toBe(
+      '/usr/bin/python3',
+    );
+  });
+
+  test('no such program: names the variable and the fix', () => {
+    expect(() =>
+      tornado45Python({ TORNADO45_PYTHON: '/nonexistent/python3' }, '/usr/bin/python3'),
+    ).toThrow(
+      /TORNADO45_PYTHON=\/nonexistent\/python3: not a Python 3\.7 or later that runs \(.*ENOENT.*\); give the path of a python3 executable, or leave it unset for \/usr\/bin\/python3/,
+    );
+  });
+
+  test('a program that is not Python: refused', () => {
+    expect(() => tornado45Python({ TORNADO45_PYTHON: '/bin/false' }, '/usr/bin/python3')).toThrow(
+      /TORNADO45_PYTHON=\/bin\/false: not a Python 3\.7 or later/,
+    );
   });
 });

@@ -1,4 +1,5 @@
 // bench:fidelity's command line: parsed and checked here, every default in one place.
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -33,7 +34,7 @@ export const FIDELITY_USAGE =
   '[--engine-arg=ARG ...]\n' +
   '       npm run bench:fidelity -- --against tornado6 [--rounds 3] [--duration 10] ' +
   '[--workers 1,2,4] [--loads keep-alive] [--speed calibrated|match|PCT] [--engine-arg=ARG ...]\n' +
-  '       TORNADO45=DIR npm run bench:fidelity -- --against tornado45 [--rounds 3] [--duration 10] ' +
+  '       TORNADO45=DIR [TORNADO45_PYTHON=PY] npm run bench:fidelity -- --against tornado45 [--rounds 3] [--duration 10] ' +
   '[--workers 1,2,4] [--loads keep-alive,churn] [--speed calibrated|match|PCT] [--engine-arg=ARG ...]';
 
 /** The pace preset each --against runs the engine with (and the flavour of the same name's model). */
@@ -160,4 +161,26 @@ export function tornado45Dir(env: NodeJS.ProcessEnv): string {
       `TORNADO45=${dir}: ${init} is version ${version ?? '(none found)'}, not 4.5.3; ${TORNADO45_FIX}, then TORNADO45=DIR`,
     );
   return dir;
+}
+
+/**
+ * The Python that runs real Tornado 4.5.3: `TORNADO45_PYTHON`, or `debian` (Debian's python3)
+ * when it is not set. Another build of CPython runs Tornado at another speed (pyenv's 3.11 built
+ * without PGO and LTO runs it 1.25–1.3× slower than Debian's 3.11): real Tornado at a slower
+ * interpreter's speed, for comparing the engine at the same CPU per request (`--speed match`).
+ */
+export function tornado45Python(env: NodeJS.ProcessEnv, debian: string): string {
+  const python = env.TORNADO45_PYTHON;
+  if (!python) return debian;
+  const r = spawnSync(python, ['-c', 'import sys; print(sys.version_info >= (3, 7))'], {
+    encoding: 'utf8',
+    timeout: 10_000,
+  });
+  const said = r.error?.message ?? (r.stderr.trim() || r.stdout.trim());
+  if (r.status !== 0 || r.stdout.trim() !== 'True')
+    throw new Error(
+      `TORNADO45_PYTHON=${python}: not a Python 3.7 or later that runs (${said}); ` +
+        `give the path of a python3 executable, or leave it unset for ${debian}`,
+    );
+  return python;
 }

@@ -15,6 +15,11 @@ in, epoll_wait calls and the events they returned (in both modes: the loop's epo
 wrapped before the server's socket is added), and its CPU seconds.
 TORNADO45_ACCEPT_BURN_US=N adds N µs of CPU to each accepted connection before Tornado's first read
 of it (in `handle_stream`), to try how the churn KeyErrors depend on that path's length.
+TORNADO45_SLOW_SHARE=P (0 to 1) runs that share of each worker's loop passes, drawn at random per
+pass, under a no-op `sys.setprofile`, which slows the interpreter in them (every call and return
+goes through the profiling path; the kernel and wrk are not slowed): real Tornado at a slower
+interpreter's speed, as on a slower machine, to compare with the engine at the same CPU per request
+(`bench:fidelity --against tornado45 --speed match`). P = 1 slows every pass.
 TORNADO45_PHASES=1 times, per connection, where a worker spends the time of a connection's life
 (time.perf_counter: under load the worker is busy, so this is its CPU): from the accept to the first
 read (`phases.accept_to_read`: TCPServer._handle_connection to IOStream.read_from_fd), from that
@@ -36,6 +41,10 @@ import tornado, tornado.ioloop, tornado.web, tornado.httpserver, tornado.netutil
 assert tornado.version == "4.5.3", tornado.version
 port, workers, mode, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
 accept_burn_s = float(os.environ.get("TORNADO45_ACCEPT_BURN_US", "0")) / 1e6
+slow_share = float(os.environ.get("TORNADO45_SLOW_SHARE", "0"))
+assert 0 <= slow_share <= 1, f"TORNADO45_SLOW_SHARE must be 0 to 1, got {slow_share}"
+slow_draw = __import__("random").Random().random
+def no_profile(frame, event, arg): pass
 stats = {"accepts": 0, "requests": 0, "keyerrors": 0, "split_at_1s": None, "registered": 0}
 class KeyErrorCount(logging.Filter):
     def filter(self, rec):
@@ -129,6 +138,8 @@ class EpollSpy:
     def poll(self, timeout):
         if close_to_next: close_to_next(time.perf_counter())
         r = self.impl.poll(timeout)
+        if slow_share > 0:
+            sys.setprofile(no_profile if slow_share >= 1 or slow_draw() < slow_share else None)
         h = tornado.ioloop.IOLoop.current()._handlers
         stats["polls"] = stats.get("polls", 0) + 1
         stats["events"] = stats.get("events", 0) + len(r)
