@@ -8,8 +8,9 @@
 // ports, runs `wrk --latency` against each in turn for several rounds (alternating which goes
 // first), and prints each round, the median requests/s of both and the ratio engine/nginx with its
 // target: the median of the per-round ratios, with a verdict only when the rounds agree
-// (support/verdict.ts ratioVerdict). Cross-checks every engine run against the engine's own `requests` counter. The ratio is
-// reported, not asserted; the exit code is 1 only when something failed to run or a check failed.
+// (support/verdict.ts ratioVerdict). Cross-checks every engine run against the engine's own
+// `requests` counter. The ratio is reported, not asserted; the exit code is 1 only when something
+// failed to run or a check failed.
 //
 // Both servers run in a session of their own (started detached, so setsid) and are stopped as a
 // group, wrk in the bench's: with autogroup on, that decides how the CPUs are shared between them

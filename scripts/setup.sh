@@ -16,7 +16,7 @@ export NEEDRESTART_MODE=l # needrestart (recommended by docker.io) only lists, n
 
 DOCKERD_LOG=/var/log/forklab-dockerd.log
 DOCKER_WAIT_S=60
-PACKAGES=(docker.io wrk nginx-light prometheus chromium fonts-dejavu-core curl procps iproute2 ca-certificates clang python3-tornado mmdebstrap)
+PACKAGES=(docker.io wrk nginx-light prometheus chromium fonts-dejavu-core curl procps iproute2 ca-certificates openssl clang python3-tornado mmdebstrap)
 
 say() { printf 'setup: %s\n' "$*"; }
 die() {

@@ -4,9 +4,11 @@
 // second engine and the load generators on the default one; the record must merge them as if run
 // here, name each engine with its clock offset, and leave no container of the lab on either
 // engine. An engine that does not answer stops the run before anything starts, and a lab killed
-// outright is cleaned up on both engines by its reaper.
+// outright is cleaned up on both engines by its reaper. The second engine is started with
+// --until-gone (this process) and --remove-dirs: a test run killed before afterAll leaves no
+// dockerd and no folder behind (test/second-engine-until-gone.test.ts proves the watcher).
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Docker from 'dockerode';
@@ -14,10 +16,15 @@ import { connectDocker, probeDockerSync } from '../lab/runtime/docker-engine';
 import { parseRecordJson } from '../lab/record/run-folder';
 import type { RunRecord } from '../lab/record/run-record';
 import { waitFor } from './support/serve-process';
+import {
+  expectTwoEnginesRecord,
+  readCompletedRecord,
+  startSecondEngine,
+  stopSecondEngine,
+} from './support/two-engines-record';
 
 const REPO = path.resolve(__dirname, '..');
 const BIN = path.join(REPO, 'bin', 'forklab.js');
-const SCRIPT = path.join(REPO, 'scripts', 'second-engine.sh');
 const engine = probeDockerSync(3000);
 const dockerd = spawnSync('sh', ['-c', 'command -v dockerd'], { encoding: 'utf8' }).status === 0;
 const inCI = process.env.CI === 'true';
@@ -75,29 +82,17 @@ describeEngines('two Docker engines', () => {
     tmp = mkdtempSync(path.join(os.tmpdir(), 'forklab-e2-'));
     env2 = {
       ...process.env,
-      FORKLAB_ENGINE2_ROOT: path.join(tmp, 'run'),
+      FORKLAB_ENGINE2_ROOT: tmp,
       FORKLAB_ENGINE2_DATA: path.join(tmp, 'data'),
+      FORKLAB_ENGINE2_TCP: '',
     };
-    const up = spawnSync('bash', [SCRIPT, 'start'], {
-      env: env2,
-      encoding: 'utf8',
-      timeout: 60_000,
-    });
-    if (up.status !== 0) throw new Error(`second engine did not start: ${up.stdout}${up.stderr}`);
-    address = `unix://${path.join(tmp, 'run', 'docker.sock')}`;
-    second = new Docker({ socketPath: path.join(tmp, 'run', 'docker.sock') });
+    startSecondEngine(env2);
+    address = `unix://${path.join(tmp, 'docker.sock')}`;
+    second = new Docker({ socketPath: path.join(tmp, 'docker.sock') });
   });
 
   afterAll(() => {
-    if (!tmp) return;
-    const down = spawnSync('bash', [SCRIPT, 'stop'], {
-      env: env2,
-      encoding: 'utf8',
-      timeout: 60_000,
-    });
-    if (down.status !== 0)
-      process.stderr.write(`second engine stop: ${down.stdout}${down.stderr}\n`);
-    rmSync(tmp, { recursive: true, force: true });
+    if (tmp) stopSecondEngine(env2, tmp);
   });
 
   test('two-engines: servers on the second engine, drivers on the default one, counts agree, nothing left', async () => {
@@ -123,57 +118,12 @@ describeEngines('two Docker engines', () => {
     expect(r.stderr).not.toMatch(/forklab run: .*error/i);
     expect(r.code).toBe(0);
 
-    const dirs = readdirSync(runsDir);
-    expect(dirs).toHaveLength(1);
-    const record = parseRecordJson(
-      readFileSync(path.join(runsDir, dirs[0]!, 'results.json'), 'utf8'),
-    ) as RunRecord;
-    expect(record.status).toBe('completed');
+    const record = readCompletedRecord(runsDir);
     process.stderr.write(
       `two-engines: ${JSON.stringify(record.environment.engines?.map((e) => ({ name: e.name, offsetMs: e.clockOffsetMs, rttMs: e.clockRttMs, images: e.images })))}\n`,
     );
 
-    // Each engine named, with what ran on it and its clock offset.
-    const engines = record.environment.engines!;
-    expect(engines.map((e) => [e.name, e.address, e.roles])).toEqual([
-      ['default', process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock', ['drivers']],
-      ['engine2', address, ['post-fork', 'pre-fork']],
-    ]);
-    for (const e of engines) {
-      expect(e.clockSamples).toBe(16);
-      expect(e.clockRttMs).toBeGreaterThan(0);
-      // Both engines run on this machine's one kernel clock: the true offset is 0, and the
-      // NTP bound says the measured one is within half the round trip (1 ms for the two
-      // processes' reading of that clock through performance.timeOrigin).
-      expect(Math.abs(e.clockOffsetMs!)).toBeLessThanOrEqual(e.clockRttMs! / 2 + 1);
-    }
-    // The server image went to the second engine (moved, or there from an earlier run) and is there.
-    const image = engines[1]!.images[0]!;
-    expect(image.tag).toMatch(/^forklab-server:/);
-    await expect(second.getImage(image.tag).inspect()).resolves.toBeTruthy();
-
-    for (const t of record.cells[0]!.targets) {
-      expect(t.engine).toBe('engine2');
-      // The generator ran as a container on the default engine and came back merged, exactly.
-      expect(t.client.generator?.engine).toBe('default');
-      expect(t.client.responses).toBeGreaterThan(0);
-      expect(t.client.responses).toBe(t.counters.requests);
-      // Its window, put on the lab's clock, lies within the lab's own load window (2 ms for
-      // rounding to whole milliseconds).
-      const w = t.client.generator!.window!;
-      expect(Date.parse(w.startedAt)).toBeGreaterThanOrEqual(
-        Date.parse(t.loadWindow!.startedAt) - 2,
-      );
-      expect(Date.parse(w.endedAt)).toBeLessThanOrEqual(Date.parse(t.loadWindow!.endedAt) + 2);
-      // Gone from both engines: the servers on the second, the generator on the first.
-      for (const c of t.containers)
-        await expect(second.getContainer(c.id).inspect()).rejects.toMatchObject({
-          statusCode: 404,
-        });
-      await expect(
-        first.getContainer(t.client.generator!.container).inspect(),
-      ).rejects.toMatchObject({ statusCode: 404 });
-    }
+    await expectTwoEnginesRecord(record, address, first, second);
     expect(seen.first).toBeGreaterThanOrEqual(2);
     expect(seen.second).toBeGreaterThanOrEqual(2);
     expect(await ofLab(first, pid)).toEqual([]);

@@ -1,7 +1,7 @@
 // The pieces of several engines that need no engine: the clock offset from exchanges, the error
 // for engines that do not answer, clients for addresses, and how an engine is described.
 import { bestOffset } from '../lab/runtime/clock-offset';
-import { dockerFor, UnreachableEngineError } from '../lab/runtime/engine-set';
+import { dockerFor, tlsHint, UnreachableEngineError } from '../lab/runtime/engine-set';
 import { NoDockerEngineError } from '../lab/runtime/select-runtime';
 import { describeEngine } from '../lab/report/format';
 
@@ -75,6 +75,57 @@ describe('an engine in the environment section', () => {
       }),
     ).toBe(
       'engine2 unix:///run/e2/docker.sock (Docker 20.10.24): post-fork, pre-fork; clock offset -0.060 ms (±0.321 ms, best of 16); forklab-server:abc moved in 3.8 s (148 MB)',
+    );
+  });
+});
+
+describe('TLS failures of a tcp:// engine', () => {
+  const tls = { ca: '/certs/ca.pem', cert: '/certs/cert.pem', key: '/certs/key.pem' };
+  const spec = { address: 'tcp://10.0.0.2:2376', tls };
+
+  it('a certificate the CA did not sign: names tls.ca, its file and the fix', () => {
+    expect(tlsHint('server', spec, 'unable to verify the first certificate')).toBe(
+      'unable to verify the first certificate (its TLS certificate is not signed by the CA in ' +
+        'engines.server.tls.ca, /certs/ca.pem: give the CA that signed it, as docker --tlscacert takes it)',
+    );
+  });
+
+  it('an expired certificate: names tls.ca and says renew', () => {
+    expect(tlsHint('server', spec, 'certificate has expired')).toMatch(
+      /^certificate has expired \(.*engines\.server\.tls\.ca, \/certs\/ca\.pem, is out of date: renew it\)$/,
+    );
+  });
+
+  it("a certificate for another host: names the address's host", () => {
+    expect(
+      tlsHint('server', spec, "Hostname/IP does not match certificate's altnames: IP: 10.0.0.2"),
+    ).toMatch(
+      /not for the host of engines\.server\.address: use the host or IP the certificate names\)$/,
+    );
+  });
+
+  it("OpenSSL's alert on one line, naming tls.cert", () => {
+    const raw =
+      'write EPROTO 40F7:error:0A000412:SSL routines:ssl3_read_bytes:sslv3 alert bad certificate:../ssl/record/rec_layer_s3.c:1586:\n  SSL alert number 42';
+    expect(tlsHint('server', spec, raw)).toBe(
+      'write EPROTO TLS alert "bad certificate" SSL alert number 42 (the engine refused the client certificate in ' +
+        'engines.server.tls.cert, /certs/cert.pem: give a certificate and key signed by the CA the engine trusts, its --tlscacert)',
+    );
+  });
+
+  it('a TLS engine given without tls files: says to give them', () => {
+    expect(
+      tlsHint(
+        'server',
+        { address: 'tcp://10.0.0.2:2376' },
+        'Client sent an HTTP request to an HTTPS server.',
+      ),
+    ).toMatch(/\(the engine speaks TLS: give engines\.server\.tls: \{ ca, cert, key \}/);
+  });
+
+  it('anything else: as it was', () => {
+    expect(tlsHint('server', spec, 'connect ECONNREFUSED 10.0.0.2:2376')).toBe(
+      'connect ECONNREFUSED 10.0.0.2:2376',
     );
   });
 });

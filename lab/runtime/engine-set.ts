@@ -92,6 +92,39 @@ export function dockerFor(
 }
 
 /**
+ * A TLS failure of engine `name` said with the field of the scenario to fix, or `raw` as it is.
+ * Node's messages: the engine's certificate not signed by tls.ca, not made for the address's host,
+ * or the client certificate refused by the engine (a TLS alert); an HTTP request to a TLS port.
+ */
+export function tlsHint(name: string, spec: EngineSpec, raw: string): string {
+  const f = `engines.${name}`;
+  // One line: OpenSSL's "…:error:0A000412:SSL routines:…:sslv3 alert bad certificate:…" says the alert.
+  const reason = raw
+    .replace(/\S*:error:[0-9A-F]+:SSL routines:\S* alert ([a-z ]+):.*$/im, 'TLS alert "$1"')
+    .replace(/\s+/g, ' ')
+    .trim();
+  if (spec.tls) {
+    if (
+      /unable to verify the first certificate|unable to get (local )?issuer certificate|self[- ]signed certificate|certificate signature failure/i.test(
+        reason,
+      )
+    )
+      return `${reason} (its TLS certificate is not signed by the CA in ${f}.tls.ca, ${spec.tls.ca}: give the CA that signed it, as docker --tlscacert takes it)`;
+    if (/certificate has expired|certificate is not yet valid/i.test(reason))
+      return `${reason} (its TLS certificate or the CA in ${f}.tls.ca, ${spec.tls.ca}, is out of date: renew it)`;
+    if (/does not match certificate's altnames|ERR_TLS_CERT_ALTNAME_INVALID/i.test(reason))
+      return `${reason} (its TLS certificate is not for the host of ${f}.address: use the host or IP the certificate names)`;
+    if (
+      /alert "?(bad certificate|unknown ca|certificate required|certificate unknown)/i.test(reason)
+    )
+      return `${reason} (the engine refused the client certificate in ${f}.tls.cert, ${spec.tls.cert}: give a certificate and key signed by the CA the engine trusts, its --tlscacert)`;
+  } else if (/HTTP request to an HTTPS server/i.test(reason)) {
+    return `${reason} (the engine speaks TLS: give ${f}.tls: { ca, cert, key }, the files docker --tlsverify takes)`;
+  }
+  return raw;
+}
+
+/**
  * Connects to every engine in `list` (the default one when its spec is null), probing all at
  * once. Throws UnreachableEngineError naming every engine that did not answer.
  */
@@ -108,7 +141,10 @@ export async function connectEngines(
       const client = (o: { timeout?: number }): Docker =>
         spec ? dockerFor(address, spec.tls, o) : new Docker(o);
       const probe = await probeEngine(client, address, timeoutMs);
-      if (!probe.ok) return { name, address, error: probe.reason ?? `${address}: no answer` };
+      if (!probe.ok) {
+        const reason = probe.reason ?? `${address}: no answer`;
+        return { name, address, error: spec ? tlsHint(name, spec, reason) : reason };
+      }
       const docker = name === DEFAULT_ENGINE && !spec ? connectDocker() : client({});
       const sameHost = parsed.scheme === 'unix';
       const conn: EngineConnection = {
