@@ -2,13 +2,13 @@
 // them, with the local runtime (Debian's python3-tornado and nginx-light on the host, installed by
 // scripts/setup.sh). Short runs on 127.0.0.1; what is checked comes from results.json only.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import os from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseRecordJson } from '../lab/record/run-folder';
 import { connectDocker, probeDockerSync } from '../lab/runtime/docker-engine';
 import { LABEL_RUN } from '../lab/runtime/labels';
 import type { RunRecord, TargetRecord } from '../lab/record/run-record';
+import { tempDir } from './support/temp-dir';
 
 const BIN = path.resolve(__dirname, '..', 'bin', 'forklab.js');
 
@@ -76,7 +76,7 @@ function expectInspected(t: TargetRecord): void {
 
 describe('forklab run --runtime local with real servers', () => {
   test('real-tornado: Tornado counts every response the client received, inspect sees its epolls', async () => {
-    const runs = mkdtempSync(path.join(os.tmpdir(), 'forklab-real-tornado-'));
+    const runs = tempDir('forklab-real-tornado-');
     const r = await forklab([
       'run',
       'real-tornado',
@@ -128,7 +128,7 @@ describe('forklab run --runtime local with real servers', () => {
   });
 
   test('nginx-herd, one cell: requests from the access log, accepts from stub_status, inspected', async () => {
-    const runs = mkdtempSync(path.join(os.tmpdir(), 'forklab-nginx-herd-'));
+    const runs = tempDir('forklab-nginx-herd-');
     const r = await forklab([
       'run',
       'nginx-herd',
@@ -221,7 +221,7 @@ describeDocker('forklab run --runtime docker with real nginx', () => {
   jest.setTimeout(900_000);
 
   test('nginx-herd in containers: the same exact counts and kernel evidence as locally', async () => {
-    const runs = mkdtempSync(path.join(os.tmpdir(), 'forklab-nginx-herd-docker-'));
+    const runs = tempDir('forklab-nginx-herd-docker-');
     const r = await forklab(
       [
         'run',
@@ -260,7 +260,7 @@ describeDocker('forklab run --runtime docker with real Tornado', () => {
   jest.setTimeout(900_000);
 
   test('real-tornado in containers: the same counts and inspect evidence as locally', async () => {
-    const runs = mkdtempSync(path.join(os.tmpdir(), 'forklab-real-tornado-docker-'));
+    const runs = tempDir('forklab-real-tornado-docker-');
     const r = await forklab(
       [
         'run',

@@ -1,14 +1,14 @@
 // The lab end to end: `forklab run` as a user runs it, against the real Docker engine and as local
 // processes. Short runs, loopback only; every server they start must be gone afterwards.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { connectDocker, probeDockerSync } from '../lab/runtime/docker-engine';
 import { waitFor } from './support/serve-process';
 import { parseRecordJson } from '../lab/record/run-folder';
 import type { RunRecord } from '../lab/record/run-record';
+import { tempDir } from './support/temp-dir';
 
 const BIN = path.resolve(__dirname, '..', 'bin', 'forklab.js');
 const engine = probeDockerSync(3000);
@@ -122,7 +122,7 @@ function expectCompareVerdicts(record: RunRecord): void {
 
 describeDocker('forklab run with containers', () => {
   test('a short compare run: KeyErrors on pre-fork, none on post-fork, no container left', async () => {
-    const runsDir = mkdtempSync(path.join(os.tmpdir(), 'forklab-runs-'));
+    const runsDir = tempDir('forklab-runs-');
     const r = await forklab([
       'run',
       'compare',
@@ -147,7 +147,7 @@ describeDocker('forklab run with containers', () => {
   });
 
   test('SIGINT mid-load: no container or process left, the partial record kept', async () => {
-    const runsDir = mkdtempSync(path.join(os.tmpdir(), 'forklab-runs-'));
+    const runsDir = tempDir('forklab-runs-');
     const run = startRun(['run', 'compare', '--runtime', 'docker', '--runs-dir', runsDir]);
     const id = await run.id;
     // Wait until both targets' containers run and the load has gone on for a moment.
@@ -174,8 +174,8 @@ const REAP_WITHIN_MS = 10_000;
 
 test('a lab killed outright (SIGKILL) leaves no container and no target file', async () => {
   if (!engine.ok && !inCI) return; // reported above
-  const runsDir = mkdtempSync(path.join(os.tmpdir(), 'forklab-runs-'));
-  const sdDir = mkdtempSync(path.join(os.tmpdir(), 'forklab-sd-'));
+  const runsDir = tempDir('forklab-runs-');
+  const sdDir = tempDir('forklab-sd-');
   const sdFiles = () => readdirSync(sdDir).filter((f) => f.endsWith('.json'));
   const run = startRun(['run', 'compare', '--runtime', 'docker', '--runs-dir', runsDir], {
     FORKLAB_SD_DIR: sdDir,
@@ -211,7 +211,7 @@ test('a lab killed outright (SIGKILL) leaves no container and no target file', a
 
 test('a second SIGINT exits at once and still leaves no container', async () => {
   if (!engine.ok && !inCI) return; // reported above
-  const runsDir = mkdtempSync(path.join(os.tmpdir(), 'forklab-runs-'));
+  const runsDir = tempDir('forklab-runs-');
   const run = startRun(['run', 'compare', '--runtime', 'docker', '--runs-dir', runsDir]);
   const id = await run.id;
   await bothContainersRunning(id);
@@ -251,7 +251,7 @@ function startRun(args: string[], env?: NodeJS.ProcessEnv, durationSec = 30) {
 
 describe('forklab run with local processes', () => {
   test('the local runtime gives the same verdicts, says so, and leaves no process', async () => {
-    const runsDir = mkdtempSync(path.join(os.tmpdir(), 'forklab-runs-'));
+    const runsDir = tempDir('forklab-runs-');
     const r = await forklab([
       'run',
       'compare',
@@ -269,7 +269,7 @@ describe('forklab run with local processes', () => {
   });
 
   test('SIGINT mid-load: every local server is stopped and the partial record kept', async () => {
-    const runsDir = mkdtempSync(path.join(os.tmpdir(), 'forklab-runs-'));
+    const runsDir = tempDir('forklab-runs-');
     const run = startRun(['run', 'compare', '--runtime', 'local', '--runs-dir', runsDir]);
     const id = await run.id;
     await bothLocalServersRunning(id);
@@ -284,7 +284,7 @@ describe('forklab run with local processes', () => {
 });
 
 test('SIGINT half-way into a single-cell run keeps that cell: counters, samples, marked interrupted', async () => {
-  const runsDir = mkdtempSync(path.join(os.tmpdir(), 'forklab-runs-'));
+  const runsDir = tempDir('forklab-runs-');
   const run = startRun(['run', 'compare', '--runtime', 'local', '--runs-dir', runsDir], {}, 8);
   await run.id;
   // The first progress line comes 2.5 s into the measured load of 8 s: SIGINT 1.5 s later.
@@ -310,7 +310,7 @@ test('SIGINT half-way into a single-cell run keeps that cell: counters, samples,
 });
 
 test('a lab killed outright (SIGKILL) leaves no local server behind', async () => {
-  const runsDir = mkdtempSync(path.join(os.tmpdir(), 'forklab-runs-'));
+  const runsDir = tempDir('forklab-runs-');
   const run = startRun(['run', 'compare', '--runtime', 'local', '--runs-dir', runsDir]);
   const id = await run.id;
   await bothLocalServersRunning(id);
@@ -327,7 +327,7 @@ test('a lab killed outright (SIGKILL) leaves no local server behind', async () =
 
 describe('bad input is rejected with every error, and nothing starts', () => {
   test('bad overrides', async () => {
-    const runsDir = mkdtempSync(path.join(os.tmpdir(), 'forklab-runs-'));
+    const runsDir = tempDir('forklab-runs-');
     const r = await forklab([
       'run',
       'compare',
@@ -352,8 +352,8 @@ describe('bad input is rejected with every error, and nothing starts', () => {
   });
 
   test('a bad scenario file', async () => {
-    const runsDir = mkdtempSync(path.join(os.tmpdir(), 'forklab-runs-'));
-    const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'forklab-scn-')), 'broken.ts');
+    const runsDir = tempDir('forklab-runs-');
+    const file = path.join(tempDir('forklab-scn-'), 'broken.ts');
     const define = path.resolve(__dirname, '..', 'lab', 'scenario', 'scenario');
     writeFileSync(
       file,
@@ -379,7 +379,7 @@ export default defineScenario({
   });
 
   test('an unreachable Docker engine: one line, exit code 3, nothing started', async () => {
-    const runsDir = mkdtempSync(path.join(os.tmpdir(), 'forklab-runs-'));
+    const runsDir = tempDir('forklab-runs-');
     const socket = path.join(runsDir, 'no-such-docker.sock');
     const r = await forklab(['run', 'compare', '--runtime', 'docker', '--runs-dir', runsDir], {
       env: { DOCKER_HOST: `unix://${socket}` },

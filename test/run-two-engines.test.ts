@@ -22,6 +22,7 @@ import {
   startSecondEngine,
   stopSecondEngine,
 } from './support/two-engines-record';
+import { tempDir } from './support/temp-dir';
 
 const REPO = path.resolve(__dirname, '..');
 const BIN = path.join(REPO, 'bin', 'forklab.js');
@@ -96,7 +97,7 @@ describeEngines('two Docker engines', () => {
   });
 
   test('two-engines: servers on the second engine, drivers on the default one, counts agree, nothing left', async () => {
-    const runsDir = mkdtempSync(path.join(os.tmpdir(), 'forklab-runs-'));
+    const runsDir = tempDir('forklab-runs-');
     const run = forklab(['run', 'two-engines', '--runs-dir', runsDir, '--duration', '3'], {
       FORKLAB_ENGINE2: address,
     });
@@ -141,7 +142,7 @@ describeEngines('two Docker engines', () => {
   });
 
   test('an engine that does not answer stops the run before anything starts, naming it and its address', async () => {
-    const runsDir = mkdtempSync(path.join(os.tmpdir(), 'forklab-runs-'));
+    const runsDir = tempDir('forklab-runs-');
     const gone = `unix://${path.join(tmp, 'no-such', 'docker.sock')}`;
     const file = path.join(tmp, 'unreachable.ts');
     writeFileSync(
@@ -176,7 +177,7 @@ export default defineScenario({
   });
 
   test('Ctrl-C during the load stops it, keeps the partial record and removes everything on both engines', async () => {
-    const runsDir = mkdtempSync(path.join(os.tmpdir(), 'forklab-runs-'));
+    const runsDir = tempDir('forklab-runs-');
     const run = forklab(['run', 'two-engines', '--runs-dir', runsDir, '--duration', '20'], {
       FORKLAB_ENGINE2: address,
     });
@@ -205,7 +206,7 @@ export default defineScenario({
   });
 
   test('a lab killed outright (SIGKILL) leaves no container on either engine', async () => {
-    const runsDir = mkdtempSync(path.join(os.tmpdir(), 'forklab-runs-'));
+    const runsDir = tempDir('forklab-runs-');
     const run = forklab(['run', 'two-engines', '--runs-dir', runsDir, '--duration', '20'], {
       FORKLAB_ENGINE2: address,
     });
