@@ -25,7 +25,7 @@
 // `machine:` line prints the setting).
 import { parseBenchOptions, type BenchOptions } from './support/options';
 import { existsSync, readFileSync } from 'node:fs';
-import { availableParallelism, loadavg } from 'node:os';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { runLoad } from '../lab/load/load-driver';
@@ -35,7 +35,7 @@ import type { LoadDriverName } from '../lab/scenario/load-drivers';
 import type { LoadSpec } from '../lab/scenario/scenario';
 import type { ServerSnapshot } from '../lab/server/snapshot';
 import { killAllNow, startChild, stopAll, stopChild, type Child } from './support/children';
-import { machineLine } from './support/machine';
+import { loadAverage, machineLine } from './support/machine';
 import { ratioVerdict, samplingVerdict } from './support/verdict';
 import { parseWrk, wrkProblems, type WrkResult } from './support/wrk';
 
@@ -316,9 +316,6 @@ async function runTool(o: Options, url: string, mode: Mode, tool: Tool): Promise
 
 async function compare(o: Options, server: Server): Promise<void> {
   const url = `http://127.0.0.1:${server.port}/`;
-  console.log(
-    `load average ${loadAverage()} (1, 5, 15 min) at the start, ${availableParallelism()} CPUs`,
-  );
   for (const mode of ['keep-alive', 'churn'] as const) {
     const tools = toolsFor(o, mode);
     console.log(
@@ -397,12 +394,6 @@ async function compare(o: Options, server: Server): Promise<void> {
     console.log(`${mode}: load average ${loadAverage()} (1, 5, 15 min) at the end`);
   }
 }
-
-/** The machine's load average now: how much other work shared the cores. */
-const loadAverage = (): string =>
-  loadavg()
-    .map((x) => fmt(x, 2))
-    .join(' / ');
 
 // --- 2. the cost of sampling every 100 ms ----------------------------------------------------------
 

@@ -47,7 +47,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { DEBIAN_PYTHON, TORNADO_APP } from '../lab/runtime/server-commands';
 import { measureCpuSpread, unevenNote, UNEVEN_SPREAD } from './support/cpu-spread';
-import { loadAverage as loadAvg, machineLine } from './support/machine';
+import { loadAverage, machineLine } from './support/machine';
 import {
   killAllNow,
   startChild,
@@ -742,7 +742,7 @@ async function main(): Promise<number> {
       for (const load of opts.loads) {
         const order: LoopCreation[] =
           round % 2 === 1 ? ['pre-fork', 'post-fork'] : ['post-fork', 'pre-fork'];
-        console.log(`\nround ${round}: N=${workers} ${load} (load average ${loadAvg()})`);
+        console.log(`\nround ${round}: N=${workers} ${load} (load average ${loadAverage()})`);
         // --speed match: the real framework first, so the engine can run at its speed.
         const kinds: Kind[] = !opts.against
           ? ['engine']
@@ -783,7 +783,7 @@ async function main(): Promise<number> {
     const around = [spreads[i], spreads[i + 1]].filter((s): s is number => s !== undefined);
     if (around.length > 0) r.cpuSpread = Math.max(...around);
   });
-  console.log(`\nload average at end ${loadAvg()}`);
+  console.log(`\nload average at end ${loadAverage()}`);
   if (opts.against) {
     summariseAgainst(opts, opts.against, runs);
     return 0;

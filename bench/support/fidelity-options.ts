@@ -165,9 +165,9 @@ export function tornado45Dir(env: NodeJS.ProcessEnv): string {
 
 /**
  * The Python that runs real Tornado 4.5.3: `TORNADO45_PYTHON`, or `debian` (Debian's python3)
- * when it is not set. Another build of CPython runs Tornado at another speed (pyenv's 3.11 built
- * without PGO and LTO runs it 1.25–1.3× slower than Debian's 3.11): real Tornado at a slower
- * interpreter's speed, for comparing the engine at the same CPU per request (`--speed match`).
+ * when it is not set. Another build of CPython runs Tornado at another speed (README, bench:fidelity
+ * `--against tornado45`, for one measured here): real Tornado at a slower interpreter's speed, for
+ * comparing the engine at the same CPU per request (`--speed match`).
  */
 export function tornado45Python(env: NodeJS.ProcessEnv, debian: string): string {
   const python = env.TORNADO45_PYTHON;
