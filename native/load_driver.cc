@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cassert>
 #include <cstring>
 #include <deque>
@@ -669,12 +670,12 @@ void LoadDriver::TakeLatencyCounts(std::vector<std::uint32_t>* out) {
   if (taken_.empty()) return;
   if (counts_.empty()) counts_.assign(kCountedBelow, 0);
   assert(touched_.empty());
+  large_.clear();
   for (std::uint32_t us : taken_) {
     if (us < kCountedBelow) {
       if (counts_[us]++ == 0) touched_.push_back(us);
     } else {
-      out->push_back(us);
-      out->push_back(1);
+      large_.push_back(us);
     }
   }
   for (std::uint32_t us : touched_) {
@@ -683,6 +684,16 @@ void LoadDriver::TakeLatencyCounts(std::vector<std::uint32_t>* out) {
     counts_[us] = 0;
   }
   touched_.clear();
+  // The rare values beyond the table, sorted so that equal ones make one pair, as the table's do
+  // (two 80 ms responses may well take the same microsecond count within one take).
+  std::sort(large_.begin(), large_.end());
+  for (std::size_t i = 0; i < large_.size();) {
+    std::size_t j = i;
+    while (j < large_.size() && large_[j] == large_[i]) ++j;
+    out->push_back(large_[i]);
+    out->push_back(static_cast<std::uint32_t>(j - i));
+    i = j;
+  }
 }
 
 }  // namespace forklab

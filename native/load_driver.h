@@ -109,10 +109,11 @@ class LoadDriver {
   std::vector<std::unique_ptr<LoadLoop>> loops_;
   std::vector<std::thread> threads_;
   // TakeLatencyCounts: samples taken, a count per value below kCountedBelow (allocated at the
-  // first take), and the values whose count is not zero.
+  // first take), the values whose count is not zero, and the values beyond the table.
   std::vector<std::uint32_t> taken_;
   std::vector<std::uint32_t> counts_;
   std::vector<std::uint32_t> touched_;
+  std::vector<std::uint32_t> large_;
   std::uint64_t started_ns_ = 0;
   std::atomic<std::uint64_t> stopped_ns_{0};
   bool started_ = false;
