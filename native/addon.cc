@@ -4,6 +4,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "config.h"
 #include "counters.h"
@@ -21,18 +22,20 @@ using forklab::EngineConfig;
 
 // Settings arrive validated against lab/server/config.ts SERVE_OPTIONS (defaults and ranges live
 // there only); here a value is checked for its type, and the engine asserts its invariants.
-long long IntField(const Napi::Object& o, const char* name) {
-  Napi::Value v = o.Get(name);
+long long IntValue(Napi::Env env, const Napi::Value& v, const std::string& name) {
   if (!v.IsNumber()) {
-    throw Napi::TypeError::New(o.Env(), std::string("config: ") + name + " must be a number");
+    throw Napi::TypeError::New(env, "config: " + name + " must be a number");
   }
   double d = v.As<Napi::Number>().DoubleValue();
   if (d != static_cast<double>(static_cast<long long>(d)) || d < -2147483648.0 ||
       d > 4294967295.0) {
-    throw Napi::RangeError::New(o.Env(), std::string("config: ") + name +
-                                             " must be an integer");
+    throw Napi::RangeError::New(env, "config: " + name + " must be an integer");
   }
   return static_cast<long long>(d);
+}
+
+long long IntField(const Napi::Object& o, const char* name) {
+  return IntValue(o.Env(), o.Get(name), name);
 }
 
 double NumberField(const Napi::Object& o, const char* name) {
@@ -49,6 +52,22 @@ bool BoolField(const Napi::Object& o, const char* name) {
     throw Napi::TypeError::New(o.Env(), std::string("config: ") + name + " must be a boolean");
   }
   return v.As<Napi::Boolean>().Value();
+}
+
+// An array of integers, each checked as IntField checks a field.
+std::vector<int> IntArrayField(const Napi::Object& o, const char* name) {
+  Napi::Value v = o.Get(name);
+  if (!v.IsArray()) {
+    throw Napi::TypeError::New(o.Env(), std::string("config: ") + name + " must be an array");
+  }
+  Napi::Array a = v.As<Napi::Array>();
+  std::vector<int> out;
+  out.reserve(a.Length());
+  for (uint32_t i = 0; i < a.Length(); ++i) {
+    out.push_back(static_cast<int>(
+        IntValue(o.Env(), a.Get(i), std::string(name) + "[" + std::to_string(i) + "]")));
+  }
+  return out;
 }
 
 std::string StringField(const Napi::Object& o, const char* name) {
@@ -118,6 +137,7 @@ EngineConfig ConfigFromJs(const Napi::Object& o) {
   c.pace.defer_answer = BoolField(p, "deferAnswer");
   c.pace.next_read_inline = BoolField(p, "nextReadInline");
   c.pace.work_per_us = NumberField(p, "workPerUs");
+  c.pace.cpu_pct = IntArrayField(p, "cpuPct");
   return c;
 }
 

@@ -50,6 +50,23 @@ std::vector<std::string> Validate(const EngineConfig& c) {
                    std::to_string(kMaxWorkPerUs) + " work units per microsecond, got " +
                    std::to_string(c.pace.work_per_us));
   }
+  if (c.pace.cpu_pct.size() > static_cast<std::size_t>(kMaxPaceCpus)) {
+    errs.push_back("pace.cpuPct: at most " + std::to_string(kMaxPaceCpus) + " CPUs, got " +
+                   std::to_string(c.pace.cpu_pct.size()));
+  }
+  for (std::size_t i = 0; i < c.pace.cpu_pct.size(); ++i) {
+    const int v = c.pace.cpu_pct[i];
+    if (v < kMinCpuPct || v > kMaxCpuPct) {
+      errs.push_back("pace.cpuPct[" + std::to_string(i) + "]: must be from " +
+                     std::to_string(kMinCpuPct) + " to " + std::to_string(kMaxCpuPct) +
+                     " (percent), got " + std::to_string(v));
+    }
+  }
+  if (!c.pace.cpu_pct.empty() && c.pace.work_per_us > 0) {
+    errs.push_back(
+        "pace.cpuPct: only for a timed burn (the work burn slows on a slow CPU by itself); leave "
+        "cpuPct empty or workPerUs 0");
+  }
   // One epoll per worker is what EPOLLEXCLUSIVE and per-worker SO_REUSEPORT sockets attach to.
   const bool post_fork = c.loop_creation == LoopCreation::kPostFork;
   if (c.exclusive && !post_fork) {

@@ -1,11 +1,13 @@
 #include "pace.h"
 
+#include <sched.h>
 #include <time.h>
 
 #include <array>
 #include <cassert>
 #include <memory>
 #include <utility>
+#include <vector>
 
 namespace forklab {
 
@@ -168,6 +170,28 @@ double MeasureWorkRate(int tries) {
 }
 
 void SetWorkBurn(double work_per_us) { g_work_per_us = work_per_us > 0 ? work_per_us : 0; }
+
+namespace {
+std::array<int, kMaxPaceCpus> g_cpu_pct{};
+bool g_cpu_scaled = false;
+}  // namespace
+
+void SetCpuScale(const std::vector<int>& pct) {
+  assert(pct.size() <= kMaxPaceCpus);
+  g_cpu_scaled = !pct.empty();
+  g_cpu_pct.fill(100);
+  for (std::size_t i = 0; i < pct.size(); ++i) {
+    assert(pct[i] >= kMinCpuPct && pct[i] <= kMaxCpuPct);
+    g_cpu_pct[i] = pct[i];
+  }
+}
+
+int CpuScaled(int us) {
+  if (!g_cpu_scaled) return us;
+  const int cpu = sched_getcpu();
+  if (cpu < 0 || cpu >= kMaxPaceCpus) return us;
+  return static_cast<int>((static_cast<std::int64_t>(us) * g_cpu_pct[cpu] + 50) / 100);
+}
 
 double WorkBurnRate() { return g_work_per_us; }
 

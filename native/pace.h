@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "counters.h"
 
@@ -22,6 +23,10 @@ namespace forklab {
 constexpr int kMaxPaceUs = 100000;
 // The largest work rate a setting may give (units per µs; about 50 on the 2-CPU VM).
 constexpr int kMaxWorkPerUs = 10000;
+// The most CPUs a per-CPU scale may name, and the bounds of one CPU's scale in percent.
+constexpr int kMaxPaceCpus = 256;
+constexpr int kMinCpuPct = 10;
+constexpr int kMaxCpuPct = 1000;
 
 // Microseconds of CPU per occurrence; 0 = no burn (the native engine).
 struct PaceCosts {
@@ -117,6 +122,13 @@ struct PaceCosts {
   // tenant, caches refilled after every switch between more workers than CPUs); a timed burn
   // does not.
   double work_per_us = 0;
+  // Per CPU (by number): every cost burned on that CPU × this ÷ 100, on top of the costs above; empty
+  // = the same on every CPU. A machine whose CPUs run the interpreter at different speeds (this
+  // lab's VM runs Python up to 1.6× slower on one vCPU at times, and real Tornado follows it)
+  // slows a worker while it runs on the slow one; a timed burn takes the same time everywhere.
+  // Looked up at each burn by the CPU the worker runs on then (sched_getcpu). Timed burns only:
+  // the work burn slows on a slow CPU by itself.
+  std::vector<int> cpu_pct;
 };
 
 // CPython's choice of generation (Modules/gcmodule.c collect_generations, thresholds (700, 10, 10)
@@ -181,6 +193,11 @@ std::uint64_t BurnWork(std::uint64_t units);
 // Work units per microsecond on this CPU now: the best of `tries` timed runs of about 5 ms each.
 double MeasureWorkRate(int tries);
 
+// This process's per-CPU scale (PaceCosts::cpu_pct; empty = none); a worker sets it once, before its
+// loop starts. CpuScaled: `us` × the scale of the CPU the thread runs on now ÷ 100.
+void SetCpuScale(const std::vector<int>& pct);
+int CpuScaled(int us);
+
 // This process's burn (PaceCosts::work_per_us); a worker sets it once, before its loop starts.
 void SetWorkBurn(double work_per_us);
 double WorkBurnRate();
@@ -190,6 +207,7 @@ double WorkBurnRate();
 // Nothing at all for us <= 0.
 inline void Pace(std::uint64_t* slot, int us) {
   if (us <= 0) return;
+  us = CpuScaled(us);
   const double rate = WorkBurnRate();
   const std::uint64_t ran_ns =
       rate > 0 ? BurnWork(static_cast<std::uint64_t>(us * rate + 0.5)) : BurnCpu(us);

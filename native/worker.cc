@@ -202,6 +202,7 @@ int Worker::Setup() {
   loop_->SetObserver(this);
   loop_->SetPace(config_->pace);
   SetWorkBurn(config_->pace.work_per_us);
+  SetCpuScale(config_->pace.cpu_pct);
   loop_->SetStopFlag(&g_stop_signal);
 
   switch (config_->loop_creation) {

@@ -1,10 +1,13 @@
 // The pace model: workers burn the configured CPU where it is configured, count it, and nothing
 // at all when unpaced; presets come from the shipped calibration and explicit costs beat them.
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { parseServeConfig, validateServeConfig } from '../lab/server/config';
 import {
+  describePace,
   PACE_COSTS,
   presetsProblems,
   resolvePace,
@@ -493,6 +496,41 @@ test('tornado4: a connection answered inline at accept and closed was never in e
   expect(await s.total('open_connections')).toBe(0);
 });
 
+test('--pace-cpu-pct: each burn takes the scale of the CPU the worker runs on then', async () => {
+  const cpu = os.cpus().length - 1; // the worker is pinned here
+  const list = (here: number, elsewhere: number): string =>
+    Array.from({ length: cpu + 1 }, (_, i) => (i === cpu ? here : elsewhere)).join(',');
+  const cost = 1000;
+  const run = async (pct: string) => {
+    const s = await startServe([
+      '--workers',
+      '1',
+      '--pace',
+      'tornado4',
+      ...only({ request: cost }),
+      '--pace-cpu-pct',
+      pct,
+    ]);
+    execFileSync('taskset', ['-pc', String(cpu), String(s.pids[0])]);
+    const before = await s.snapshot();
+    const r = await keepAliveLoad({ port: s.port, connections: 2, perConnection: 50 });
+    expect(r.responses).toBe(100);
+    const after = await s.snapshot();
+    await stopAll();
+    return (f: string) => after.workers[0]!.counters[f]! - before.workers[0]!.counters[f]!;
+  };
+  const slow = await run(list(250, 100));
+  expect(slow('pace_burns')).toBe(100);
+  // The cost a burn stands for is the scaled one, and the burn lasts it.
+  expect(slow('pace_cost_us')).toBe(100 * 2.5 * cost);
+  expect(slow('pace_us')).toBeGreaterThanOrEqual(100 * 2.5 * cost);
+  expect(slow('pace_us')).toBeLessThan(100 * (2.5 * cost + 100));
+  // A scale for the other CPUs leaves this one's burns at their cost (one CPU: 100 % here).
+  const other = await run(list(100, 250));
+  expect(other('pace_burns')).toBe(100);
+  expect(other('pace_cost_us')).toBe(100 * cost);
+});
+
 test('native burns nothing and changes nothing', async () => {
   const s = await startServe(['--workers', '2']);
   const r = await keepAliveLoad({ port: s.port, connections: 4, perConnection: 100 });
@@ -615,6 +653,32 @@ describe('presets and settings', () => {
     expect(resolvePace('tornado4', {}, file)).toMatchObject(t4);
     expect(parseServeConfig(['--pace-scale-pct', '5'], {}).errors).toEqual([
       expect.stringMatching(/^--pace-scale-pct: must be an integer from 10 to 1000, got /),
+    ]);
+  });
+
+  test('--pace-cpu-pct: percentages per CPU on top of the scale, or even; not beside the work burn', () => {
+    const file = onDisk();
+    const p = resolvePace('tornado4', {}, file, { scalePct: 150, cpuPct: [100, 160] });
+    expect(p.cpuPct).toEqual([100, 160]);
+    expect(p.requestUs).toBe(Math.round(file.presets.tornado4.requestUs * 1.5));
+    expect(describePace(p)).toContain('; every cost × 1.50; per CPU × 1.00, 1.60');
+    expect(resolvePace('tornado4', {}, file).cpuPct).toEqual([]);
+    expect(validateServeConfig({ paceCpuPct: '100,160' }).config?.paceCpuPct).toBe('100,160');
+    expect(validateServeConfig({ paceCpuPct: 'even' }).config?.paceCpuPct).toBe('even');
+    for (const bad of ['100,5', '100,1001', '1.5', 'fast', '100,,160', ' 100', '-100'])
+      expect(parseServeConfig(['--pace-cpu-pct', bad], {}).errors).toEqual([
+        `--pace-cpu-pct: must be even or a percentage from 10 to 1000 per CPU, CPU 0 first, separated by commas (at most 256), e.g. 100,160, got ${JSON.stringify(bad)}`,
+      ]);
+    expect(
+      parseServeConfig([], { FORKLAB_PACE_CPU_PCT: new Array(257).fill('100').join(',') }).errors,
+    ).toEqual([expect.stringMatching(/^FORKLAB_PACE_CPU_PCT: must be even or .*\(at most 256\)/)]);
+    expect(
+      parseServeConfig(
+        ['--pace', 'tornado4', '--pace-burn', 'work', '--pace-cpu-pct', '100,160'],
+        {},
+      ).errors,
+    ).toEqual([
+      '--pace-cpu-pct: the work burn slows on a slow CPU by itself; a per-CPU scale is for timed burns: use --pace-burn time or --pace-cpu-pct even (the burn is work)',
     ]);
   });
 

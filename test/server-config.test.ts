@@ -68,6 +68,7 @@ describe('parseServeConfig: defaults and values', () => {
       paceScalePct: 100,
       paceBurn: 'preset',
       paceWorkPerMs: -1,
+      paceCpuPct: 'even',
       maxRestarts: 10,
       name: 'post-fork-tornado4',
     });
@@ -122,6 +123,7 @@ describe('parseServeConfig: defaults and values', () => {
       '--pace-burn=work',
       '--pace-work-per-ms',
       '40000',
+      '--pace-cpu-pct=even',
       '--stuck-after-ms',
       '100',
       '--max-fds',
@@ -190,6 +192,7 @@ describe('parseServeConfig: defaults and values', () => {
       paceScalePct: 150,
       paceBurn: 'work',
       paceWorkPerMs: 40000,
+      paceCpuPct: 'even',
       maxRestarts: 0,
       name: 'herd.lab_1',
     });
@@ -274,6 +277,7 @@ describe('parseServeConfig: env vars', () => {
     FORKLAB_PACE_SCALE_PCT: '120',
     FORKLAB_PACE_BURN: 'time',
     FORKLAB_PACE_WORK_PER_MS: '33000',
+    FORKLAB_PACE_CPU_PCT: '100,150',
     FORKLAB_BACKLOG: '10',
     FORKLAB_MAX_RESTARTS: '3',
     FORKLAB_NAME: 'from-env',
@@ -324,6 +328,7 @@ describe('parseServeConfig: env vars', () => {
       paceScalePct: 120,
       paceBurn: 'time',
       paceWorkPerMs: 33000,
+      paceCpuPct: '100,150',
       maxRestarts: 3,
       name: 'from-env',
     });
@@ -642,6 +647,8 @@ describe('serveConfigToArgs', () => {
       'preset',
       '--pace-work-per-ms',
       '-1',
+      '--pace-cpu-pct',
+      'even',
       '--stuck-after-ms',
       '1000',
       '--max-fds',
@@ -709,5 +716,28 @@ describe('one table of settings', () => {
     ]);
     const big = new Engine({ ...base, workers: 100 });
     big.close();
+  });
+
+  test('the engine refuses a per-CPU scale out of its bounds, or beside the work burn, naming the CPU', () => {
+    const base = engineConfigOf(validateServeConfig({ port: 0, workers: 1 }).config!);
+    const refusal = (pace: Partial<typeof base.pace>): string[] => {
+      try {
+        new Engine({ ...base, pace: { ...base.pace, ...pace } }).close();
+        return [];
+      } catch (e) {
+        return (e as Error).message.split('\n').slice(1);
+      }
+    };
+    expect(refusal({ cpuPct: [100, 5, 1001] })).toEqual([
+      '  - pace.cpuPct[1]: must be from 10 to 1000 (percent), got 5',
+      '  - pace.cpuPct[2]: must be from 10 to 1000 (percent), got 1001',
+    ]);
+    expect(refusal({ cpuPct: [100, 160], workPerUs: 50 })).toEqual([
+      '  - pace.cpuPct: only for a timed burn (the work burn slows on a slow CPU by itself); leave cpuPct empty or workPerUs 0',
+    ]);
+    expect(refusal({ cpuPct: new Array<number>(257).fill(100) })).toEqual([
+      '  - pace.cpuPct: at most 256 CPUs, got 257',
+    ]);
+    expect(refusal({ cpuPct: [100, 160] })).toEqual([]);
   });
 });

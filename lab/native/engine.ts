@@ -90,6 +90,11 @@ export interface EnginePace {
   nextReadInline: boolean;
   /** Burn each cost as this many work units per µs (interpreter-shaped work); 0: for its time. */
   workPerUs: number;
+  /**
+   * Per CPU (CPU 0 first): each cost burned on that CPU × this ÷ 100; empty: the same everywhere.
+   * Timed burns only (native/pace.h PaceCosts::cpu_pct).
+   */
+  cpuPct: number[];
 }
 
 export type FieldKind = 'counter' | 'gauge' | 'internal';

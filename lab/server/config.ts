@@ -8,9 +8,14 @@ import { tokenizeArgv } from './argv';
 import type { EngineConfig, Flavour, LoopCreation, OnEexist, Trigger } from '../native/engine';
 import {
   BURNS,
+  MAX_CPU_PCT,
+  MAX_PACE_CPUS,
   MAX_PACE_US,
   MAX_WORK_PER_US,
+  MIN_CPU_PCT,
   PACES,
+  parseCpuPct,
+  shippedPresets,
   type Burn,
   type PaceCost,
   type PaceName,
@@ -41,6 +46,8 @@ export interface ServeConfig extends Omit<EngineConfig, 'pace'> {
   paceBurn: Burn | 'preset';
   /** The work burn's rate in units per millisecond of cost; -1 takes the presets' calibrated rate. */
   paceWorkPerMs: number;
+  /** Per CPU, every burn there × its percentage ÷ 100 (`100,160`, CPU 0 first), or `even`. */
+  paceCpuPct: string;
   /** Address of the metrics HTTP server; defaults to `host`. */
   metricsHost: string;
   /** Port of the metrics HTTP server (/metrics, /healthz, /snapshot.json); 0 picks a free port. */
@@ -96,7 +103,9 @@ type Kind =
   | { type: 'enum'; values: readonly string[] }
   | { type: 'bool' }
   | { type: 'host' }
-  | { type: 'name' };
+  | { type: 'name' }
+  /** `even`, or integers from min to max separated by commas, one per CPU (at most maxItems). */
+  | { type: 'perCpu'; min: number; max: number; maxItems: number };
 
 interface OptionSpec {
   key: Key;
@@ -431,6 +440,15 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
     help: 'work units per millisecond of cost for --pace-burn work (beats the calibrated rate; npm run calibrate measures it)',
   },
   {
+    key: 'paceCpuPct',
+    flag: '--pace-cpu-pct',
+    env: 'FORKLAB_PACE_CPU_PCT',
+    kind: { type: 'perCpu', min: MIN_CPU_PCT, max: MAX_CPU_PCT, maxItems: MAX_PACE_CPUS },
+    default: 'even',
+    value: 'PCT,PCT,...|even',
+    help: 'per CPU (CPU 0 first), every burn on that CPU × its PCT ÷ 100, on top of --pace-scale-pct: a machine whose CPUs run the interpreter at different speeds (bench:fidelity measures them); timed burns only',
+  },
+  {
     key: 'stuckAfterMs',
     flag: '--stuck-after-ms',
     env: 'FORKLAB_STUCK_AFTER_MS',
@@ -621,6 +639,13 @@ export function validateServeConfig(
         if (typeof value === 'string' && isIP(value) !== 0) out[o.key] = value;
         else fail('must be an IP address such as 127.0.0.1, 0.0.0.0 or ::1');
         break;
+      case 'perCpu':
+        if (typeof value === 'string' && parseCpuPct(value) !== undefined) out[o.key] = value;
+        else
+          fail(
+            `must be even or a percentage from ${k.min} to ${k.max} per CPU, CPU 0 first, separated by commas (at most ${k.maxItems}), e.g. 100,160`,
+          );
+        break;
       case 'name':
         if (typeof value === 'string' && /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(value))
           out[o.key] = value;
@@ -667,6 +692,16 @@ export function validateServeConfig(
   if (ok('pace', 'flavour') && full.pace !== 'native' && full.pace !== full.flavour) {
     errors.push(
       `${label('pace')}: the ${full.pace} pace burns the costs of the ${full.pace} loop, whose treatment of unknown fds the flavour sets: use ${set('flavour', full.pace)} or ${set('pace', full.flavour)} (flavour is ${full.flavour})`,
+    );
+  }
+  const workBurn =
+    full.paceBurn === 'work' ||
+    (full.paceBurn === 'preset' &&
+      full.pace !== 'native' &&
+      shippedPresets().burn.preset === 'work');
+  if (ok('paceCpuPct', 'paceBurn', 'pace') && full.paceCpuPct !== 'even' && workBurn) {
+    errors.push(
+      `${label('paceCpuPct')}: the work burn slows on a slow CPU by itself; a per-CPU scale is for timed burns: use ${set('paceBurn', 'time')} or ${set('paceCpuPct', 'even')} (the burn is work)`,
     );
   }
   if (ok('port', 'metricsPort') && full.port !== 0 && full.port === full.metricsPort) {

@@ -88,6 +88,11 @@ export interface ResolvedPace extends PaceCosts {
   overridden: PaceCost[];
   /** Every µs cost above is the preset's (or the explicit one) × this ÷ 100 (--pace-scale-pct). */
   scalePct: number;
+  /**
+   * Per CPU (CPU 0 first), each burn on that CPU × this ÷ 100 on top of the scale; empty = the
+   * same on every CPU (--pace-cpu-pct).
+   */
+  cpuPct: number[];
   /** For a paced preset: when and where its costs were calibrated. */
   calibration?: { date: string; machine: string; python: string; tornado: string };
 }
@@ -115,6 +120,23 @@ export const MAX_PACE_US = 100_000;
 
 /** The largest work rate the engine takes (native/pace.h kMaxWorkPerUs). */
 export const MAX_WORK_PER_US = 10_000;
+/** native/pace.h kMaxPaceCpus, kMinCpuPct, kMaxCpuPct: the bounds of a per-CPU scale. */
+export const MAX_PACE_CPUS = 256;
+export const MIN_CPU_PCT = 10;
+export const MAX_CPU_PCT = 1000;
+
+/**
+ * `--pace-cpu-pct`'s text as percentages per CPU: `even` is none (the same on every CPU), else
+ * integers separated by commas, CPU 0 first. Undefined for text that is neither, or out of range.
+ */
+export function parseCpuPct(text: string): number[] | undefined {
+  if (text === 'even') return [];
+  if (!/^\d+(,\d+)*$/.test(text)) return undefined;
+  const v = text.split(',').map(Number);
+  if (v.length > MAX_PACE_CPUS || v.some((x) => x < MIN_CPU_PCT || x > MAX_CPU_PCT))
+    return undefined;
+  return v;
+}
 
 /** Checks a presets document; returns every problem, each naming the field. */
 export function presetsProblems(doc: unknown): string[] {
@@ -177,7 +199,7 @@ export function resolvePace(
   pace: PaceName,
   explicit: Partial<Record<PaceCost, number>>,
   presets: PacePresets = shippedPresets(),
-  how: { burn?: Burn | 'preset'; workPerMs?: number; scalePct?: number } = {},
+  how: { burn?: Burn | 'preset'; workPerMs?: number; scalePct?: number; cpuPct?: number[] } = {},
 ): ResolvedPace {
   const burnSetting = how.burn ?? 'preset';
   const base = pace === 'native' ? NATIVE_COSTS : presets.presets[pace];
@@ -216,6 +238,7 @@ export function resolvePace(
     nextReadInline: pace === 'tornado4',
     overridden,
     scalePct,
+    cpuPct: how.cpuPct ?? [],
     ...(pace === 'native' ? {} : { calibration: { date, machine, python, tornado } }),
   };
 }
@@ -229,5 +252,9 @@ export function describePace(p: ResolvedPace): string {
   const scale = p.scalePct !== 100 ? `; every cost × ${(p.scalePct / 100).toFixed(2)}` : '';
   const cal = p.calibration ? `; calibrated ${p.calibration.date.slice(0, 10)}` : '';
   const burn = p.burn === 'work' ? `; burned as work, ${p.workPerUs.toFixed(1)} units/µs` : '';
-  return `${p.pace} (${costs} µs CPU, gcEvery in connections${p.overridden.length ? ', * explicit' : ''}${scale}${burn}${cal})`;
+  const cpus =
+    p.cpuPct.length > 0
+      ? `; per CPU × ${p.cpuPct.map((v) => (v / 100).toFixed(2)).join(', ')}`
+      : '';
+  return `${p.pace} (${costs} µs CPU, gcEvery in connections${p.overridden.length ? ', * explicit' : ''}${scale}${cpus}${burn}${cal})`;
 }

@@ -4,7 +4,7 @@
 import { constants } from 'node:os';
 import { Engine, type EngineConfig, type EnginePace } from '../native/engine';
 import { PACE_COST_FIELDS, type ServeConfig } from './config';
-import { PACE_COSTS, resolvePace, type PaceCost, type ResolvedPace } from './pace';
+import { PACE_COSTS, parseCpuPct, resolvePace, type PaceCost, type ResolvedPace } from './pace';
 import { createMetrics, type ForklabMetrics, type ServerInfo } from './metrics';
 import { startMetricsServer, type Health, type MetricsServer } from './metrics-server';
 import {
@@ -126,6 +126,7 @@ export function resolveServePace(c: ServeConfig): ResolvedPace {
     burn: c.paceBurn,
     workPerMs: c.paceWorkPerMs,
     scalePct: c.paceScalePct,
+    cpuPct: parseCpuPct(c.paceCpuPct) ?? [],
   });
 }
 
@@ -133,6 +134,7 @@ function enginePace(p: ResolvedPace): EnginePace {
   const { coldUs, coldRequestUs, acceptUs, firstRequestUs, registerUs, closeUs } = p;
   const { requestUs, requestAfterUs } = p;
   const { eventUs, keyErrorUs, skipUs, inlineRead, deferAnswer, nextReadInline, workPerUs } = p;
+  const { cpuPct } = p;
   const { gcEvery, gcYoungUs, gcMiddleUs, gcFullUs } = p;
   return {
     coldUs,
@@ -154,6 +156,7 @@ function enginePace(p: ResolvedPace): EnginePace {
     deferAnswer,
     nextReadInline,
     workPerUs,
+    cpuPct,
   };
 }
 
