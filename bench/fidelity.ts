@@ -46,7 +46,14 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DEBIAN_PYTHON, TORNADO_APP } from '../lab/runtime/server-commands';
-import { measureCpuSpread, unevenNote, UNEVEN_SPREAD } from './support/cpu-spread';
+import {
+  cpuPctOf,
+  meanCpuFactor,
+  measureCpuSpread,
+  unevenNote,
+  UNEVEN_SPREAD,
+  type CpuSpread,
+} from './support/cpu-spread';
 import { loadAverage, machineLine } from './support/machine';
 import {
   killAllNow,
@@ -61,6 +68,7 @@ import {
   parseFidelityOptions,
   tornado45Dir,
   tornado45Python,
+  tornado45Slowing,
   TORNADO45_SERVER,
   type Against,
   type FidelityOptions as Options,
@@ -155,6 +163,8 @@ interface Run {
   preemptedPer1000?: number;
   /** The engine's --pace-scale-pct, when --speed match set it for this run. */
   scalePct?: number;
+  /** The engine's --pace-cpu-pct, when --cpus measured set it for this run. */
+  cpuPct?: string;
   /**
    * How unevenly the CPUs ran Python around the run (bench/support/cpu-spread.ts): the larger of
    * the checks just before and just after it. Absent when the check could not run.
@@ -198,6 +208,7 @@ function engineArgs(
   workers: number,
   loop: LoopCreation,
   pct: number | undefined,
+  cpuPct: string | undefined,
 ): string[] {
   return [
     path.join(REPO, 'bin', 'forklab.js'),
@@ -208,6 +219,7 @@ function engineArgs(
     loop,
     ...engineFlags(opts),
     ...(pct === undefined ? [] : ['--pace-scale-pct', String(pct)]),
+    ...(cpuPct === undefined ? [] : ['--pace-cpu-pct', cpuPct]),
     '--name',
     `fidelity-${loop}`,
   ];
@@ -256,12 +268,13 @@ async function runWithMetrics(
   load: Load,
   loop: LoopCreation,
   scalePct?: number,
+  cpuPct?: string,
 ): Promise<{ run: Run; pace: Snapshot['pace'] }> {
   let onReady: (r: { port: number; metricsPort: number }) => void = () => {};
   const ready = new Promise<{ port: number; metricsPort: number }>((r) => (onReady = r));
   const [command, args] =
     kind === 'engine'
-      ? [process.execPath, engineArgs(opts, workers, loop, scalePct)]
+      ? [process.execPath, engineArgs(opts, workers, loop, scalePct, cpuPct)]
       : [DEBIAN_PYTHON, tornadoArgs(workers, loop)];
   const child = startChild(kind, command, args, {
     cwd: REPO,
@@ -307,6 +320,7 @@ async function runWithMetrics(
         cpuUs: cpu,
         paceShare: cpu > 0 ? d('pace_us') / cpu : 0,
         preemptedPer1000: requests > 0 ? (1000 * d('nivcsw')) / requests : 0,
+        ...(kind === 'engine' && cpuPct !== undefined ? { cpuPct } : {}),
       },
     };
   } catch (e) {
@@ -343,6 +357,8 @@ interface Tornado45Stats {
 interface Tornado45 {
   dir: string;
   python: string;
+  /** TORNADO45_SLOW_SHARE or TORNADO45_SLOW_CPU, checked; server.py reads them from the env. */
+  slowing: ReturnType<typeof tornado45Slowing>;
 }
 
 /**
@@ -466,7 +482,8 @@ function describe(r: Run): string {
     `CPU µs/request ${fmt(cpuPerRequest(r), 1)}` +
     (r.paceShare === undefined ? '' : `  pace ${fmt(100 * r.paceShare)} % of CPU`) +
     (r.preemptedPer1000 === undefined ? '' : `  preempted/1000 ${fmt(r.preemptedPer1000, 1)}`) +
-    (r.scalePct === undefined ? '' : `  costs at ${r.scalePct} %`)
+    (r.scalePct === undefined ? '' : `  costs at ${r.scalePct} %`) +
+    (r.cpuPct === undefined ? '' : `, per CPU ${r.cpuPct} %`)
   );
 }
 
@@ -481,11 +498,17 @@ function printUneven(rs: Run[]): void {
  * middle of the reference runs' CPU per request (SPEED). Each probe takes the engine's own CPU
  * per request (all of it less the pace's) as fixed and the pace's as proportional to the scale.
  */
-async function referenceScale(opts: Options, load: Load): Promise<number> {
+async function referenceScale(
+  opts: Options,
+  load: Load,
+  cpuPct: string | undefined,
+): Promise<number> {
   const [lo, hi] = REFERENCE[load].cpuPerRequest;
   const target = (lo + hi) / 2;
   let pct = 100;
   const steps: string[] = [];
+  // pct is the scale for even CPUs; a probe with a per-CPU scale runs at it ÷ that scale's mean.
+  const mean = meanCpuFactor(cpuPct);
   for (let i = 0; i < SPEED_PROBES; i++) {
     const { run } = await runWithMetrics(
       { ...opts, durationSec: SPEED_PROBE_SEC },
@@ -493,7 +516,8 @@ async function referenceScale(opts: Options, load: Load): Promise<number> {
       2,
       load,
       'pre-fork',
-      pct,
+      Math.round(pct / mean),
+      cpuPct,
     );
     const cpu = cpuPerRequest(run);
     const pace = cpu * (run.paceShare ?? 0);
@@ -506,7 +530,8 @@ async function referenceScale(opts: Options, load: Load): Promise<number> {
   }
   console.log(
     `  speed, ${load}: the reference's Tornado spent ${lo}–${hi} µs of CPU per request; the engine, ` +
-      `N=2 pre-fork, ${SPEED_PROBE_SEC} s probes: ${steps.join(' → ')} → every cost at ${pct} %`,
+      `N=2 pre-fork, ${SPEED_PROBE_SEC} s probes${cpuPct === undefined ? '' : ` (per CPU ${cpuPct} %)`}: ` +
+      `${steps.join(' → ')} → every cost at ${pct} %`,
   );
   return pct;
 }
@@ -525,7 +550,7 @@ function learnScale(matching: Matching, run: Run): void {
   if (!(pace > 0) || run.scalePct === undefined) return;
   matching.set(matchKey(run.workers, run.load, run.loop), {
     ownUs: cpu - pace,
-    pacePer100Us: (pace * 100) / run.scalePct,
+    pacePer100Us: (pace * 100) / run.scalePct / meanCpuFactor(run.cpuPct),
   });
 }
 
@@ -536,6 +561,7 @@ async function matchScale(
   load: Load,
   loop: LoopCreation,
   real: Run,
+  cpuPct: string | undefined,
 ): Promise<number> {
   const key = matchKey(workers, load, loop);
   if (!matching.has(key)) {
@@ -546,6 +572,7 @@ async function matchScale(
       load,
       loop,
       100,
+      cpuPct,
     );
     run.scalePct = 100;
     learnScale(matching, run);
@@ -554,7 +581,10 @@ async function matchScale(
   if (!m)
     throw new Error(`--speed match: the engine burned no pace (N=${workers} ${load} ${loop})`);
   const target = cpuPerRequest(real);
-  const pct = Math.min(1000, Math.max(10, Math.round((100 * (target - m.ownUs)) / m.pacePer100Us)));
+  const pct = Math.min(
+    1000,
+    Math.max(10, Math.round((100 * (target - m.ownUs)) / (m.pacePer100Us * meanCpuFactor(cpuPct)))),
+  );
   console.log(
     `  speed: real ${fmt(target, 1)} µs/request; the engine's own ${fmt(m.ownUs, 1)} + pace ` +
       `${fmt(m.pacePer100Us, 1)} at 100 % → every cost at ${pct} %`,
@@ -672,6 +702,7 @@ async function main(): Promise<number> {
       tornado45 = {
         dir: tornado45Dir(process.env),
         python: tornado45Python(process.env, DEBIAN_PYTHON),
+        slowing: tornado45Slowing(process.env, os.cpus().length),
       };
     } catch (e) {
       console.error(`bench:fidelity: ${(e as Error).message}`);
@@ -691,7 +722,8 @@ async function main(): Promise<number> {
   console.log(
     `bench:fidelity: --pace ${opts.pace}${opts.against ? ` --against ${opts.against}` : ''}, wrk -t1 -c32 -d${opts.durationSec}s --timeout 2s, ` +
       `${opts.rounds} round(s), N = ${opts.workers.join(', ')}, loads ${opts.loads.join(', ')}, ` +
-      `speed ${typeof opts.speed === 'number' ? `${opts.speed} % of the calibrated costs` : opts.speed}`,
+      `speed ${typeof opts.speed === 'number' ? `${opts.speed} % of the calibrated costs` : opts.speed}, ` +
+      `CPUs ${opts.cpus === 'measured' ? "measured (the engine burns × each CPU's Python loop time ÷ the fastest's, from the check before its run)" : 'even'}`,
   );
   console.log(
     `engine: forklab serve --workers N --loop-creation pre-fork|post-fork ${engineFlags(opts).join(' ')}` +
@@ -699,14 +731,16 @@ async function main(): Promise<number> {
   );
   if (tornado45) {
     const burn = process.env.TORNADO45_ACCEPT_BURN_US;
-    const slow = process.env.TORNADO45_SLOW_SHARE;
+    const slow = tornado45.slowing;
     console.log(
       `real: ${tornado45.python} bench/tornado45/server.py, TORNADO45=${tornado45.dir}` +
         (tornado45.python === DEBIAN_PYTHON ? '' : ' (TORNADO45_PYTHON)') +
         (burn ? `, TORNADO45_ACCEPT_BURN_US=${burn} (CPU added to each accept)` : '') +
-        (slow
-          ? `, TORNADO45_SLOW_SHARE=${slow} (that share of its loop passes profiled: a slower interpreter)`
-          : ''),
+        (slow === undefined
+          ? ''
+          : 'share' in slow
+            ? `, TORNADO45_SLOW_SHARE=${slow.share} (that share of its loop passes, drawn at random, profiled: a slower interpreter)`
+            : `, TORNADO45_SLOW_CPU=${slow.cpu} (its loop passes that start on CPU ${slow.cpu} profiled: a slower CPU)`),
     );
   }
   console.log(machineLine('wrk'));
@@ -714,22 +748,31 @@ async function main(): Promise<number> {
   // The CPU check before every run and once after the last; a run gets the larger of its two.
   const spreads: (number | undefined)[] = [];
   let cpuCheck = true;
-  const checkCpus = (): void => {
-    if (!cpuCheck) return void spreads.push(undefined);
+  // --cpus measured: the engine's --pace-cpu-pct from the last check (even when none could run).
+  let lastCheck: CpuSpread | undefined;
+  const cpuPct = (): string | undefined =>
+    opts.cpus === 'measured' && lastCheck ? cpuPctOf(lastCheck.ms) : undefined;
+  const measureCpus = (): CpuSpread | undefined => {
+    lastCheck = undefined;
+    if (!cpuCheck) return undefined;
     try {
       const c = measureCpuSpread(DEBIAN_PYTHON);
-      spreads.push(c.spread);
       console.log(
         `  CPUs: Python loop ${c.ms.map((m) => m.toFixed(0)).join(', ')} ms (slowest ${c.spread.toFixed(2)}× the fastest)`,
       );
+      return (lastCheck = c);
     } catch (e) {
-      console.log(`  ${(e as Error).message}: no more CPU checks in this bench`);
+      const why = opts.cpus === 'measured' ? '; the engine burns the same on every CPU' : '';
+      console.log(`  ${(e as Error).message}: no more CPU checks in this bench${why}`);
       cpuCheck = false;
-      spreads.push(undefined);
+      return undefined;
     }
   };
+  const checkCpus = (): void => void spreads.push(measureCpus()?.spread);
   if (opts.speed === 'reference') {
-    for (const load of opts.loads) scalePctByLoad.set(load, await referenceScale(opts, load));
+    if (opts.cpus === 'measured') measureCpus();
+    for (const load of opts.loads)
+      scalePctByLoad.set(load, await referenceScale(opts, load, cpuPct()));
   } else if (typeof opts.speed === 'number') {
     for (const load of opts.loads) scalePctByLoad.set(load, opts.speed);
   }
@@ -750,19 +793,41 @@ async function main(): Promise<number> {
             ? ['engine', opts.against]
             : [opts.against, 'engine'];
         for (const [kind, loop] of kinds.flatMap((k) => order.map((l) => [k, l] as const))) {
+          // The check first: with --cpus measured the engine's run (and its speed probe) burns per
+          // CPU as it found.
+          checkCpus();
           let scalePct = scalePctByLoad.get(load);
+          // The reference's speed is a mean CPU per request: kept whatever the CPUs' spread.
+          if (kind === 'engine' && opts.speed === 'reference' && scalePct !== undefined)
+            scalePct = Math.round(scalePct / meanCpuFactor(cpuPct()));
           if (kind === 'engine' && opts.speed === 'match') {
             const real = runs.filter(
               (r) =>
                 r.kind !== 'engine' && r.workers === workers && r.load === load && r.loop === loop,
             );
-            scalePct = await matchScale(opts, matching, workers, load, loop, real.at(-1)!);
+            scalePct = await matchScale(
+              opts,
+              matching,
+              workers,
+              load,
+              loop,
+              real.at(-1)!,
+              cpuPct(),
+            );
           }
-          checkCpus();
           const { run, pace } =
             kind === 'tornado45'
               ? { run: await runTornado45(opts, tornado45!, workers, load, loop), pace: undefined }
-              : await runWithMetrics(opts, kind, workers, load, loop, scalePct);
+              : await runWithMetrics(
+                  opts,
+                  kind,
+                  workers,
+                  load,
+                  loop,
+                  scalePct,
+                  kind === 'engine' ? cpuPct() : undefined,
+                );
+          if (kind === 'engine' && opts.cpus === 'measured') run.scalePct = scalePct;
           if (kind === 'engine' && opts.speed === 'match') {
             run.scalePct = scalePct;
             learnScale(matching, run);

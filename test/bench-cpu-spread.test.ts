@@ -1,7 +1,14 @@
 // bench:fidelity's CPU check: the spread of a pinned Python loop's time over the CPUs, and the note
 // under a verdict whose runs include some taken on uneven CPUs.
 import os from 'node:os';
-import { measureCpuSpread, spreadOf, unevenNote, UNEVEN_SPREAD } from '../bench/support/cpu-spread';
+import {
+  cpuPctOf,
+  meanCpuFactor,
+  measureCpuSpread,
+  spreadOf,
+  unevenNote,
+  UNEVEN_SPREAD,
+} from '../bench/support/cpu-spread';
 
 test('the spread is the slowest CPU over the fastest; one figure has none', () => {
   expect(spreadOf([140, 210, 150])).toBeCloseTo(1.5, 10);
@@ -31,4 +38,19 @@ test('a Python that cannot run is named with what the check needs', () => {
   expect(() => measureCpuSpread('/nonexistent/python3', 1)).toThrow(
     /CPU check: taskset -c 0 \/nonexistent\/python3 failed .*needs taskset \(util-linux\) and python3/,
   );
+});
+
+test("the engine's per-CPU scale: each CPU's loop time in percent of the fastest's, CPU 0 first", () => {
+  expect(cpuPctOf([106, 69])).toBe('154,100');
+  expect(cpuPctOf([130, 130])).toBe('100,100');
+  expect(cpuPctOf([70, 105, 140])).toBe('100,150,200');
+  // Within the engine's bounds (--pace-cpu-pct takes 10 to 1000).
+  expect(cpuPctOf([10, 200])).toBe('100,1000');
+});
+
+test('the mean factor of a per-CPU scale: 1 without one', () => {
+  expect(meanCpuFactor(undefined)).toBe(1);
+  expect(meanCpuFactor('100,100')).toBe(1);
+  expect(meanCpuFactor('150,100')).toBeCloseTo(1.25, 10);
+  expect(meanCpuFactor('100,150,200')).toBeCloseTo(1.5, 10);
 });

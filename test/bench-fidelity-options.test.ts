@@ -6,6 +6,7 @@ import {
   parseFidelityOptions,
   tornado45Dir,
   tornado45Python,
+  tornado45Slowing,
 } from '../bench/support/fidelity-options';
 import { keyErrorVerdict } from '../bench/support/verdict';
 
@@ -20,7 +21,26 @@ describe('parseFidelityOptions', () => {
       against: undefined,
       engineArgs: [],
       speed: 'reference',
+      cpus: 'even',
     });
+  });
+
+  test('--cpus: measured beside a real framework, even against the fixed figures, either when asked', () => {
+    expect(parseFidelityOptions(['--against', 'tornado45'])?.cpus).toBe('measured');
+    expect(parseFidelityOptions(['--against', 'tornado6'])?.cpus).toBe('measured');
+    expect(parseFidelityOptions([])?.cpus).toBe('even');
+    expect(parseFidelityOptions(['--cpus', 'measured'])?.cpus).toBe('measured');
+    expect(parseFidelityOptions(['--against', 'tornado45', '--cpus', 'even'])?.cpus).toBe('even');
+    expect(() => parseFidelityOptions(['--cpus', 'uneven'])).toThrow(
+      '--cpus: even or measured, got "uneven"',
+    );
+    // measured sets the engine's per-CPU scale itself: one given as an engine arg would fight it.
+    expect(() =>
+      parseFidelityOptions(['--against', 'tornado45', '--engine-arg=--pace-cpu-pct=100,150']),
+    ).toThrow('drop --engine-arg=--pace-cpu-pct or use --cpus even');
+    expect(
+      parseFidelityOptions(['--cpus', 'even', '--engine-arg=--pace-cpu-pct=100,150'])?.engineArgs,
+    ).toEqual(['--pace-cpu-pct=100,150']);
   });
 
   test('--speed: the reference speed by default against the fixed figures, the calibrated one beside a real framework', () => {
@@ -193,5 +213,41 @@ describe('tornado45Python', () => {
     expect(() => tornado45Python({ TORNADO45_PYTHON: '/bin/false' }, '/usr/bin/python3')).toThrow(
       /TORNADO45_PYTHON=\/bin\/false: not a Python 3\.7 or later/,
     );
+  });
+});
+
+describe('tornado45Slowing', () => {
+  test('neither set (or set empty): not slowed', () => {
+    expect(tornado45Slowing({}, 2)).toBeUndefined();
+    expect(
+      tornado45Slowing({ TORNADO45_SLOW_SHARE: '', TORNADO45_SLOW_CPU: '' }, 2),
+    ).toBeUndefined();
+  });
+
+  test('a share from 0 to 1, or a CPU of the machine', () => {
+    expect(tornado45Slowing({ TORNADO45_SLOW_SHARE: '0.7' }, 2)).toEqual({ share: 0.7 });
+    expect(tornado45Slowing({ TORNADO45_SLOW_SHARE: '1' }, 2)).toEqual({ share: 1 });
+    expect(tornado45Slowing({ TORNADO45_SLOW_CPU: '1' }, 2)).toEqual({ cpu: 1 });
+    expect(tornado45Slowing({ TORNADO45_SLOW_CPU: '0' }, 4)).toEqual({ cpu: 0 });
+  });
+
+  test('a bad share names the variable and the range', () => {
+    for (const v of ['1.5', '-0.1', 'half'])
+      expect(() => tornado45Slowing({ TORNADO45_SLOW_SHARE: v }, 2)).toThrow(
+        `TORNADO45_SLOW_SHARE=${v}: not a share from 0 to 1`,
+      );
+  });
+
+  test('a CPU the machine does not have names the CPUs it has', () => {
+    for (const v of ['2', '-1', '0.5', 'cpu1'])
+      expect(() => tornado45Slowing({ TORNADO45_SLOW_CPU: v }, 2)).toThrow(
+        `TORNADO45_SLOW_CPU=${v}: not a CPU of this machine; give one of 0–1`,
+      );
+  });
+
+  test('both set: one must go', () => {
+    expect(() =>
+      tornado45Slowing({ TORNADO45_SLOW_SHARE: '0.5', TORNADO45_SLOW_CPU: '1' }, 2),
+    ).toThrow('they exclude each other; unset one');
   });
 });

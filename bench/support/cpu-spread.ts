@@ -5,6 +5,7 @@
 // request follows it, the engine's timed burns do not (README, "This machine's two CPUs").
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
+import { MAX_CPU_PCT, MIN_CPU_PCT } from '../../lab/server/pace';
 
 /**
  * Slowest over fastest CPU above which a run counts as taken on uneven CPUs. Chosen on that VM
@@ -71,4 +72,29 @@ export function unevenNote(spreads: readonly number[], limit = UNEVEN_SPREAD): s
     `CPUs uneven (Python ${uneven.map((s) => `${s.toFixed(2)}×`).join(', ')} slower on one, ` +
     `over ${limit}×) in ${uneven.length} of ${spreads.length} runs: their figures are the machine's moment`
   );
+}
+
+/**
+ * The engine's `--pace-cpu-pct` for a check: each CPU's loop time in percent of the fastest's
+ * (CPU 0 first), within the engine's bounds. The fastest CPU runs the costs as calibrated; a CPU
+ * that ran Python 1.5× slower burns them 1.5× longer, as the interpreter would spend there.
+ */
+export function cpuPctOf(ms: readonly number[]): string {
+  const fastest = Math.min(...ms);
+  return ms
+    .map((m) => Math.min(MAX_CPU_PCT, Math.max(MIN_CPU_PCT, Math.round((100 * m) / fastest))))
+    .join(',');
+}
+
+/**
+ * How much dearer a cost is on average over the CPUs with a per-CPU scale (`--pace-cpu-pct`)
+ * than without: the mean of its factors, 1 without one. Taken as the workers spending the same
+ * time on every CPU, which N ≥ 2 workers on this 2-CPU machine about do. A speed that stands for
+ * a mean CPU per request (the reference's, or the real run's with `match`) is divided by it, so
+ * that the engine spends that mean whatever the CPUs' spread.
+ */
+export function meanCpuFactor(cpuPct: string | undefined): number {
+  if (cpuPct === undefined) return 1;
+  const f = cpuPct.split(',').map((p) => Number(p) / 100);
+  return f.reduce((a, x) => a + x, 0) / f.length;
 }

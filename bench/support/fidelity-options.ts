@@ -26,16 +26,23 @@ export interface FidelityOptions {
    * and placement), or a percentage of the presets' costs.
    */
   speed: 'reference' | 'calibrated' | 'match' | number;
+  /**
+   * The engine's speed per CPU: `measured` (each engine run burns on each CPU × how much slower
+   * than the fastest CPU the CPU check before it ran Python: `--pace-cpu-pct`) or `even` (the same
+   * on every CPU). Default: measured beside a real framework (it slows where the interpreter
+   * slows), even for the fixed reference (whose machine's CPUs are not known).
+   */
+  cpus: 'even' | 'measured';
 }
 
 export const FIDELITY_USAGE =
   'usage: npm run bench:fidelity -- [--rounds 3] [--duration 10] [--workers 1,2] ' +
   '[--pace tornado4|asyncio|native] [--loads keep-alive,churn] [--speed reference|calibrated|PCT] ' +
-  '[--engine-arg=ARG ...]\n' +
+  '[--cpus even|measured] [--engine-arg=ARG ...]\n' +
   '       npm run bench:fidelity -- --against tornado6 [--rounds 3] [--duration 10] ' +
-  '[--workers 1,2,4] [--loads keep-alive] [--speed calibrated|match|PCT] [--engine-arg=ARG ...]\n' +
-  '       TORNADO45=DIR [TORNADO45_PYTHON=PY] npm run bench:fidelity -- --against tornado45 [--rounds 3] [--duration 10] ' +
-  '[--workers 1,2,4] [--loads keep-alive,churn] [--speed calibrated|match|PCT] [--engine-arg=ARG ...]';
+  '[--workers 1,2,4] [--loads keep-alive] [--speed calibrated|match|PCT] [--cpus measured|even] [--engine-arg=ARG ...]\n' +
+  '       TORNADO45=DIR [TORNADO45_PYTHON=PY] [TORNADO45_SLOW_CPU=K|TORNADO45_SLOW_SHARE=P] npm run bench:fidelity -- --against tornado45 [--rounds 3] [--duration 10] ' +
+  '[--workers 1,2,4] [--loads keep-alive,churn] [--speed calibrated|match|PCT] [--cpus measured|even] [--engine-arg=ARG ...]';
 
 /** The pace preset each --against runs the engine with (and the flavour of the same name's model). */
 const PACE_AGAINST: Record<Against, string> = { tornado6: 'asyncio', tornado45: 'tornado4' };
@@ -56,6 +63,7 @@ export function parseFidelityOptions(argv: string[]): FidelityOptions | undefine
       pace: { type: 'string' },
       loads: { type: 'string' },
       against: { type: 'string' },
+      cpus: { type: 'string' },
       speed: { type: 'string' },
       'engine-arg': { type: 'string', multiple: true, default: [] },
       help: { type: 'boolean', short: 'h', default: false },
@@ -115,6 +123,13 @@ export function parseFidelityOptions(argv: string[]): FidelityOptions | undefine
       `--speed reference: the reference runs are Tornado 4.5.3's, for --pace tornado4 without --against; ` +
         'use --speed calibrated or a percentage of the costs (--speed 150)',
     );
+  const cpus = values.cpus ?? (against ? 'measured' : 'even');
+  if (cpus !== 'even' && cpus !== 'measured')
+    throw new Error(`--cpus: even or measured, got ${JSON.stringify(cpus)}`);
+  if (cpus === 'measured' && engineArgs.some((a) => a.startsWith('--pace-cpu-pct')))
+    throw new Error(
+      "--cpus measured sets the engine's --pace-cpu-pct from each CPU check; drop --engine-arg=--pace-cpu-pct or use --cpus even",
+    );
   return {
     rounds: int('rounds', values.rounds, 1, 100),
     durationSec: int('duration', values.duration, 1, 600),
@@ -126,6 +141,7 @@ export function parseFidelityOptions(argv: string[]): FidelityOptions | undefine
     against,
     engineArgs,
     speed,
+    cpus,
   };
 }
 
@@ -183,4 +199,39 @@ export function tornado45Python(env: NodeJS.ProcessEnv, debian: string): string 
         `give the path of a python3 executable, or leave it unset for ${debian}`,
     );
   return python;
+}
+
+/**
+ * How real Tornado 4.5.3 is slowed (bench/tornado45/server.py): `TORNADO45_SLOW_SHARE` (a share of
+ * its loop passes, drawn at random) or `TORNADO45_SLOW_CPU` (the passes that start on one CPU), at
+ * most one of them; undefined when neither is set. Checked here so that a bad value is named before
+ * any server starts, not found in a worker's assert.
+ */
+export function tornado45Slowing(
+  env: NodeJS.ProcessEnv,
+  cpus: number,
+): { share: number } | { cpu: number } | undefined {
+  const share = env.TORNADO45_SLOW_SHARE;
+  const cpu = env.TORNADO45_SLOW_CPU;
+  if (share !== undefined && share !== '' && cpu !== undefined && cpu !== '')
+    throw new Error(
+      `TORNADO45_SLOW_SHARE=${share} and TORNADO45_SLOW_CPU=${cpu}: they exclude each other; unset one`,
+    );
+  if (share !== undefined && share !== '') {
+    const p = Number(share);
+    if (!(p >= 0 && p <= 1))
+      throw new Error(
+        `TORNADO45_SLOW_SHARE=${share}: not a share from 0 to 1; give e.g. 0.5, or leave it unset`,
+      );
+    return { share: p };
+  }
+  if (cpu !== undefined && cpu !== '') {
+    const k = Number(cpu);
+    if (!Number.isInteger(k) || k < 0 || k >= cpus)
+      throw new Error(
+        `TORNADO45_SLOW_CPU=${cpu}: not a CPU of this machine; give one of 0–${cpus - 1}, or leave it unset`,
+      );
+    return { cpu: k };
+  }
+  return undefined;
 }
