@@ -213,7 +213,13 @@ describe('start-up order', () => {
       deferAnswer: false,
       nextReadInline: false,
       workPerUs: 0,
+      cpuPct: [],
     });
+  });
+
+  test('a per-CPU scale reaches the engine as numbers, CPU 0 first', async () => {
+    const { engine } = await start({ pace: 'tornado4', paceCpuPct: '100,155' });
+    expect(engine.config.pace.cpuPct).toEqual([100, 155]);
   });
 
   test('a port that cannot be bound fails start-up, naming --port, and closes the engine', async () => {
