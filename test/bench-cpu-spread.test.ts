@@ -51,6 +51,7 @@ test("the engine's per-CPU scale: each CPU's loop time in percent of the fastest
 test('the mean factor of a per-CPU scale: 1 without one', () => {
   expect(meanCpuFactor(undefined)).toBe(1);
   expect(meanCpuFactor('100,100')).toBe(1);
+  expect(meanCpuFactor('even')).toBe(1);
   expect(meanCpuFactor('150,100')).toBeCloseTo(1.25, 10);
   expect(meanCpuFactor('100,150,200')).toBeCloseTo(1.5, 10);
 });

@@ -5,7 +5,7 @@
 // request follows it, the engine's timed burns do not (README, "This machine's two CPUs").
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
-import { MAX_CPU_PCT, MIN_CPU_PCT } from '../../lab/server/pace';
+import { MAX_CPU_PCT, MIN_CPU_PCT, parseCpuPct } from '../../lab/server/pace';
 
 /**
  * Slowest over fastest CPU above which a run counts as taken on uneven CPUs. Chosen on that VM
@@ -94,7 +94,7 @@ export function cpuPctOf(ms: readonly number[]): string {
  * that the engine spends that mean whatever the CPUs' spread.
  */
 export function meanCpuFactor(cpuPct: string | undefined): number {
-  if (cpuPct === undefined) return 1;
-  const f = cpuPct.split(',').map((p) => Number(p) / 100);
-  return f.reduce((a, x) => a + x, 0) / f.length;
+  const pct = cpuPct === undefined ? [] : (parseCpuPct(cpuPct) ?? []);
+  if (pct.length === 0) return 1;
+  return pct.reduce((a, p) => a + p / 100, 0) / pct.length;
 }
