@@ -62,7 +62,7 @@ namespace forklab {
   X(stime_us, counter, "system CPU time in microseconds (getrusage in the worker)")                \
   X(pace_us, counter, "CPU microseconds burned by the pace model (the steps the burn ran)")  \
   X(pace_burns, counter, "burns of the pace model (one per paced occurrence of a cost)")\
-  X(pace_cost_us, counter, "CPU microseconds the pace model's burns stood for (their costs at the calibration's speed)") \
+  X(pace_cost_us, counter, "CPU microseconds the pace model's burns stood for (their costs as set: --pace-scale-pct and the CPU's --pace-cpu-pct applied)") \
   X(pace_gc_collections, counter, "collections of the pace model's cyclic collector (young, middle and full)") \
   X(pace_gc_full, counter, "full collections of the pace model's cyclic collector")                \
   X(open_connections, gauge, "connections open now")                                               \

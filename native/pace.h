@@ -202,8 +202,9 @@ int CpuScaled(int us);
 void SetWorkBurn(double work_per_us);
 double WorkBurnRate();
 
-// Burns `us` and counts it in `slot`: pace_us, the time the burn ran; pace_burns; pace_cost_us, the
-// cost asked for (pace_us ÷ pace_cost_us: how much slower than at the calibration the work ran).
+// Burns `us` (× the scale of the CPU it runs on, CpuScaled) and counts it in `slot`: pace_us, the
+// time the burn ran; pace_burns; pace_cost_us, the cost so scaled (pace_us ÷ pace_cost_us: how much
+// slower than at the calibration the work ran).
 // Nothing at all for us <= 0.
 inline void Pace(std::uint64_t* slot, int us) {
   if (us <= 0) return;

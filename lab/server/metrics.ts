@@ -183,7 +183,7 @@ export const FIELD_METRICS: Readonly<Record<string, FieldMetric>> = {
   ),
   pace_cost_us: c(
     'forklab_pace_cost_seconds_total',
-    "CPU microseconds the pace model's burns stood for (their costs at the calibration's speed)",
+    "CPU microseconds the pace model's burns stood for (their costs as set: --pace-scale-pct and the CPU's --pace-cpu-pct applied)",
     { scale: 1e-6 },
   ),
   pace_gc_collections: c(
